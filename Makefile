@@ -1,0 +1,33 @@
+# The two set-up commands of the README: `make up` (the demo) and `make test` (the tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: up test test-e2e bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Bring up the bundled demo workspace (installs pinned k3d/helm first when missing).
+up: $(STAMP)
+	scripts/install-tools.sh --check-or-install
+	$(BIN)/envctl doctor
+	$(BIN)/envctl up --changed-only
+
+# Everything that runs without k3d/helm: real git, Docker, containerd and registry; KMock for the API.
+test: $(STAMP)
+	$(BIN)/pytest -q tests
+
+# The real-cluster suite (needs k3d, helm, kubectl and Docker).
+test-e2e: $(STAMP)
+	$(BIN)/pytest -q -m e2e tests/e2e -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_plan.py
+
+clean:
+	rm -rf $(VENV) .envctl .pytest_cache

@@ -1,0 +1,269 @@
+"""The single subprocess choke point: every external command envctl runs goes through here.
+
+Always an argv list, never a shell. Children are tracked so Ctrl-C or a failure elsewhere can
+terminate them cleanly (``terminate_all``). Errors become ``ToolMissingError`` (not on PATH) or
+``ToolFailedError`` (non-zero exit) carrying the argv and the tail of stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from envctl.errors import ToolFailedError, ToolMissingError
+
+__all__ = ["CompletedCommand", "SubprocessRunner", "install_hint", "stderr_tail"]
+
+# What to tell a user whose PATH lacks a tool; the README's set-up installs pinned versions.
+_INSTALL_HINTS = {
+    "docker": "install Docker (https://docs.docker.com/engine/install/) or `apt-get install docker.io`",
+    "k3d": "run `scripts/install-tools.sh` (pinned k3d) or see https://k3d.io/#installation",
+    "helm": "run `scripts/install-tools.sh` (pinned helm) or see https://helm.sh/docs/intro/install/",
+    "kubectl": "see https://kubernetes.io/docs/tasks/tools/ or `apt-get install kubectl`",
+    "git": "`apt-get install git`",
+}
+
+
+def install_hint(tool: str) -> str:
+    return _INSTALL_HINTS.get(tool, f"install {tool} and make sure it is on PATH")
+
+
+def stderr_tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class CompletedCommand:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+class SubprocessRunner:
+    """Runs commands; one instance per envctl invocation (built in the composition root)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        # The child environment is fixed here so adapters never read os.environ themselves.
+        self._env = dict(os.environ if env is None else env)
+        self._children: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self._env
+
+    def which(self, tool: str) -> str | None:
+        return shutil.which(tool, path=self._env.get("PATH"))
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        on_line: Callable[[str], None] | None = None,
+    ) -> CompletedCommand:
+        """Run ``argv`` to completion.
+
+        With ``on_line`` each line of stdout *and* stderr is passed on as it arrives (build
+        progress), and both are still returned for error analysis.
+        """
+        started = time.monotonic()
+        proc = self._spawn(argv, env=env, cwd=cwd, stdin=stdin is not None)
+        try:
+            if on_line is None:
+                out, err = proc.communicate(stdin, timeout=timeout)
+            else:
+                out, err = self._pump(proc, stdin, on_line, timeout)
+        except BaseException:
+            self._stop(proc)
+            raise
+        finally:
+            self._forget(proc)
+        done = CompletedCommand(
+            tuple(argv),
+            proc.returncode,
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
+            time.monotonic() - started,
+        )
+        if check and done.returncode != 0:
+            raise self.failure(done)
+        return done
+
+    def pipe(
+        self,
+        producer: Sequence[str],
+        consumer: Sequence[str],
+        *,
+        timeout: float | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> tuple[CompletedCommand, CompletedCommand, int]:
+        """``producer | consumer`` without a shell; returns both results and the bytes moved.
+
+        Both exit codes are checked, unlike a shell pipe, so a failed ``docker save`` cannot
+        hide behind a successful import (the k3d#1484 class of bug).
+        """
+        started = time.monotonic()
+        prod = self._spawn(producer, stdin=False)
+        cons = self._spawn(consumer, stdin=True)
+        moved = 0
+        prod_err = b""
+        try:
+            assert prod.stdout is not None and cons.stdin is not None
+            err_reader = _Drain(prod.stderr)
+            cons_out = _Drain(cons.stdout)
+            cons_err = _Drain(cons.stderr)
+            deadline = None if timeout is None else started + timeout
+            try:
+                while chunk := prod.stdout.read1(1 << 20):
+                    cons.stdin.write(chunk)
+                    moved += len(chunk)
+                    if on_chunk is not None:
+                        on_chunk(len(chunk))
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise subprocess.TimeoutExpired(list(producer), timeout or 0)
+            except BrokenPipeError:
+                pass  # the consumer died; its exit code and stderr say why
+            cons.stdin.close()
+            prod.wait(timeout=_remaining(deadline))
+            cons.wait(timeout=_remaining(deadline))
+            prod_err = err_reader.result()
+        except BaseException:
+            self._stop(prod)
+            self._stop(cons)
+            raise
+        finally:
+            self._forget(prod)
+            self._forget(cons)
+        seconds = time.monotonic() - started
+        first = CompletedCommand(tuple(producer), prod.returncode, "", prod_err.decode(errors="replace"), seconds)
+        second = CompletedCommand(
+            tuple(consumer),
+            cons.returncode,
+            cons_out.result().decode(errors="replace"),
+            cons_err.result().decode(errors="replace"),
+            seconds,
+        )
+        for result in (first, second):
+            if result.returncode != 0:
+                raise self.failure(result)
+        return first, second, moved
+
+    def terminate_all(self) -> None:
+        """Stop every running child (SIGTERM, then SIGKILL after 5 s)."""
+        with self._lock:
+            children = list(self._children)
+        for proc in children:
+            self._stop(proc)
+
+    @staticmethod
+    def failure(done: CompletedCommand) -> ToolFailedError:
+        tool = os.path.basename(done.argv[0])
+        detail = stderr_tail(done.stderr, 1) or stderr_tail(done.stdout, 1) or "no output"
+        msg = f"`{' '.join(done.argv[:3])}` failed (exit {done.returncode}): {detail}"
+        return ToolFailedError(
+            msg,
+            hint=f"rerun with --verbose to see {tool}'s full output",
+            argv=list(done.argv),
+            returncode=done.returncode,
+            stderr=done.stderr,
+        )
+
+    def _spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        stdin: bool,
+    ) -> subprocess.Popen[bytes]:
+        child_env = dict(self._env)
+        if env:
+            child_env.update(env)
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+                list(argv),
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=child_env,
+                cwd=cwd,
+                # Own process group: Ctrl-C reaches envctl first, which then stops children in order.
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            tool = os.path.basename(argv[0])
+            msg = f"`{tool}` is not installed or not on PATH"
+            raise ToolMissingError(msg, hint=install_hint(tool)) from exc
+        with self._lock:
+            self._children.add(proc)
+        return proc
+
+    def _pump(
+        self,
+        proc: subprocess.Popen[bytes],
+        stdin: bytes | None,
+        on_line: Callable[[str], None],
+        timeout: float | None,
+    ) -> tuple[bytes, bytes]:
+        if stdin is not None and proc.stdin is not None:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        out = _Drain(proc.stdout, on_line)
+        err = _Drain(proc.stderr, on_line)
+        proc.wait(timeout=timeout)
+        return out.result(), err.result()
+
+    def _forget(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._children.discard(proc)
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.1, deadline - time.monotonic())
+
+
+class _Drain:
+    """Reads a pipe to the end on a thread (so neither pipe of a child can fill and block it)."""
+
+    def __init__(self, stream: Iterable[bytes] | None, on_line: Callable[[str], None] | None = None) -> None:
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._read, args=(stream, on_line), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Iterable[bytes] | None, on_line: Callable[[str], None] | None) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            self._chunks.append(line)
+            if on_line is not None:
+                on_line(line.decode(errors="replace").rstrip("\n"))
+
+    def result(self) -> bytes:
+        self._thread.join()
+        return b"".join(self._chunks)

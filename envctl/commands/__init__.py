@@ -1,0 +1,1 @@
+"""One module per CLI verb. Each exposes NAME, HELP and a typer ``command`` function."""

@@ -1,0 +1,15 @@
+"""`envctl timings`: not built yet."""
+
+from __future__ import annotations
+
+import typer
+
+from envctl.errors import NotBuiltYetError
+
+NAME = "timings"
+HELP = "Not built yet."
+
+
+def command(ctx: typer.Context) -> None:
+    msg = "`envctl timings` is not built yet"
+    raise NotBuiltYetError(msg, hint="see the open issues for its status")

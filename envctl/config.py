@@ -1,0 +1,184 @@
+"""The workspace config (``envctl.yaml``): a versioned, validated, frozen model.
+
+Unknown keys are rejected; every error names the file, the key path, the bad value and the rule.
+Paths in the file are relative to the file's folder (the workspace root).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from envctl.errors import ConfigError
+
+__all__ = [
+    "BuildSettings",
+    "ClusterSpec",
+    "EnvConfig",
+    "LoadSettings",
+    "RegistrySpec",
+    "ReleaseSpec",
+    "ServiceSpec",
+    "load_config",
+    "parse_duration",
+]
+
+CONFIG_FILE = "envctl.yaml"
+
+_DURATION = re.compile(r"^(\d+)(s|m|h)$")
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_VALUES_PATH = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"
+Duration = Annotated[str, Field(pattern=_DURATION.pattern, description="a duration with a unit: 90s, 5m, 1h")]
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``"300s"``, ``"5m"`` or ``"1h"`` (already validated)."""
+    match = _DURATION.match(text)
+    if match is None:
+        msg = f"not a duration: {text!r} (use a number with a unit: 90s, 5m, 1h)"
+        raise ValueError(msg)
+    return int(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegistrySpec(_Model):
+    """A registry the cluster pulls from: k3d-managed (``create``) or an existing one (``use``)."""
+
+    create: bool = Field(True, description="let k3d create and manage the registry container")
+    name: Annotated[str, Field(pattern=_DNS_LABEL)] = "envctl-registry"
+    host_port: int = Field(5111, ge=1, le=65535, description="port on 127.0.0.1 the registry listens on")
+    use: str | None = Field(None, description="host:port of an existing registry instead of creating one")
+
+
+class ClusterSpec(_Model):
+    name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=32)] = "envctl"
+    image: str = Field("rancher/k3s:v1.31.5-k3s1", description="the k3s node image")
+    servers: int = Field(1, ge=1, le=7)
+    agents: int = Field(0, ge=0, le=20)
+    # The fast profile: k3s components a dev environment rarely uses (halves create time, kecs#245).
+    disable: tuple[str, ...] = ("traefik", "servicelb", "metrics-server")
+    ports: tuple[str, ...] = Field((), description="k3d --port specs, e.g. '8080:80@loadbalancer'")
+    k3s_args: tuple[str, ...] = Field((), description="extra k3d --k3s-arg values")
+    registry: RegistrySpec | None = None
+
+
+class ReleaseSpec(_Model):
+    name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=53)] = "demo"
+    chart: str = "charts/demo"
+    namespace: Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)] = "default"
+    values: tuple[str, ...] = Field((), description="values files, applied in order (CI values last)")
+    set: dict[str, Any] = Field(default_factory=dict, description="extra values by dotted path")
+    timeout: Duration = "300s"
+
+
+class ServiceSpec(_Model):
+    dockerfile: str = Field(description="path of the Dockerfile, relative to the workspace root")
+    context: str = Field(".", description="build context, relative to the workspace root")
+    image: str = Field(description="image repository; the tag is the service's fingerprint")
+    values_path: Annotated[str, Field(pattern=_VALUES_PATH)] | None = Field(
+        None, description="where the chart reads this image: <values_path>.repository and .tag"
+    )
+    build_args: dict[str, str] = Field(default_factory=dict)
+    target: str | None = None
+    extra_inputs: tuple[str, ...] = Field((), description="globs the image depends on beyond its COPY/ADD")
+
+    @field_validator("image")
+    @classmethod
+    def _image_has_no_tag(cls, value: str) -> str:
+        last = value.rsplit("/", 1)[-1]
+        if ":" in last or "@" in last:
+            msg = "must be a repository without a tag (envctl tags images with their fingerprint)"
+            raise ValueError(msg)
+        return value
+
+
+class BuildSettings(_Model):
+    backend: Literal["auto", "buildkit", "engine"] = "auto"
+    jobs: int | None = Field(None, ge=1, description="concurrent builds (default: CPU count)")
+    network: str | None = Field(None, description="network for RUN steps, e.g. 'none' or 'host'")
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    cache_registry: str | None = Field(None, description="registry to pull fingerprint tags from / push to")
+    push: bool = False
+
+
+class LoadSettings(_Model):
+    mode: Literal["auto", "import", "registry"] = "auto"
+
+
+class HistorySettings(_Model):
+    keep: int = Field(200, ge=1, description="runs kept under .envctl/runs/")
+
+
+class EnvConfig(_Model):
+    version: Literal[1]
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+    services: dict[Annotated[str, Field(pattern=_DNS_LABEL)], ServiceSpec] = Field(default_factory=dict)
+    images: tuple[str, ...] = Field((), description="third-party images to pull once and load")
+    build: BuildSettings = Field(default_factory=BuildSettings)
+    load: LoadSettings = Field(default_factory=LoadSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+
+    @model_validator(mode="after")
+    def _images_are_unique(self) -> EnvConfig:
+        seen: dict[str, str] = {}
+        for name, spec in self.services.items():
+            if spec.image in seen:
+                msg = f"services {seen[spec.image]!r} and {name!r} both use image {spec.image!r}"
+                raise ValueError(msg)
+            seen[spec.image] = name
+        return self
+
+
+def load_config(path: Path) -> EnvConfig:
+    """Read and validate ``path``; every problem becomes a one-line ``ConfigError``."""
+    if not path.is_file():
+        msg = f"{path}: no such config file"
+        raise ConfigError(msg, hint="run `envctl init` in the workspace root, or pass --config PATH")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        msg = f"{path}:{where}: malformed YAML: {problem}"
+        raise ConfigError(msg, hint="fix the YAML syntax at that position") from exc
+    if not isinstance(raw, dict):
+        msg = f"{path}: expected a mapping at the top level, got {type(raw).__name__}"
+        raise ConfigError(msg, hint="start the file with `version: 1`")
+    if "version" not in raw:
+        msg = f"{path}: missing key 'version'"
+        raise ConfigError(msg, hint="add `version: 1` at the top")
+    try:
+        return EnvConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc), hint=_hint(exc)) from exc
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    rule = first["msg"]
+    if first["type"] == "extra_forbidden":
+        rule = "unknown key"
+    bad = first.get("input")
+    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(bad, dict) else f" = {bad!r}"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{path}: {where}{shown}: {rule}{more}"
+
+
+def _hint(exc: ValidationError) -> str:
+    kind = exc.errors()[0]["type"]
+    if kind == "extra_forbidden":
+        return "remove or rename the key; the README lists every key envctl.yaml accepts"
+    if kind == "literal_error" and exc.errors()[0]["loc"] == ("version",):
+        return "this envctl reads config version 1"
+    return "see the README section 'envctl.yaml' for the rules of each key"

@@ -1,0 +1,1 @@
+"""Timing: spans recorded during a run, the run history, and their analysis."""

@@ -1,0 +1,122 @@
+"""Spans: the timing record of every phase and per-service step of a run.
+
+One monotonic clock per run; span times are seconds since the run started. A span is recorded
+whatever its outcome: an exception inside ``Recorder.span`` marks it ``failed`` (or
+``cancelled`` for KeyboardInterrupt / cancellation) and re-raises.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["KINDS", "OUTCOMES", "Cancelled", "Recorder", "Span", "SpanHandle"]
+
+SpanKind = Literal["cluster", "plan", "build", "pull", "load", "deploy", "wait", "envctl-overhead"]
+Outcome = Literal["ok", "skipped", "failed", "cancelled"]
+KINDS: tuple[str, ...] = ("cluster", "plan", "build", "pull", "load", "deploy", "wait", "envctl-overhead")
+OUTCOMES: tuple[str, ...] = ("ok", "skipped", "failed", "cancelled")
+
+
+class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error to report
+    """Raised inside a step whose work was cancelled because another step failed."""
+
+
+@dataclass
+class Span:
+    name: str
+    kind: str
+    start: float
+    end: float
+    outcome: str = "ok"
+    service: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "service": self.service,
+            "start": round(self.start, 6),
+            "end": round(self.end, 6),
+            "seconds": round(self.seconds, 6),
+            "outcome": self.outcome,
+            "attrs": self.attrs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Span:
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            start=float(data["start"]),
+            end=float(data["end"]),
+            outcome=data.get("outcome", "ok"),
+            service=data.get("service"),
+            attrs=dict(data.get("attrs") or {}),
+        )
+
+
+class SpanHandle:
+    """What a step may say about its own span while it runs."""
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+
+    def set(self, **attrs: Any) -> None:
+        self._span.attrs.update(attrs)
+
+    def skip(self, reason: str) -> None:
+        self._span.outcome = "skipped"
+        self._span.attrs["reason"] = reason
+
+
+class Recorder:
+    """Collects spans for one run; thread-safe, cheap (one clock read at each edge)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._origin = clock()
+        self._spans: list[Span] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return self._clock() - self._origin
+
+    @contextmanager
+    def span(self, name: str, kind: str, service: str | None = None, **attrs: Any) -> Iterator[SpanHandle]:
+        if kind not in KINDS:
+            msg = f"unknown span kind {kind!r}"
+            raise ValueError(msg)
+        span = Span(name=name, kind=kind, start=self.now(), end=0.0, service=service, attrs=dict(attrs))
+        handle = SpanHandle(span)
+        try:
+            yield handle
+        except (KeyboardInterrupt, Cancelled):
+            span.outcome = "cancelled"
+            raise
+        except BaseException as exc:
+            span.outcome = "cancelled" if type(exc).__name__ == "CancelledError" else "failed"
+            span.attrs.setdefault("error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise
+        finally:
+            span.end = self.now()
+            with self._lock:
+                self._spans.append(span)
+
+    def add(self, span: Span) -> None:
+        """Record a span measured elsewhere (e.g. readiness times observed by the waiter)."""
+        with self._lock:
+            self._spans.append(span)
+
+    def spans(self) -> list[Span]:
+        with self._lock:
+            return sorted(self._spans, key=lambda s: (s.start, s.end))
