@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 
-__all__ = ["configure", "debug", "error", "info", "json_out", "line", "render", "stderr", "stdout", "warn"]
+__all__ = ["ConsoleProgress", "configure", "debug", "error", "info", "json_out", "line", "render", "stderr", "stdout", "warn"]
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -63,3 +63,14 @@ def error(message: str, hint: str | None) -> None:
 
 def traceback() -> None:
     stderr.print_exception()
+
+
+class ConsoleProgress:
+    """Progress on stderr: one line per step; tool output only with --verbose."""
+
+    def step(self, subject: str, message: str) -> None:
+        stderr.print(f"[bold]{subject}[/bold] {message}", highlight=False)
+
+    def detail(self, subject: str, line: str) -> None:
+        if _verbose:
+            stderr.print(f"  {subject} | {line}", style="dim", markup=False)

@@ -1,0 +1,1 @@
+"""Adapters: one per external tool; argv strings live only here."""

@@ -1,0 +1,1 @@
+"""Phases of `envctl up`: build, load, cluster, deploy, wait; each behind a narrow interface."""

@@ -1,0 +1,1 @@
+"""Renderers: pure functions turning results into rich renderables, text or dicts (output.py prints them)."""
