@@ -1,0 +1,151 @@
+"""A k3d-like "node" for tests: a container running a real containerd image store.
+
+Reusable by any test that needs a node to import images into (the load phase's tests, the k3d
+stand-in). Nothing is pulled: the node image is assembled from files on this machine, namely
+busybox-static plus Debian's ``containerd`` and ``ctr`` binaries and the two shared libraries they
+link against (``ldd /usr/bin/containerd``: libc.so.6 and ld-linux-x86-64.so.2).
+
+``--privileged`` is refused on the CI machines, so a node runs with exactly the flags from
+shared/reference/test-environment.md: ``--cap-add SYS_ADMIN`` (overlay mounts for unpacking),
+seccomp and apparmor unconfined, and ``--network host``. Because every node shares the host network,
+each one gets its own socket path (containerd derives abstract-socket names from it).
+
+Usage::
+
+    image = ensure_node_image(docker_cli)
+    node = start_node(docker_cli, "envctl-test-node-a", socket_path="/run/envctl-a/containerd.sock")
+    try:
+        ...  # envctl.adapters.containerd.Node(container=node.name, ctr_address=node.socket_path)
+    finally:
+        stop_node(docker_cli, node)
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["NODE_IMAGE", "NodeHandle", "ensure_node_image", "node_image_refs", "start_node", "stop_node"]
+
+NODE_IMAGE = "envctl-test/node:1"
+# What goes into the node image, at the same paths as on the host (ldd resolves them there).
+_BINARIES = ("/usr/bin/containerd", "/usr/bin/ctr")
+_LIBRARIES = ("/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2")
+_APPLETS = ("sh", "ls", "cat", "mkdir", "rm", "sleep", "true", "df", "mount")
+
+
+@dataclass(frozen=True)
+class NodeHandle:
+    """A running test node: its container name, containerd socket and labels."""
+
+    name: str
+    socket_path: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def ensure_node_image(docker_cli: str) -> str:
+    """Make ``envctl-test/node:1`` unless it exists; returns its name."""
+    if _run([docker_cli, "image", "inspect", NODE_IMAGE], check=False).returncode == 0:
+        return NODE_IMAGE
+    missing = [p for p in (*_BINARIES, *_LIBRARIES) if not Path(p).exists()]
+    if missing:
+        msg = f"cannot assemble the node image, missing {missing}: apt-get install containerd busybox-static"
+        raise RuntimeError(msg)
+    _run(
+        [docker_cli, "import", "--change", "ENV PATH=/bin:/usr/bin", "-", NODE_IMAGE],
+        stdin=_node_rootfs(),
+    )
+    return NODE_IMAGE
+
+
+def start_node(
+    docker_cli: str,
+    name: str,
+    *,
+    socket_path: str,
+    labels: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> NodeHandle:
+    """Start a node container running containerd on ``socket_path``; wait until ctr answers."""
+    image = ensure_node_image(docker_cli)
+    labels = dict(labels or {})
+    _run([docker_cli, "rm", "-f", name], check=False)
+    state = str(Path(socket_path).parent)
+    argv = [docker_cli, "run", "-d", "--name", name]
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    argv += [
+        "--cap-add", "SYS_ADMIN",
+        "--security-opt", "seccomp=unconfined",
+        "--security-opt", "apparmor=unconfined",
+        "--network", "host",
+        image,
+        "containerd", "--address", socket_path, "--root", "/var/lib/containerd", "--state", state,
+    ]  # fmt: skip
+    _run(argv)
+    node = NodeHandle(name=name, socket_path=socket_path, labels=labels)
+    deadline = time.monotonic() + timeout
+    while True:
+        probe = _run([docker_cli, "exec", name, "ctr", "-a", socket_path, "version"], check=False)
+        if probe.returncode == 0:
+            return node
+        if time.monotonic() > deadline:
+            logs = _run([docker_cli, "logs", "--tail", "20", name], check=False)
+            stop_node(docker_cli, node)
+            msg = f"containerd in {name} did not answer within {timeout}s: {logs.stderr.decode()[-2000:]}"
+            raise RuntimeError(msg)
+        time.sleep(0.2)
+
+
+def stop_node(docker_cli: str, node: NodeHandle | str) -> None:
+    """Remove the node container (and with it everything imported into it)."""
+    name = node.name if isinstance(node, NodeHandle) else node
+    _run([docker_cli, "rm", "-f", "-v", name], check=False)
+
+
+def node_image_refs(docker_cli: str, node: NodeHandle) -> set[str]:
+    """Every image reference in the node's ``k8s.io`` namespace (tags and ``sha256:`` IDs)."""
+    out = _run([docker_cli, "exec", node.name, "ctr", "-a", node.socket_path, "-n", "k8s.io", "images", "ls", "-q"])
+    return {line.strip() for line in out.stdout.decode().splitlines() if line.strip()}
+
+
+def _node_rootfs() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for folder in ("bin", "usr", "usr/bin", "lib", "lib/x86_64-linux-gnu", "lib64", "tmp", "run", "var",
+                       "var/lib", "etc"):  # fmt: skip
+            info = tarfile.TarInfo(folder)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if folder == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(_busybox(), arcname="bin/busybox")
+        for applet in _APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "busybox"
+            tar.addfile(link)
+        for path in (*_BINARIES, *_LIBRARIES):
+            # resolve(): libc.so.6 may be a symlink on the host; store the real file under the name.
+            tar.add(str(Path(path).resolve()), arcname=path.lstrip("/"))
+    return buf.getvalue()
+
+
+def _busybox() -> str:
+    for candidate in ("/bin/busybox", "/usr/bin/busybox"):
+        if Path(candidate).exists():
+            return candidate
+    msg = "busybox-static is not installed"
+    raise RuntimeError(msg)
+
+
+def _run(argv: list[str], *, stdin: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120, check=False)  # noqa: S603
+    if check and done.returncode != 0:
+        msg = f"{argv[:4]} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-1000:]}"
+        raise RuntimeError(msg)
+    return done

@@ -1,0 +1,111 @@
+"""A real v2 registry for tests: Debian's ``docker-registry`` (distribution 2.8) on 127.0.0.1.
+
+Started as a subprocess with its own storage folder and stopped by the PID it was started with.
+Loopback registries need no TLS for ``docker push``.
+
+Usage::
+
+    reg = start_registry(tmp_path)      # reg.address == "127.0.0.1:PORT"
+    try:
+        ...
+    finally:
+        stop_registry(reg)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RegistryHandle", "start_registry", "stop_registry", "stored_blob_bytes"]
+
+_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+@dataclass(frozen=True)
+class RegistryHandle:
+    address: str  # host:port, what image refs and envctl's registry client use
+    storage: Path
+    pid: int
+    log: Path
+
+
+def start_registry(workdir: Path, *, timeout: float = 20.0) -> RegistryHandle:
+    exe = shutil.which("docker-registry")
+    if exe is None:
+        msg = "docker-registry is not installed: apt-get install docker-registry"
+        raise RuntimeError(msg)
+    workdir.mkdir(parents=True, exist_ok=True)
+    storage = workdir / "storage"
+    storage.mkdir(exist_ok=True)
+    port = _free_port()
+    config = workdir / "config.yml"
+    config.write_text(_CONFIG.format(root=storage, port=port), encoding="utf-8")
+    log = workdir / "registry.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            [exe, "serve", str(config)], stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    handle = RegistryHandle(address=f"127.0.0.1:{port}", storage=storage, pid=proc.pid, log=log)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{handle.address}/v2/", timeout=1) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return handle
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_registry(handle)
+            msg = f"docker-registry did not answer on {handle.address}: {log.read_text()[-2000:]}"
+            raise RuntimeError(msg)
+        time.sleep(0.1)
+
+
+def stop_registry(handle: RegistryHandle) -> None:
+    try:
+        os.kill(handle.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(handle.pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.05)
+    os.kill(handle.pid, signal.SIGKILL)
+    os.waitpid(handle.pid, 0)
+
+
+def stored_blob_bytes(handle: RegistryHandle) -> int:
+    """Bytes of every blob the registry holds on disk (what pushes have moved into it, in total)."""
+    blobs = handle.storage / "docker" / "registry" / "v2" / "blobs"
+    return sum(p.stat().st_size for p in blobs.rglob("data") if p.is_file()) if blobs.exists() else 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
