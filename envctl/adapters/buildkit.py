@@ -1,0 +1,125 @@
+"""The BuildKit backend: ``docker buildx build`` when buildx exists, else classic ``DOCKER_BUILDKIT=1``.
+
+Which one a machine has (shared/reference/libraries.md §4.2):
+* ``docker buildx version`` succeeds → ``docker buildx build --load`` with ``--cache-from/--cache-to``
+  (``type=local|registry``; ``type=gha`` only inside GitHub Actions, where ACTIONS_CACHE_URL is set).
+* a client older than 23.0 (Debian's 20.10) still has the classic BuildKit path in ``docker build``;
+  it has no ``--cache-to`` and takes only image refs in ``--cache-from``.
+* otherwise (a new client without buildx) there is no BuildKit; the caller uses the Engine API.
+
+Builds never tag: ``--iidfile`` gives the image ID and the caller tags it after success, so a failed
+or cancelled build never owns the fingerprint ref. BuildKit writes its progress to stderr.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from envctl.adapters.process import SubprocessRunner
+
+__all__ = ["BuildRequest", "BuildkitFlavor", "build_argv", "cache_stats", "detect_flavor", "failing_step"]
+
+BuildkitFlavor = Literal["buildx", "classic"]
+
+_STEP = re.compile(r"^#(\d+) (\[.+)$")
+_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
+_CACHED = re.compile(r"^#(\d+) CACHED$")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One image build, paths absolute."""
+
+    context: str
+    dockerfile: str
+    iidfile: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    network: str | None = None
+    cache_from: Sequence[str] = ()
+    cache_to: Sequence[str] = ()
+
+
+def detect_flavor(runner: SubprocessRunner, docker_cli: str) -> BuildkitFlavor | None:
+    """Which BuildKit path ``docker_cli`` offers, by asking it (never by guessing from PATH)."""
+    if runner.run([docker_cli, "buildx", "version"], check=False, timeout=30).returncode == 0:
+        return "buildx"
+    version = runner.run([docker_cli, "version", "--format", "{{.Client.Version}}"], check=False, timeout=30)
+    major = re.match(r"(\d+)\.", version.stdout.strip())
+    # Clients from 23.0 on hand `docker build` to buildx; without the plugin they have no BuildKit.
+    if major is not None and int(major[1]) < 23:
+        return "classic"
+    return None
+
+
+def build_argv(
+    flavor: BuildkitFlavor, docker_cli: str, request: BuildRequest, environ: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The exact command line and extra environment for one build."""
+    if flavor == "buildx":
+        argv = [docker_cli, "buildx", "build", "--load"]
+        env: dict[str, str] = {}
+    else:
+        argv = [docker_cli, "build"]
+        env = {"DOCKER_BUILDKIT": "1"}
+    argv += ["--progress=plain", "--iidfile", request.iidfile, "-f", request.dockerfile]
+    if request.target:
+        argv += ["--target", request.target]
+    if request.network:
+        argv += ["--network", request.network]
+    for key, value in sorted(request.build_args.items()):
+        argv += ["--build-arg", f"{key}={value}"]
+    for key, value in sorted(request.labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    for source in usable_cache_from(flavor, request.cache_from, environ):
+        argv += ["--cache-from", source]
+    for sink in usable_cache_to(flavor, request.cache_to, environ):
+        argv += ["--cache-to", sink]
+    argv.append(request.context)
+    return argv, env
+
+
+def usable_cache_from(flavor: BuildkitFlavor, sources: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    usable = [s for s in sources if _gha_ok(s, environ)]
+    if flavor == "classic":
+        # Classic BuildKit reads each comma part of `type=…` as an image ref and silently ignores it.
+        usable = [s for s in usable if "type=" not in s]
+    return usable
+
+
+def usable_cache_to(flavor: BuildkitFlavor, sinks: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    if flavor == "classic":
+        return []  # `docker build --cache-to` is an unknown flag there
+    return [s for s in sinks if _gha_ok(s, environ)]
+
+
+def _gha_ok(spec: str, environ: Mapping[str, str]) -> bool:
+    # The gha cache needs the runner's cache service; outside GitHub Actions it can only fail.
+    return "type=gha" not in spec or bool(environ.get("ACTIONS_CACHE_URL"))
+
+
+def failing_step(log: Sequence[str]) -> str | None:
+    """The step BuildKit's plain progress marks as failed, e.g. ``[api 2/3] RUN make``."""
+    steps: dict[str, str] = {}
+    for line in log:
+        if match := _STEP.match(line):
+            steps.setdefault(match[1], match[2])
+        elif (match := _ERROR.match(line)) and match[1] in steps:
+            return steps[match[1]]
+    return None
+
+
+def cache_stats(log: Sequence[str]) -> tuple[int, int]:
+    """(cached steps, build steps) from plain progress; FROM/context steps are not counted."""
+    steps: set[str] = set()
+    cached: set[str] = set()
+    for line in log:
+        if (match := _STEP.match(line)) and not re.search(r"\] FROM |\[internal\]", line):
+            steps.add(match[1])
+        elif match := _CACHED.match(line):
+            cached.add(match[1])
+    return len(cached & steps), len(steps)

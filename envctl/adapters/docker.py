@@ -1,0 +1,224 @@
+"""A thin wrapper over the docker SDK: the few image operations envctl needs, with its errors mapped.
+
+The SDK is imported lazily (``envctl plan`` must not import it). A daemon that does not answer
+becomes ``DaemonUnavailableError`` naming the socket; everything else stays close to the SDK.
+The SDK has no BuildKit (docker/docker-py#2230): its streaming build is the Engine-API backend,
+the legacy builder, used when no BuildKit-capable CLI is available.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envctl.errors import BuildError, DaemonUnavailableError
+
+__all__ = ["DockerEngine", "EngineBuildFailure", "ImageFacts", "PushReport", "docker_socket", "split_ref"]
+
+_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+def docker_socket(environ: Mapping[str, str]) -> str:
+    return environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """``"reg:5000/a/b:tag"`` → ``("reg:5000/a/b", "tag")`` (a port colon is not a tag colon)."""
+    repo, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return ref, "latest"
+    return repo, tag
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    ref: str
+    image_id: str  # the config digest, "sha256:…": what containerd lists as the image's ID
+    size: int
+    labels: Mapping[str, str]
+    diff_ids: tuple[str, ...]  # uncompressed layer digests, bottom first
+
+
+@dataclass(frozen=True)
+class PushReport:
+    ref: str
+    pushed_layers: tuple[str, ...]  # short layer IDs the registry lacked
+    existing_layers: tuple[str, ...]  # short layer IDs it already had (nothing moved)
+
+
+class EngineBuildFailure(BuildError):
+    """The legacy builder failed; carries the failing step and the log (for the phase's message)."""
+
+    def __init__(self, message: str, *, step: str, log: list[str]) -> None:
+        super().__init__(message, hint="fix the failing step; the log tail shows why")
+        self.step = step
+        self.log = log
+
+
+class DockerEngine:
+    """One docker SDK client per envctl invocation, made on first use."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *, timeout: int = 300) -> None:
+        self._environ = dict(os.environ if environ is None else environ)
+        self._timeout = timeout
+        self._client: Any = None
+
+    @property
+    def socket(self) -> str:
+        return docker_socket(self._environ)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import docker
+
+            try:
+                client = docker.DockerClient(base_url=self.socket, version="auto", timeout=self._timeout)
+            except docker.errors.DockerException as exc:
+                raise self._unavailable(exc) from exc
+            self._client = client
+        return self._client
+
+    def ping(self) -> None:
+        import docker
+
+        try:
+            self.client.ping()
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def inspect(self, ref: str) -> ImageFacts | None:
+        """Facts about a local image, or ``None`` when the engine has no such image."""
+        import docker
+
+        try:
+            attrs = self.client.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        config = attrs.get("Config") or {}
+        return ImageFacts(
+            ref=ref,
+            image_id=attrs["Id"],
+            size=int(attrs.get("Size") or 0),
+            labels=dict(config.get("Labels") or {}),
+            diff_ids=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
+        )
+
+    def layer_sizes(self, ref: str) -> list[int]:
+        """Uncompressed size of each non-empty layer, bottom first (aligned with ``diff_ids``)."""
+        history = self.client.api.history(ref)  # newest first; empty layers have Size 0
+        sizes = [int(h.get("Size") or 0) for h in reversed(history)]
+        facts = self.inspect(ref)
+        count = len(facts.diff_ids) if facts else 0
+        # Steps that make no layer (ENV, LABEL, …) report size 0; keep the last `count` that can be layers.
+        non_empty = [s for s in sizes if s > 0]
+        return (non_empty + [0] * count)[:count] if len(non_empty) <= count else non_empty[-count:]
+
+    def tag(self, source: str, ref: str) -> None:
+        repo, tag = split_ref(ref)
+        self.client.api.tag(source, repo, tag, force=True)
+
+    def remove(self, ref: str) -> None:
+        import docker
+
+        try:
+            self.client.api.remove_image(ref, noprune=False)
+        except docker.errors.ImageNotFound:
+            pass
+
+    def pull(self, ref: str, on_line: Callable[[str], None] | None = None) -> None:
+        repo, tag = split_ref(ref)
+        for chunk in self.client.api.pull(repo, tag=tag, stream=True, decode=True):
+            if "error" in chunk:
+                msg = f"pull of {ref} failed: {chunk['error']}"
+                raise BuildError(msg, hint="check the registry answers and holds that tag")
+            if on_line is not None and chunk.get("status"):
+                on_line(f"{chunk.get('id', '')} {chunk['status']}".strip())
+
+    def push(self, ref: str, on_line: Callable[[str], None] | None = None) -> PushReport:
+        """Push ``ref``; says which layers moved (the registry skips the ones it has)."""
+        repo, tag = split_ref(ref)
+        pushed: list[str] = []
+        existing: list[str] = []
+        for chunk in self.client.api.push(repo, tag=tag, stream=True, decode=True):
+            if "error" in chunk:
+                msg = f"push of {ref} failed: {chunk['error']}"
+                raise BuildError(msg, hint="check the registry answers and accepts pushes")
+            status, layer = chunk.get("status", ""), chunk.get("id", "")
+            if status == "Pushed":
+                pushed.append(layer)
+            elif status == "Layer already exists" or status.startswith("Mounted from"):
+                existing.append(layer)
+            if on_line is not None and status and status != "Pushing":
+                on_line(f"{layer} {status}".strip())
+        return PushReport(ref=ref, pushed_layers=tuple(pushed), existing_layers=tuple(existing))
+
+    def save(self, ref: str, chunk_size: int = 2 << 20) -> Iterator[bytes]:
+        """The ``docker save`` stream of one image, named (so ``ctr import`` keeps the tag)."""
+        return self.client.api.get_image(ref, chunk_size=chunk_size)
+
+    def build(
+        self,
+        *,
+        context: Path,
+        dockerfile: Path,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        target: str | None,
+        network: str | None,
+        on_line: Callable[[str], None],
+    ) -> str:
+        """Legacy-builder build through the Engine API; returns the image ID, tags nothing.
+
+        Tagging is the caller's job, after success, so a failed build never owns the ref.
+        """
+        log: list[str] = []
+        image_id = None
+        step = "(before the first step)"
+        stream = self.client.api.build(
+            path=str(context),
+            dockerfile=str(dockerfile),
+            buildargs=dict(build_args),
+            labels=dict(labels),
+            target=target,
+            network_mode=network,
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                for line in chunk["stream"].splitlines():
+                    if line.startswith("Step "):
+                        step = line
+                    if line.strip():
+                        log.append(line)
+                        on_line(line)
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            if "error" in chunk:
+                error = chunk["error"].strip()
+                log.append(error)
+                on_line(error)
+                raise EngineBuildFailure(error, step=step, log=log)
+        if image_id is None:
+            msg = "the engine reported no image ID for the build"
+            raise EngineBuildFailure(msg, step=step, log=log)
+        return image_id
+
+    def _unavailable(self, exc: BaseException) -> DaemonUnavailableError:
+        msg = f"the Docker daemon does not answer at {self.socket} ({type(exc).__name__})"
+        hint = (
+            "start Docker (`sudo systemctl start docker`, Docker Desktop, or scripts/docker-engine.sh start)"
+            " or point DOCKER_HOST at a running daemon"
+        )
+        return DaemonUnavailableError(msg, hint=hint)
