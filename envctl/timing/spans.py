@@ -78,6 +78,10 @@ class SpanHandle:
         self._span.outcome = "skipped"
         self._span.attrs["reason"] = reason
 
+    @property
+    def skipped(self) -> bool:
+        return self._span.outcome == "skipped"
+
 
 class Recorder:
     """Collects spans for one run; thread-safe, cheap (one clock read at each edge)."""

@@ -1,0 +1,286 @@
+"""What the spans say: critical path, time per tool, statistics over runs, regressions, advice.
+
+Definitions (the figures `envctl timings` shows are computed exactly as written here):
+
+- **Critical path** of a run: start at the span that ends last (ties: the longer one). Its
+  predecessor is, among the spans it declared as dependencies (``attrs["after"]`` holds task ids,
+  matched against other spans' ``attrs["task"]``, else their name), the one that ended last. A span
+  without an ``after`` attribute gets as predecessor the span that ended last at or before its
+  start (5 ms tolerance). Repeat until a span has no predecessor. The path is the chain, in time
+  order; a span on it is "critical". Its length is the wall time of the run.
+- **Totals by tool**: for each tool (``TOOL_BY_KIND``: cluster → k3d; build, pull, load → docker;
+  deploy → helm; wait → pod readiness) the *wall time* during which at least one of its spans ran
+  (union of intervals, so parallel builds count once). **envctl overhead** = the run's wall time
+  covered by no tool span, plus time of ``plan``/``envctl-overhead`` spans that overlaps tool spans.
+- **Phase duration** in a run: the union of the intervals of that kind's spans. **Service step
+  duration**: the sum of that service's spans of that kind.
+- **Median / p95** over runs: ``statistics.median``; p95 is the nearest-rank value (the
+  ⌈0.95·n⌉-th smallest).
+- **Regression**: the latest run's value ≥ ``ratio`` × the median of the earlier runs *and* at
+  least ``min_delta`` seconds more (so 0.2 s → 0.4 s is not flagged), with ≥ 2 earlier runs.
+
+Span attributes read for advice: load spans ``load_mode`` ("import"/"registry"), ``bytes_moved``,
+``bytes_new`` (bytes the node lacked, if the loader knows); build spans ``cache_hit`` (bool) or
+``cache_hits``/``cache_steps``; cluster spans ``action`` ("created"/"reused"/"started"...).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from envctl.timing.history import RunRecord
+from envctl.timing.spans import Span
+
+__all__ = [
+    "TOOL_BY_KIND",
+    "Advice",
+    "RunAnalysis",
+    "Stat",
+    "advise",
+    "analyze",
+    "compare_runs",
+    "critical_path",
+    "p95",
+    "phase_seconds",
+    "union_seconds",
+]
+
+TOOL_BY_KIND = {
+    "cluster": "k3d",
+    "build": "docker",
+    "pull": "docker",
+    "load": "docker",
+    "deploy": "helm",
+    "wait": "pod readiness",
+}
+TOOLS: tuple[str, ...] = ("k3d", "docker", "helm", "pod readiness", "envctl overhead")
+PHASE_ORDER: tuple[str, ...] = ("plan", "cluster", "pull", "build", "load", "deploy", "wait", "envctl-overhead")
+PHASE_LABEL = {"load": "image load", "build": "image build", "pull": "image pull", "wait": "pod readiness"}
+_TOLERANCE = 0.005
+
+
+def union_seconds(intervals: Iterable[tuple[float, float]]) -> float:
+    total, end = 0.0, -math.inf
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+def _intersection_seconds(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> float:
+    return union_seconds(a) + union_seconds(b) - union_seconds([*a, *b])
+
+
+def critical_path(spans: Sequence[Span]) -> list[Span]:
+    """The chain of spans that decided the run's end (see the module docstring)."""
+    if not spans:
+        return []
+    by_task: dict[str, Span] = {}
+    for span in spans:
+        by_task[str(span.attrs.get("task", span.name))] = span
+    current = max(spans, key=lambda s: (s.end, s.seconds))
+    path = [current]
+    seen = {id(current)}
+    while True:
+        if "after" in current.attrs:
+            deps = [by_task[d] for d in current.attrs["after"] or () if d in by_task]
+        else:
+            deps = [s for s in spans if s.end <= current.start + _TOLERANCE and id(s) not in seen]
+        deps = [d for d in deps if id(d) not in seen]
+        if not deps:
+            break
+        current = max(deps, key=lambda s: (s.end, s.seconds))
+        path.append(current)
+        seen.add(id(current))
+    return list(reversed(path))
+
+
+def phase_seconds(spans: Iterable[Span], kind: str) -> float:
+    return union_seconds((s.start, s.end) for s in spans if s.kind == kind)
+
+
+def p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    wall_seconds: float
+    critical: tuple[Span, ...]
+    critical_by_phase: tuple[tuple[str, float], ...]  # (kind, seconds on the critical path), largest first
+    tools: tuple[tuple[str, float], ...]  # (tool, wall seconds), in TOOLS order
+    phases: tuple[tuple[str, float, str], ...]  # (kind, wall seconds, worst outcome)
+
+    def is_critical(self, span: Span) -> bool:
+        return any(span is c for c in self.critical)
+
+
+def analyze(run: RunRecord) -> RunAnalysis:
+    spans = list(run.spans)
+    wall = run.wall_seconds
+    path = critical_path(spans)
+    on_path: dict[str, float] = {}
+    for span in path:
+        on_path[span.kind] = on_path.get(span.kind, 0.0) + span.seconds
+    gaps = wall - sum(on_path.values())
+    if gaps > _TOLERANCE:
+        on_path["envctl-overhead"] = on_path.get("envctl-overhead", 0.0) + gaps
+    tool_intervals: dict[str, list[tuple[float, float]]] = {}
+    for span in spans:
+        if span.kind in TOOL_BY_KIND:
+            tool_intervals.setdefault(TOOL_BY_KIND[span.kind], []).append((span.start, span.end))
+    any_tool = [iv for ivs in tool_intervals.values() for iv in ivs]
+    own = [(s.start, s.end) for s in spans if s.kind not in TOOL_BY_KIND]
+    overhead = max(0.0, wall - union_seconds(any_tool)) + _intersection_seconds(own, any_tool)
+    tools = [(tool, union_seconds(tool_intervals.get(tool, []))) for tool in TOOLS[:-1]]
+    tools.append(("envctl overhead", overhead))
+    phases = []
+    for kind in PHASE_ORDER:
+        of_kind = [s for s in spans if s.kind == kind]
+        if of_kind:
+            phases.append((kind, phase_seconds(of_kind, kind), _worst(s.outcome for s in of_kind)))
+    return RunAnalysis(
+        wall_seconds=wall,
+        critical=tuple(path),
+        critical_by_phase=tuple(sorted(on_path.items(), key=lambda kv: -kv[1])),
+        tools=tuple(tools),
+        phases=tuple(phases),
+    )
+
+
+def _worst(outcomes: Iterable[str]) -> str:
+    rank = {"ok": 0, "skipped": 1, "cancelled": 2, "failed": 3}
+    return max(outcomes, key=lambda o: rank.get(o, 0), default="ok")
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One compared figure: a phase (``service`` None) or a service's step of a kind."""
+
+    kind: str
+    service: str | None
+    runs: int
+    median: float
+    p95: float
+    latest: float
+    baseline: float | None  # median of the runs before the latest
+    regression: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.service} {self.kind}" if self.service else PHASE_LABEL.get(self.kind, self.kind)
+
+
+def compare_runs(runs: Sequence[RunRecord], *, ratio: float = 1.5, min_delta: float = 1.0) -> list[Stat]:
+    """Per phase and per (service, kind): median/p95 over ``runs`` (oldest first) and the latest."""
+    if not runs:
+        return []
+    series: dict[tuple[str, str | None], list[float]] = {}
+    for index, run in enumerate(runs):
+        values: dict[tuple[str, str | None], float] = {}
+        for kind in PHASE_ORDER:
+            if any(s.kind == kind for s in run.spans):
+                values[(kind, None)] = phase_seconds(run.spans, kind)
+        for span in run.spans:
+            if span.service:
+                key = (span.kind, span.service)
+                values[key] = values.get(key, 0.0) + span.seconds
+        values[("total", None)] = run.wall_seconds
+        for key, value in values.items():
+            series.setdefault(key, [math.nan] * len(runs))[index] = value
+    stats = []
+    for (kind, service), raw in series.items():
+        present = [v for v in raw if not math.isnan(v)]
+        latest = raw[-1]
+        if math.isnan(latest):
+            continue
+        earlier = [v for v in raw[:-1] if not math.isnan(v)]
+        baseline = statistics.median(earlier) if earlier else None
+        regression = (
+            baseline is not None
+            and len(earlier) >= 2
+            and latest >= ratio * baseline
+            and latest - baseline >= min_delta
+        )
+        stats.append(Stat(kind, service, len(present), statistics.median(present), p95(present), latest, baseline, regression))
+    order = {k: i for i, k in enumerate(("total", *PHASE_ORDER))}
+    return sorted(stats, key=lambda s: (s.service is not None, s.service or "", order.get(s.kind, 99)))
+
+
+@dataclass(frozen=True)
+class Advice:
+    topic: str  # critical-path / load / build-cache / cluster / overhead
+    text: str
+
+
+def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] = ()) -> list[Advice]:
+    """Bottleneck advice for ``run``; every sentence carries the figures it rests on."""
+    advice: list[Advice] = []
+    wall = analysis.wall_seconds or 1e-9
+    share = {kind: secs / wall for kind, secs in analysis.critical_by_phase}
+    if analysis.critical_by_phase:
+        top, secs = analysis.critical_by_phase[0]
+        if share[top] >= 0.4 and secs >= 1.0:
+            advice.append(Advice(
+                "critical-path",
+                f"{PHASE_LABEL.get(top, top)} is {share[top]:.0%} of the critical path ({secs:.1f} s of {wall:.1f} s)",
+            ))
+    loads = [s for s in run.spans if s.kind == "load" and s.outcome == "ok"]
+    imports = [s for s in loads if s.attrs.get("load_mode") == "import" and int(s.attrs.get("bytes_moved") or 0) > 0]
+    if imports:
+        moved = sum(int(s.attrs["bytes_moved"]) for s in imports)
+        known = [s for s in imports if "bytes_new" in s.attrs]
+        load_secs = sum(s.seconds for s in imports)
+        if known:
+            moved_known = sum(int(s.attrs["bytes_moved"]) for s in known)
+            new = sum(int(s.attrs["bytes_new"]) for s in known)
+            mostly_old = sum(1 for s in known if int(s.attrs["bytes_new"]) < 0.5 * int(s.attrs["bytes_moved"]))
+            if moved_known and new < moved_known:
+                saved = 1 - new / moved_known
+                advice.append(Advice(
+                    "load",
+                    f"{mostly_old} of {len(loads)} loads were imports of mostly unchanged layers "
+                    f"({_mb(moved_known)} moved, {_mb(new)} new) — registry load mode would move {saved:.0%} fewer bytes "
+                    "(set `load: {mode: registry}` in envctl.yaml)",
+                ))
+        elif share.get("load", 0) >= 0.25:
+            advice.append(Advice(
+                "load",
+                f"image load is {share['load']:.0%} of the critical path: {len(imports)} import(s) moved {_mb(moved)} "
+                f"in {load_secs:.1f} s — registry load mode pushes only the layers the registry lacks",
+            ))
+    builds = [s for s in run.spans if s.kind == "build" and s.outcome == "ok"]
+    cold = [s for s in builds if s.attrs.get("cache_hit") is False or (s.attrs.get("cache_steps") and not s.attrs.get("cache_hits"))]
+    if cold:
+        secs = sum(s.seconds for s in cold)
+        advice.append(Advice(
+            "build-cache",
+            f"{len(cold)} of {len(builds)} builds had no cache hits ({secs:.1f} s of build time) — keep a BuildKit "
+            "layer cache between runs (`build.cache_from`/`cache_to`: type=gha in CI, a local directory on a laptop)",
+        ))
+    created = [s for s in run.spans if s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate"))]
+    if created:
+        secs = sum(s.seconds for s in created)
+        runs_created = sum(
+            1 for r in history if any(s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate")) for s in r.spans)
+        )
+        often = f"; created in {runs_created} of the last {len(history)} runs" if len(history) > 1 else ""
+        advice.append(Advice(
+            "cluster",
+            f"the cluster was created this run ({secs:.1f} s, {share.get('cluster', 0):.0%} of the critical path{often}) — "
+            "keep it between runs (`envctl down` without --delete-cluster) so `envctl up` reuses it",
+        ))
+    overhead = dict(analysis.tools).get("envctl overhead", 0.0)
+    if overhead >= 2.0 and overhead / wall >= 0.1:
+        advice.append(Advice("overhead", f"envctl's own overhead is {overhead:.1f} s ({overhead / wall:.0%} of the run)"))
+    return advice
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"
