@@ -1,0 +1,1 @@
+"""Inputs: Dockerfile → sources, .dockerignore, git snapshots, fingerprints (no docker imports)."""

@@ -1,0 +1,260 @@
+"""The plan: per service, build / pull / skip and why. ``make_plan`` is pure (no I/O).
+
+JSON contract (``Plan.to_dict``, ``envctl plan --output json``; version 1, pinned by
+tests/plan/test_contract.py): a top-level object with
+``version`` (1), ``base`` (the ``--base`` ref or null), ``needs_cluster`` (bool),
+``chart_changed`` (bool, false without ``--base``), ``local_images_checked`` (bool),
+``images`` (third-party images, list of str) and ``services``: a list, in dependency order, of
+``{name, image, tag, ref, fingerprint, action ("build"|"pull"|"skip"), reason, changed (bool),
+changed_inputs (list of paths, plus the pseudo entries "build_args", "target",
+"base_image:<ref>", "service:<name>"), depends_on (list), dockerfile, context, build_args, target}``.
+``changed`` is relative to ``base`` when given; otherwise it means "no image with this
+fingerprint exists locally".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from envctl.inputs.fingerprint import ServiceInputs
+from envctl.inputs.scan import Scan
+
+__all__ = ["ImageFacts", "Plan", "ServicePlan", "dependency_build_args", "make_plan", "tag_for"]
+
+PLAN_VERSION = 1
+Action = Literal["build", "pull", "skip"]
+
+
+def tag_for(fingerprint: str) -> str:
+    """The image tag of a fingerprint (never "latest")."""
+    return "fp-" + fingerprint[:16]
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What exists already. ``None`` means "could not be checked", with ``note`` saying why."""
+
+    local: frozenset[str] | None = None
+    registry: frozenset[str] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    image: str
+    tag: str
+    fingerprint: str
+    action: Action
+    reason: str
+    changed: bool
+    changed_inputs: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    dockerfile: str
+    context: str
+    build_args: Mapping[str, str]
+    target: str | None
+    dependency_args: Mapping[str, str] = field(default_factory=dict)  # FROM ARG -> dependency service
+
+    @property
+    def ref(self) -> str:
+        return f"{self.image}:{self.tag}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "image": self.image,
+            "tag": self.tag,
+            "ref": self.ref,
+            "fingerprint": self.fingerprint,
+            "action": self.action,
+            "reason": self.reason,
+            "changed": self.changed,
+            "changed_inputs": list(self.changed_inputs),
+            "depends_on": list(self.depends_on),
+            "dockerfile": self.dockerfile,
+            "context": self.context or ".",
+            "build_args": dict(self.build_args),
+            "target": self.target,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    base: str | None
+    services: tuple[ServicePlan, ...]
+    images: tuple[str, ...]
+    chart_changed: bool
+    needs_cluster: bool
+    local_images_checked: bool = True
+    version: int = PLAN_VERSION
+
+    def service(self, name: str) -> ServicePlan:
+        for item in self.services:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    @property
+    def changed_services(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services if s.changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "base": self.base,
+            "needs_cluster": self.needs_cluster,
+            "chart_changed": self.chart_changed,
+            "local_images_checked": self.local_images_checked,
+            "images": list(self.images),
+            "services": [s.to_dict() for s in self.services],
+        }
+
+
+def dependency_build_args(service: ServicePlan, plan: Plan) -> dict[str, str]:
+    """Build args that point a service's ``FROM ${ARG}`` at its dependency's fingerprint ref.
+
+    E.g. api's ``ARG BASE_REF=envctl-demo/base:latest`` / ``FROM ${BASE_REF}`` gives
+    ``{"BASE_REF": "envctl-demo/base:fp-…"}``; pass them with the configured build args.
+    """
+    return {arg: plan.service(dep).ref for arg, dep in service.dependency_args.items()}
+
+
+def make_plan(
+    current: Scan,
+    *,
+    images: Mapping[str, str],
+    third_party: tuple[str, ...] = (),
+    base: Scan | None = None,
+    base_ref: str | None = None,
+    facts: ImageFacts = ImageFacts(),
+    changed_only: bool = False,
+    selected: tuple[str, ...] | None = None,
+    chart_changed: bool = False,
+) -> Plan:
+    """Decide each service's action. ``images`` maps service → image repository.
+
+    ``selected`` limits the plan to those services plus what they build FROM.
+    """
+    names = _with_dependencies(current, selected)
+    planned: list[ServicePlan] = []
+    for name in _dependency_order(current, names):
+        item = current.inputs[name]
+        fingerprint = current.fingerprints[name]
+        ref = f"{images[name]}:{tag_for(fingerprint)}"
+        if base is not None:
+            changed, changed_inputs, why = _compare(item, fingerprint, base, name, base_ref or "", current)
+        elif facts.local is not None:
+            changed, changed_inputs = ref not in facts.local, ()
+            why = f"image {ref} not built yet" if changed else ""
+        else:
+            changed, changed_inputs, why = True, (), f"local images could not be checked ({facts.note})"
+        action, reason = _decide(ref, changed, why, facts, changed_only, base_ref)
+        planned.append(ServicePlan(
+            name=name, image=images[name], tag=tag_for(fingerprint), fingerprint=fingerprint,
+            action=action, reason=reason, changed=changed, changed_inputs=changed_inputs,
+            depends_on=item.depends_on, dockerfile=item.dockerfile, context=item.context,
+            build_args=dict(item.build_args), target=item.target, dependency_args=dict(item.dependency_args),
+        ))
+    any_changed = any(p.changed for p in planned)
+    return Plan(
+        base=base_ref,
+        services=tuple(planned),
+        images=tuple(third_party),
+        chart_changed=chart_changed,
+        needs_cluster=True if base is None else (any_changed or chart_changed),
+        local_images_checked=facts.local is not None,
+    )
+
+
+def _decide(ref: str, changed: bool, why: str, facts: ImageFacts, changed_only: bool,
+            base_ref: str | None) -> tuple[Action, str]:
+    if facts.local is not None and ref in facts.local:
+        return "skip", f"image {ref} already built" + (f" ({why})" if why else "")
+    if changed_only and not changed:
+        return "skip", f"unchanged since {base_ref} (--changed-only)"
+    if facts.registry is not None and ref in facts.registry:
+        return "pull", f"image {ref} is in the cache registry" + (f" ({why})" if why else "")
+    if not why:
+        why = f"unchanged since {base_ref}, but image {ref} is not built here"
+    if facts.local is None and base_ref is not None:
+        why += f"; local images could not be checked ({facts.note})"
+    return "build", why
+
+
+def _compare(item: ServiceInputs, fingerprint: str, base: Scan, name: str, base_ref: str,
+             current: Scan) -> tuple[bool, tuple[str, ...], str]:
+    if name in base.unbuildable:
+        return True, (item.dockerfile,), f"not buildable at {base_ref} ({base.unbuildable[name]})"
+    old = base.inputs.get(name)
+    if old is None:
+        return True, (item.dockerfile,), f"new since {base_ref}"
+    if base.fingerprints[name] == fingerprint:
+        return False, (), ""
+    changes: list[str] = []
+    first = ""
+    for path in sorted(set(old.files) | set(item.files)):
+        before, after = old.files.get(path), item.files.get(path)
+        if before == after:
+            continue
+        changes.append(path)
+        if not first:
+            first = _file_reason(path, before, after, item, old)
+    if old.dockerfile_blob != item.dockerfile_blob or old.dockerfile != item.dockerfile:
+        changes.insert(0, item.dockerfile)
+        first = f"{item.dockerfile} changed"
+    for label, differs in (("build_args", old.build_args != item.build_args), ("target", old.target != item.target)):
+        if differs:
+            changes.append(label)
+            first = first or f"{label} changed in envctl.yaml"
+    for ref in sorted({r.ref for r in item.base_refs} ^ {r.ref for r in old.base_refs}):
+        changes.append(f"base_image:{ref}")
+        first = first or f"base image changed to {ref}"
+    for dep in item.depends_on:
+        if base.fingerprints.get(dep) != current.fingerprints.get(dep):
+            changes.append(f"service:{dep}")
+            first = first or f"builds FROM {dep}, which changed"
+    if not first:  # e.g. a dependency was added or removed
+        first, changes = "image inputs changed", changes or ["(config)"]
+    more = f" (+{len(changes) - 1} more)" if len(changes) > 1 else ""
+    return True, tuple(changes), first + more
+
+
+def _file_reason(path: str, before: str | None, after: str | None, item: ServiceInputs, old: ServiceInputs) -> str:
+    copy = item.via.get(path) if after is not None else old.via.get(path)
+    verb = "added" if before is None else "removed" if after is None else "changed"
+    if copy is None:
+        return f"{path} {verb}; listed in extra_inputs"
+    copied = "copied" if after is not None else "was copied"
+    return f"{path} {verb}; {copied} by `{copy.instruction}` (Dockerfile line {copy.line})"
+
+
+def _with_dependencies(current: Scan, selected: tuple[str, ...] | None) -> set[str]:
+    if selected is None:
+        return set(current.inputs)
+    names: set[str] = set()
+    todo = list(selected)
+    while todo:
+        name = todo.pop()
+        if name not in names:
+            names.add(name)
+            todo.extend(current.inputs[name].depends_on)
+    return names
+
+
+def _dependency_order(current: Scan, names: set[str]) -> list[str]:
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        for dep in current.inputs[name].depends_on:
+            if dep in names:
+                visit(dep)
+        ordered.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    return ordered
