@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from envctl.errors import ClusterError
 
-__all__ = ["connect"]
+__all__ = ["ClusterHealth", "connect", "read_cluster_health"]
 
 
 def connect(kubeconfig: Path, *, pool_size: int = 32) -> Any:
@@ -28,3 +29,45 @@ def connect(kubeconfig: Path, *, pool_size: int = 32) -> Any:
     kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=config)
     config.connection_pool_maxsize = pool_size
     return kubernetes.client.ApiClient(config)
+
+
+@dataclass(frozen=True)
+class ClusterHealth:
+    """What the API says about a cluster's readiness: node Ready conditions and CoreDNS."""
+
+    nodes: tuple[tuple[str, bool, str], ...]  # (name, ready, reason when not ready)
+    coredns: str  # "available", "missing", or the unavailable state, e.g. "0/1 available"
+
+    def problems(self, expected_nodes: int) -> list[str]:
+        """What is not ready yet, in words; empty when the cluster is usable."""
+        found = [f"node {name} not Ready ({reason})" for name, ready, reason in self.nodes if not ready]
+        if len(self.nodes) < expected_nodes:
+            found.insert(0, f"{len(self.nodes)}/{expected_nodes} nodes registered")
+        if self.coredns != "available":
+            found.append(f"coredns {self.coredns}")
+        return found
+
+
+def read_cluster_health(api_client: Any) -> ClusterHealth:
+    """Node readiness and the kube-system ``coredns`` Deployment, read once (no waiting here)."""
+    import kubernetes
+
+    core = kubernetes.client.CoreV1Api(api_client)
+    nodes = []
+    for node in core.list_node(_request_timeout=10).items:
+        ready = next((c for c in (node.status.conditions or []) if c.type == "Ready"), None) if node.status else None
+        ok = ready is not None and ready.status == "True"
+        reason = "" if ok else (ready.reason or ready.status) if ready else "no Ready condition"
+        nodes.append((node.metadata.name, ok, reason or "unknown"))
+    apps = kubernetes.client.AppsV1Api(api_client)
+    try:
+        dns = apps.read_namespaced_deployment("coredns", "kube-system", _request_timeout=10)
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 404:
+            raise
+        return ClusterHealth(tuple(nodes), "missing")
+    status = dns.status
+    available = (status.available_replicas or 0) if status else 0
+    wanted = (dns.spec.replicas if dns.spec and dns.spec.replicas is not None else 1)
+    state = "available" if available >= max(1, wanted) else f"{available}/{wanted} available"
+    return ClusterHealth(tuple(nodes), state)
