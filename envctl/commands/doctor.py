@@ -1,15 +1,194 @@
-"""`envctl doctor`: not built yet."""
+"""`envctl doctor`: is this machine ready for `envctl up`? Each problem comes with its fix.
+
+Required: Docker (daemon answering), k3d v5, helm v3+, enough free disk. Recommended: kubectl
+(envctl talks to the API itself; kubectl is for you and the e2e suite). The cluster is checked when
+a workspace config is found. Exit 0 when every required check passes, 3 (ENVIRONMENT) otherwise.
+"""
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
 import typer
 
-from envctl.errors import NotBuiltYetError
+from envctl import output
+from envctl.errors import ConfigError, EnvctlError, ToolMissingError
+from envctl.toolbox import AppState
 
 NAME = "doctor"
-HELP = "Not built yet."
+HELP = "Check Docker, k3d, helm, kubectl, free disk and the cluster; print the fix for anything missing."
+
+# Kept equal to scripts/install-tools.sh (a test pins that they match).
+PINNED = {"k3d": "v5.8.3", "helm": "v3.17.3"}
+INSTALL = {
+    "docker": "sudo apt-get install -y docker.io   # or https://docs.docker.com/engine/install/",
+    "k3d": "scripts/install-tools.sh --check-or-install",
+    "helm": "scripts/install-tools.sh --check-or-install",
+    "kubectl": "see https://kubernetes.io/docs/tasks/tools/#kubectl (e.g. `sudo apt-get install -y kubectl`)",
+}
+_GIB = 1 << 30
+DISK_FAIL_GIB = 2
+DISK_WARN_GIB = 10
+
+Status = Literal["ok", "warn", "fail", "skip"]
 
 
-def command(ctx: typer.Context) -> None:
-    msg = "`envctl doctor` is not built yet"
-    raise NotBuiltYetError(msg, hint="see the open issues for its status")
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    required: bool
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.required and c.status == "fail")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def command(
+    ctx: typer.Context,
+    output_format: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+) -> None:
+    if output_format not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--output")
+    state: AppState = ctx.obj
+    report = run_checks(state)
+    from envctl.views.doctor import doctor_dict, doctor_table
+
+    if output_format == "json":
+        output.json_out(doctor_dict(report))
+    else:
+        output.render(doctor_table(report))
+    if not report.ok:
+        names = ", ".join(c.name for c in report.failed)
+        msg = f"{len(report.failed)} required check(s) failed: {names}"
+        raise ToolMissingError(msg, hint="run the `fix` commands printed above, then `envctl doctor` again")
+
+
+def run_checks(state: AppState) -> DoctorReport:
+    from envctl.adapters.k3d import K3d
+
+    runner = state.runner
+    k3d = K3d(runner)
+    checks = [
+        _check_docker(runner),
+        _check_versioned("k3d", lambda: "v" + k3d.version(), required=True, major=5),
+        _check_versioned("helm", lambda: _helm(runner), required=True, major=3),
+        _check_versioned("kubectl", lambda: _kubectl(runner), required=False, major=1),
+    ]
+    root = _workspace_root(state)
+    checks.append(_check_disk(root or state.cwd))
+    checks.append(_check_cluster(state, k3d, have_k3d=checks[1].status != "fail"))
+    return DoctorReport(tuple(checks))
+
+
+def _helm(runner: object) -> str:
+    from envctl.adapters.versions import helm_version
+
+    return helm_version(runner)  # type: ignore[arg-type]
+
+
+def _kubectl(runner: object) -> str:
+    from envctl.adapters.versions import kubectl_client_version
+
+    return kubectl_client_version(runner)  # type: ignore[arg-type]
+
+
+def _check_docker(runner: object) -> Check:
+    from envctl.adapters.versions import docker_server_version
+
+    try:
+        version = docker_server_version(runner)  # type: ignore[arg-type]
+    except ToolMissingError:
+        return Check("docker", "fail", "not installed (no `docker` on PATH)", True, INSTALL["docker"])
+    except EnvctlError as exc:
+        detail = _last_line(getattr(exc, "stderr", "")) or exc.message
+        return Check("docker", "fail", f"daemon not answering: {detail}", True,
+                     "start the daemon: `sudo systemctl start docker` (CI: scripts/docker-engine.sh start)")
+    return Check("docker", "ok", f"server {version}", True)
+
+
+def _check_versioned(tool: str, probe: object, *, required: bool, major: int) -> Check:
+    from envctl.adapters.versions import parse_semver
+
+    missing_status: Status = "fail" if required else "warn"
+    try:
+        version = probe()  # type: ignore[operator]
+    except ToolMissingError:
+        return Check(tool, missing_status, f"not installed (no `{tool}` on PATH)", required, INSTALL[tool])
+    except EnvctlError as exc:
+        return Check(tool, missing_status, f"does not run: {exc.message}", required, INSTALL[tool])
+    parsed = parse_semver(version)
+    if parsed is None or parsed[0] < major:
+        return Check(tool, missing_status, f"{version}: envctl needs v{major}.x or newer", required, INSTALL[tool])
+    pinned = PINNED.get(tool)
+    if pinned and parse_semver(pinned) != parsed:
+        return Check(tool, "warn", f"{version} (tested with {pinned})", required, INSTALL[tool])
+    return Check(tool, "ok", version, required)
+
+
+def _check_disk(folder: Path) -> Check:
+    free = shutil.disk_usage(folder).free
+    detail = f"{free / _GIB:.1f} GiB free on the filesystem of {folder}"
+    fix = "free space: `docker system prune` removes unused images and build cache"
+    if free < DISK_FAIL_GIB * _GIB:
+        return Check("disk", "fail", detail + f" (need {DISK_FAIL_GIB} GiB)", True, fix)
+    if free < DISK_WARN_GIB * _GIB:
+        return Check("disk", "warn", detail + f" (under {DISK_WARN_GIB} GiB; images and k3s fill it)", True, fix)
+    return Check("disk", "ok", detail, True)
+
+
+def _check_cluster(state: AppState, k3d: object, *, have_k3d: bool) -> Check:
+    from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, decode_spec
+    from envctl.phases.cluster import cluster_fingerprint, spec_differences
+
+    if _workspace_root(state) is None:
+        return Check("cluster", "skip", "not in a workspace (no envctl.yaml here or above); not checked", False)
+    try:
+        spec = state.config.cluster
+    except ConfigError as exc:
+        return Check("cluster", "skip", f"config not readable: {exc.message}", False, exc.hint)
+    if not have_k3d:
+        return Check("cluster", "skip", f"{spec.name!r}: needs k3d to check", False)
+    try:
+        found = k3d.get(spec.name)  # type: ignore[attr-defined]
+    except EnvctlError as exc:
+        return Check("cluster", "warn", f"{spec.name!r}: cannot list clusters: {exc.message}", False, exc.hint)
+    if found is None:
+        return Check("cluster", "ok", f"{spec.name!r} absent; `envctl up` creates it", False)
+    if found.label(FINGERPRINT_LABEL) != cluster_fingerprint(spec):
+        raw = found.label(SPEC_LABEL)
+        changes = spec_differences(decode_spec(raw) if raw else None, spec)
+        return Check("cluster", "warn", f"{spec.name!r} differs from the config: {'; '.join(changes)}", False,
+                     "envctl up --recreate   # deletes and recreates the cluster")
+    if not found.running:
+        return Check("cluster", "warn", f"{spec.name!r} stopped; `envctl up` starts it", False)
+    return Check("cluster", "ok", f"{spec.name!r} running, spec matches ({len(found.workload_nodes)} nodes)", False)
+
+
+def _workspace_root(state: AppState) -> Path | None:
+    try:
+        return state.workspace.root
+    except ConfigError:
+        return None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+__all__ = ["HELP", "NAME", "Check", "DoctorReport", "command", "run_checks"]

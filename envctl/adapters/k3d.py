@@ -1,0 +1,197 @@
+"""The k3d adapter: every `k3d` command line envctl runs is built here and only here.
+
+Output is parsed from `k3d cluster list -o json`, never from log lines; k3d writes INFO logs to
+stdout with ANSI colours unless ``LOG_COLORS=false`` (libraries.md §5.3), so that is always set.
+
+The cluster's spec is stored on its server containers as runtime labels, so a later run can tell
+whether the cluster still matches the config. The label keys start with ``k3d-``: k3d's
+``cluster list -o json`` copies only labels whose key starts with "k3d" into ``runtimeLabels``
+(``TranslateContainerDetailsToNode`` in pkg/runtimes/docker/translate.go), while ``k3d.``,
+``k3s.`` and ``app`` are reserved and rejected at create time (cmd/util/runtimeLabels.go).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from envctl.adapters.process import SubprocessRunner
+from envctl.config import ClusterSpec
+from envctl.errors import ClusterError, ToolFailedError
+
+__all__ = [
+    "FINGERPRINT_LABEL",
+    "SPEC_LABEL",
+    "K3d",
+    "K3dCluster",
+    "K3dNode",
+    "decode_spec",
+    "encode_spec",
+]
+
+FINGERPRINT_LABEL = "k3d-envctl.fingerprint"
+SPEC_LABEL = "k3d-envctl.spec"
+_ENV = {"LOG_COLORS": "false"}
+_VERSION = re.compile(r"k3d version v(\d+\.\d+\.\d+\S*)")
+
+
+def encode_spec(spec: ClusterSpec) -> str:
+    """The spec as base64url JSON: no ``@ , ; =`` that k3d's flag parser would split on."""
+    raw = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_spec(text: str) -> dict[str, Any] | None:
+    """The stored spec, or None when the label is absent or unreadable (an older or foreign cluster)."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class K3dNode:
+    name: str
+    role: str  # server | agent | loadbalancer | registry | noRole
+    running: bool
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class K3dCluster:
+    """One element of `k3d cluster list -o json`, reduced to what envctl decides on."""
+
+    name: str
+    servers_running: int
+    servers_count: int
+    agents_running: int
+    agents_count: int
+    nodes: tuple[K3dNode, ...]
+
+    @property
+    def running(self) -> bool:
+        return self.servers_count > 0 and self.servers_running >= self.servers_count
+
+    @property
+    def workload_nodes(self) -> tuple[str, ...]:
+        """Servers and agents (where images are imported), not the load balancer."""
+        return tuple(n.name for n in self.nodes if n.role in ("server", "agent"))
+
+    def label(self, key: str) -> str | None:
+        """A runtime label as set on the server nodes (the first server that has it)."""
+        for node in self.nodes:
+            if node.role == "server" and key in node.labels:
+                return node.labels[key]
+        return None
+
+
+class K3d:
+    """`k3d` through the process choke point; one method per verb."""
+
+    def __init__(self, runner: SubprocessRunner, executable: str = "k3d") -> None:
+        self._runner = runner
+        self._exe = executable
+
+    def version(self) -> str:
+        """The k3d version, e.g. ``"5.8.3"`` (from ``k3d version v5.8.3``)."""
+        out = self._run(["version"]).stdout
+        match = _VERSION.search(out)
+        if match is None:
+            msg = f"cannot read the k3d version from `k3d version`: {out.strip()[:200]!r}"
+            raise ClusterError(msg, hint="check that `k3d` on PATH is k3d v5 (scripts/install-tools.sh)")
+        return match[1]
+
+    def list_clusters(self) -> tuple[K3dCluster, ...]:
+        out = self._run(["cluster", "list", "-o", "json"]).stdout
+        try:
+            data = json.loads(out or "[]")
+        except json.JSONDecodeError as exc:
+            msg = f"`k3d cluster list -o json` printed something that is not JSON: {out.strip()[:200]!r}"
+            raise ClusterError(msg, hint="unset K3D_* debug settings; envctl needs k3d v5's JSON output") from exc
+        return tuple(_parse_cluster(item) for item in data or [])
+
+    def get(self, name: str) -> K3dCluster | None:
+        return next((c for c in self.list_clusters() if c.name == name), None)
+
+    def create(self, spec: ClusterSpec, fingerprint: str, *, timeout: str = "120s") -> None:
+        self._run(self.create_argv(spec, fingerprint, timeout=timeout), what=f"create cluster {spec.name!r}")
+
+    def create_argv(self, spec: ClusterSpec, fingerprint: str, *, timeout: str = "120s") -> list[str]:
+        """The exact `k3d cluster create` command line (k3d v5 flags, k3d_cluster_create.md)."""
+        argv = [self._exe, "cluster", "create", spec.name, "--image", spec.image,
+                "--servers", str(spec.servers), "--agents", str(spec.agents)]  # fmt: skip
+        for component in spec.disable:
+            argv += ["--k3s-arg", f"--disable={component}@server:*"]
+        for arg in spec.k3s_args:
+            # A bare arg goes to the servers; an arg with its own node filter is passed through.
+            argv += ["--k3s-arg", arg if "@" in arg else f"{arg}@server:*"]
+        for port in spec.ports:
+            argv += ["--port", port]
+        registry = spec.registry
+        if registry is not None and registry.use:
+            argv += ["--registry-use", registry.use]
+        elif registry is not None and registry.create:
+            # NAME:HOST:HOSTPORT; binding 127.0.0.1 keeps the registry off other interfaces.
+            argv += ["--registry-create", f"{registry.name}:127.0.0.1:{registry.host_port}"]
+        argv += [
+            # The user's ~/.kube/config is never touched; envctl writes a workspace kubeconfig.
+            "--kubeconfig-update-default=false",
+            "--kubeconfig-switch-context=false",
+            "--wait",
+            "--timeout", timeout,
+            "--runtime-label", f"{FINGERPRINT_LABEL}={fingerprint}@server:*",
+            "--runtime-label", f"{SPEC_LABEL}={encode_spec(spec)}@server:*",
+        ]  # fmt: skip
+        return argv
+
+    def start(self, name: str, *, timeout: str = "60s") -> None:
+        self._run(["cluster", "start", name, "--wait", "--timeout", timeout], what=f"start cluster {name!r}")
+
+    def delete(self, name: str) -> None:
+        self._run(["cluster", "delete", name], what=f"delete cluster {name!r}")
+
+    def kubeconfig_get(self, name: str) -> str:
+        """The cluster's kubeconfig YAML (printed, so no kubeconfig file is written by k3d)."""
+        return self._run(["kubeconfig", "get", name], what=f"read the kubeconfig of {name!r}").stdout
+
+    def _run(self, args: list[str], *, what: str | None = None) -> Any:
+        argv = args if args and args[0] == self._exe else [self._exe, *args]
+        try:
+            return self._runner.run(argv, env=_ENV)
+        except ToolFailedError as exc:
+            if what is None:
+                raise
+            detail = _last_line(exc.stderr) or exc.message
+            msg = f"k3d could not {what}: {detail}"
+            raise ClusterError(msg, hint="rerun with --verbose for k3d's output; `envctl doctor` checks the set-up") from exc
+
+
+def _parse_cluster(item: Mapping[str, Any]) -> K3dCluster:
+    nodes = tuple(
+        K3dNode(
+            name=str(node.get("name", "")),
+            role=str(node.get("role", "")),
+            running=bool((node.get("State") or {}).get("Running", False)),
+            labels=dict(node.get("runtimeLabels") or {}),
+        )
+        for node in item.get("nodes") or []
+    )
+    return K3dCluster(
+        name=str(item["name"]),
+        servers_running=int(item.get("serversRunning", 0)),
+        servers_count=int(item.get("serversCount", 0)),
+        agents_running=int(item.get("agentsRunning", 0)),
+        agents_count=int(item.get("agentsCount", 0)),
+        nodes=nodes,
+    )
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
