@@ -1,15 +1,46 @@
-"""`envctl init`: not built yet."""
+"""`envctl init [PATH]`: discover Dockerfiles and write a starting envctl.yaml."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from envctl.errors import NotBuiltYetError
+from envctl import output
+from envctl.config import CONFIG_FILE, EnvConfig
+from envctl.errors import InputError
+from envctl.toolbox import AppState
 
 NAME = "init"
-HELP = "Not built yet."
+HELP = "Discover Dockerfiles and write a starting envctl.yaml (refuses to overwrite without --force)."
 
 
-def command(ctx: typer.Context) -> None:
-    msg = "`envctl init` is not built yet"
-    raise NotBuiltYetError(msg, hint="see the open issues for its status")
+def command(
+    ctx: typer.Context,
+    path: Annotated[Path | None, typer.Argument(help="Workspace folder (default: the current folder).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing envctl.yaml.")] = False,
+) -> None:
+    import yaml
+
+    from envctl.discover import _label, config_yaml, discover_services
+
+    state: AppState = ctx.obj
+    root = (path if path is None or path.is_absolute() else state.cwd / path) if path else state.cwd
+    if not root.is_dir():
+        msg = f"{root}: no such folder"
+        raise InputError(msg, hint="pass the workspace folder that holds your Dockerfiles")
+    target = root / CONFIG_FILE
+    if target.exists() and not force:
+        msg = f"{target} already exists; nothing written"
+        raise InputError(msg, hint="pass --force to overwrite it, or edit it by hand")
+    found = discover_services(root, state.runner)
+    if not found:
+        msg = f"no Dockerfile found under {root} (ignored and vendored folders are skipped)"
+        raise InputError(msg, hint="run `envctl init` in the repository that holds your services' Dockerfiles")
+    text = config_yaml(found, _label(root.resolve().name)[:32].strip("-") or "envctl")
+    EnvConfig.model_validate(yaml.safe_load(text))  # never write a file envctl itself would reject
+    for item in found:
+        output.line(f"{item.name}: {item.dockerfile}, image {item.image}, context {item.context}: {item.why}")
+    target.write_text(text, encoding="utf-8")
+    output.line(f"wrote {target} ({len(found)} service{'s' if len(found) != 1 else ''})")

@@ -3,8 +3,8 @@
 ``.dockerignore`` semantics (moby's patternmatcher): patterns are relative to the context root
 (a leading ``/`` is dropped, the path is cleaned, so ``dir/`` equals ``dir``), ``*``/``?`` never
 cross ``/``, ``**`` spans any number of folders, a pattern matching a folder excludes everything
-under it, and ``!pattern`` re-includes; the last matching pattern wins. pathspec's gitwildmatch
-implements the same matching once each pattern is anchored with a leading ``/``. BuildKit reads
+under it, and ``!pattern`` re-includes; the last matching pattern wins. pathspec's gitignore
+patterns implement the same matching once each pattern is anchored with a leading ``/``. BuildKit reads
 ``<Dockerfile>.dockerignore`` next to the Dockerfile in preference to ``<context>/.dockerignore``.
 """
 
@@ -67,7 +67,7 @@ class IgnoreRules:
             if self._spec is None:
                 import pathspec
 
-                self._spec = pathspec.PathSpec.from_lines("gitwildmatch", self.patterns)
+                self._spec = pathspec.PathSpec.from_lines("gitignore", self.patterns)
             hit = self._seen[path] = self._spec.match_file(path)  # type: ignore[attr-defined]
         return hit
 

@@ -1,0 +1,59 @@
+"""`.dockerignore` semantics and COPY source matching over a file index (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for
+
+IGNORE_CASES = [
+    pytest.param("*.md", "README.md", True, id="root-glob"),
+    pytest.param("*.md", "docs/README.md", False, id="glob-is-anchored-at-root"),
+    pytest.param("**/*.md", "a/b/README.md", True, id="double-star"),
+    pytest.param("docs", "docs/a/b.txt", True, id="folder-excludes-contents"),
+    pytest.param("docs/", "docs/a.txt", True, id="trailing-slash-cleaned"),
+    pytest.param("/docs", "docs/a.txt", True, id="leading-slash-dropped"),
+    pytest.param("a/*/c", "a/b/c", True, id="star-one-level"),
+    pytest.param("a/*/c", "a/b/x/c", False, id="star-not-across-slash"),
+    pytest.param("file?.txt", "file1.txt", True, id="question-mark"),
+    pytest.param("**/*.md\n!keep/*.md", "keep/a.md", False, id="exception-reincludes"),
+    pytest.param("**/*.md\n!keep/*.md", "other/a.md", True, id="exception-is-narrow"),
+    pytest.param("!keep/*.md\n**/*.md", "keep/a.md", True, id="last-match-wins"),
+    pytest.param("*\n!src", "src/deep/x.py", False, id="allow-list"),
+    pytest.param("*\n!src", "other.py", True, id="allow-list-rest-excluded"),
+    pytest.param("# comment\n\n", "x", False, id="comments-and-blanks"),
+]
+
+
+@pytest.mark.parametrize(("rules", "path", "excluded"), IGNORE_CASES)
+def test_dockerignore(rules: str, path: str, excluded: bool) -> None:
+    assert IgnoreRules.parse(rules).excluded(path) is excluded
+
+
+FILES = ["a/b/c.py", "a/b/d.txt", "a/e.py", "ab/x", "svc/api/static/i.html", "svc/api/app.py", "top.py"]
+
+
+@pytest.mark.parametrize(
+    ("context", "source", "expected"),
+    [
+        pytest.param("", "a/b", ["a/b/c.py", "a/b/d.txt"], id="folder"),
+        pytest.param("", "a", ["a/b/c.py", "a/b/d.txt", "a/e.py"], id="folder-not-prefix-of-sibling"),
+        pytest.param("", "top.py", ["top.py"], id="file"),
+        pytest.param("", "*.py", ["top.py"], id="glob-top-level"),
+        pytest.param("", "a/*", ["a/b/c.py", "a/b/d.txt", "a/e.py"], id="glob-matches-folders-too"),
+        pytest.param("", "a/*/*.py", ["a/b/c.py"], id="glob-nested"),
+        pytest.param("svc/api", "static", ["svc/api/static/i.html"], id="context-relative"),
+        pytest.param("svc/api", "*.py", ["svc/api/app.py"], id="context-relative-glob"),
+        pytest.param("svc/api", ".", ["svc/api/app.py", "svc/api/static/i.html"], id="whole-context"),
+        pytest.param("", "missing", [], id="no-match"),
+    ],
+)
+def test_copy_source_matching(context: str, source: str, expected: list[str]) -> None:
+    assert PathIndex(FILES).match(context, source) == expected
+
+
+def test_dockerfile_specific_ignore_file_wins() -> None:
+    files = {"svc/Dockerfile", "svc/Dockerfile.dockerignore", ".dockerignore"}
+    assert ignore_file_for("svc/Dockerfile", "", files.__contains__) == "svc/Dockerfile.dockerignore"
+    assert ignore_file_for("other/Dockerfile", "", files.__contains__) == ".dockerignore"
+    assert ignore_file_for("other/Dockerfile", "svc", files.__contains__) is None
