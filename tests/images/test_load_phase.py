@@ -1,0 +1,140 @@
+"""The load phase against a real containerd node and a real registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from envctl.adapters.containerd import ContainerdNodes, Node, normalize_ref
+from envctl.adapters.docker import DockerEngine
+from envctl.adapters.process import SubprocessRunner
+from envctl.phases.build import BuildOptions, ImageBuilder, build_images
+from envctl.phases.load import LoadFailed, RegistryTarget, load_images
+from envctl.progress import CollectingProgress
+from envctl.timing.spans import Recorder
+from tests.images.conftest import ServiceDouble
+from tests.support.containerd_node import node_image_refs
+from tests.support.registry import stored_blob_bytes
+
+pytestmark = pytest.mark.docker
+
+
+def _build(ws, docker_cli, services):
+    builder = ImageBuilder(
+        workspace_root=ws.root, docker=DockerEngine(), runner=SubprocessRunner(),
+        options=BuildOptions(docker_cli=docker_cli, network="none"), recorder=Recorder(), progress=CollectingProgress(),
+    )
+    return build_images(services, builder=builder)
+
+
+def _load(images, nodes, mode, docker_cli, *, registry=None, recorder=None):
+    return load_images(
+        images, nodes, mode,
+        containerd=ContainerdNodes(SubprocessRunner(), docker_cli), docker=DockerEngine(),
+        recorder=recorder or Recorder(), progress=CollectingProgress(), registry=registry,
+    )
+
+
+def test_imports_only_what_the_node_lacks_then_moves_nothing(workspace, docker_engine, containerd_node) -> None:
+    node = Node(containerd_node.name, containerd_node.socket_path)
+    services = [s for s in workspace.services() if s.name in ("base", "solo")]
+    images = _build(workspace, docker_engine, services)
+
+    first = _load(images, [node], "import", docker_engine)
+    assert [(r.service, r.nodes[0].outcome) for r in first] == [("base", "imported"), ("solo", "imported")]
+    assert all(r.bytes_moved > r.image_size / 2 for r in first)  # the whole image travelled
+    held = node_image_refs(docker_engine, containerd_node)
+    for image in images:
+        assert normalize_ref(image.ref) in held and image.image_id in held
+
+    recorder = Recorder()
+    second = _load(images, [node], "import", docker_engine, recorder=recorder)
+    assert [r.nodes[0].outcome for r in second] == ["present", "present"]
+    assert sum(r.bytes_moved for r in second) == 0
+    assert [(s.outcome, s.attrs["bytes_moved"], s.attrs["node"]) for s in recorder.spans()] == [
+        ("skipped", 0, node.container), ("skipped", 0, node.container)
+    ]
+
+    # Same image under a new tag: the node gets the tag, not a second copy.
+    retag = f"{workspace.prefix}/solo:fp-{uuid.uuid4().hex[:16]}"
+    subprocess.run([docker_engine, "tag", images[1].ref, retag], check=True)
+    alias = type(images[1])(**{**images[1].__dict__, "ref": retag})
+    third = _load([alias], [node], "import", docker_engine)
+    assert (third[0].nodes[0].outcome, third[0].bytes_moved) == ("retagged", 0)
+    assert normalize_ref(retag) in node_image_refs(docker_engine, containerd_node)
+
+
+def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
+    workspace, docker_engine, containerd_node, base_image
+) -> None:
+    (workspace.root / "services/solo/app.txt").write_text(uuid.uuid4().hex)  # an image no node has yet
+    images = _build(workspace, docker_engine, [s for s in workspace.services() if s.name == "solo"])
+    gone = Node(f"envctl-test-gone-{uuid.uuid4().hex[:6]}", None)
+    # A running container without containerd: every ctr command in it fails.
+    no_ctr = f"envctl-test-noctr-{uuid.uuid4().hex[:6]}"
+    subprocess.run([docker_engine, "run", "-d", "--name", no_ctr, "--network", "none", base_image, "sleep", "300"],
+                   check=True, capture_output=True)
+    good = Node(containerd_node.name, containerd_node.socket_path)
+    recorder = Recorder()
+    try:
+        with pytest.raises(LoadFailed) as caught:
+            _load(images, [gone, Node(no_ctr, None), good], "import", docker_engine, recorder=recorder)
+    finally:
+        subprocess.run([docker_engine, "rm", "-f", no_ctr], check=False, capture_output=True)
+    err = caught.value
+    assert err.message.startswith(f"loading {images[0].ref} (solo) into {gone.container} failed: cannot list")
+    assert "(and 1 more)" in err.message
+    outcomes = [(n.node, n.outcome, n.bytes_moved > 0) for n in err.results[0].nodes]
+    assert outcomes == [(gone.container, "failed", False), (no_ctr, "failed", False), (good.container, "imported", True)]
+    assert [s.outcome for s in recorder.spans()] == ["failed", "failed", "ok"]
+    assert normalize_ref(images[0].ref) in node_image_refs(docker_engine, containerd_node)
+
+    # The next run retries exactly what is missing: the good node is not touched again.
+    recorder = Recorder()
+    with pytest.raises(LoadFailed) as again:
+        _load(images, [gone, good], "import", docker_engine, recorder=recorder)
+    assert [(n.outcome, n.bytes_moved) for n in again.value.results[0].nodes] == [("failed", 0), ("present", 0)]
+
+
+def _big_image_service(root: Path, prefix: str, base_image: str, code: str) -> ServiceDouble:
+    (root / "big.bin").exists() or (root / "big.bin").write_bytes(os.urandom(3 << 20))
+    (root / "code.txt").write_text(code)
+    (root / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY big.bin /data/big.bin\nCOPY code.txt /app/\n")
+    fingerprint = uuid.uuid5(uuid.NAMESPACE_OID, code).hex * 2
+    return ServiceDouble(name="big", image=f"{prefix}/big", tag=f"fp-{fingerprint[:16]}", fingerprint=fingerprint,
+                         dockerfile="Dockerfile", build_args={"BASE_IMAGE": base_image})
+
+
+def test_registry_mode_pushes_only_the_changed_layer(workspace, docker_engine, registry, containerd_node) -> None:
+    root = workspace.root
+    target = RegistryTarget(registry.address, cluster_address="registry.cluster:5000")
+    v1 = _build(workspace, docker_engine, [_big_image_service(root, workspace.prefix, workspace.base_image, "v1\n")])
+    stored = stored_blob_bytes(registry)
+    first = _load(v1, [], "registry", docker_engine, registry=target)
+    first_moved = stored_blob_bytes(registry) - stored
+    assert first[0].mode == "registry"
+    assert first[0].chart_ref == f"registry.cluster:5000/{v1[0].ref}"
+    assert first[0].bytes_moved > 3_000_000  # random data does not compress
+
+    v2 = _build(workspace, docker_engine, [_big_image_service(root, workspace.prefix, workspace.base_image, "v2\n")])
+    stored = stored_blob_bytes(registry)
+    second = _load(v2, [], "registry", docker_engine, registry=target)
+    second_moved = stored_blob_bytes(registry) - stored
+    assert 0 < second[0].bytes_moved < 10_000  # just the code layer
+    # What envctl reports matches what landed on the registry's disk (plus the small config blob and manifest).
+    assert second[0].bytes_moved <= second_moved < second[0].bytes_moved + 5_000
+    assert second_moved < first_moved / 100
+
+    # auto: the registry holds every layer but the tiny one, so it is chosen, and says why.
+    v3 = _build(workspace, docker_engine, [_big_image_service(root, workspace.prefix, workspace.base_image, "v3\n")])
+    node = Node(containerd_node.name, containerd_node.socket_path)
+    auto = _load(v3, [node], "auto", docker_engine, registry=target)
+    assert auto[0].mode == "registry"
+    assert auto[0].reason.startswith("auto: push ~0.0 MB of layers the registry lacks vs import 5.")
+    no_registry = _load(v3, [node], "auto", docker_engine, registry=RegistryTarget("127.0.0.1:9"))
+    assert (no_registry[0].mode, no_registry[0].reason) == ("import", "auto: no cluster registry answers")
+    assert no_registry[0].nodes[0].outcome == "imported"
