@@ -14,6 +14,7 @@ need_packages() {
   command -v containerd >/dev/null || missing+=(containerd)
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
+  command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)  # renders the timings SVG for its test
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
     apt-get update -qq

@@ -182,7 +182,7 @@ def write_ci_outputs(run: RunRecord, environ: Mapping[str, str], analysis: RunAn
     outputs = environ.get("GITHUB_OUTPUT")
     if outputs:
         with Path(outputs).open("a", encoding="utf-8") as handle:
-            handle.write(f"changed_services={json.dumps(list(run.meta.changed_services))}\n")
+            handle.write(f"changed_services={json.dumps(list(run.meta.changed_services), separators=(',', ':'))}\n")
             handle.write(f"duration_seconds={analysis.wall_seconds:.1f}\n")
             handle.write(f"run_id={run.meta.run_id}\n")
         written.append(Path(outputs))

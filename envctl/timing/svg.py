@@ -76,7 +76,7 @@ def waterfall_svg(run: RunRecord, analysis: RunAnalysis) -> str:
         axis.append(f'<text x="{tx:.1f}" y="{_TOP - 10}" class="tick" text-anchor="middle">{tick:g} s</text>')
         tick += step
 
-    totals = "   ".join(f"{tool} {secs:.1f} s" for tool, secs in analysis.tools)
+    totals = "time by tool:  " + "  ·  ".join(f"{tool} {secs:.1f} s" for tool, secs in analysis.tools)
     height = chart_bottom + 50
     meta = run.meta
     title = f"envctl {meta.command} — run {meta.run_id} — {meta.outcome}, {analysis.wall_seconds:.1f} s"
