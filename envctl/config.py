@@ -107,6 +107,9 @@ class BuildSettings(_Model):
     cache_to: tuple[str, ...] = ()
     cache_registry: str | None = Field(None, description="registry to pull fingerprint tags from / push to")
     push: bool = False
+    docker_cli: str | None = Field(
+        None, description="docker client to run builds with (default: $ENVCTL_DOCKER, else `docker` on PATH)"
+    )
 
 
 class LoadSettings(_Model):

@@ -86,6 +86,17 @@ class AppState:
 
         return SubprocessRunner(self.environ)
 
+    @cached_property
+    def docker_cli(self) -> str:
+        """The docker client for builds, saves and `docker exec` (a pre-23 one has classic BuildKit)."""
+        return self.config.build.docker_cli or self.environ.get("ENVCTL_DOCKER") or "docker"
+
+    @cached_property
+    def docker(self):  # noqa: ANN201 - typed lazily: envctl plan must not import the docker SDK
+        from envctl.adapters.docker import DockerEngine
+
+        return DockerEngine(self.environ)
+
     @property
     def in_ci(self) -> bool:
         return self.environ.get("CI", "").lower() in ("1", "true", "yes")
