@@ -1,0 +1,266 @@
+"""Helm, through pyhelm3 0.5.8, behind one small adapter: the only module that imports pyhelm3.
+
+**The one exception to the runner rule.** pyhelm3 runs helm itself, through a shell
+(``asyncio.create_subprocess_shell(shlex.join(argv))`` and ``subprocess.run(..., shell=True)`` for
+``helm version``), not through ``adapters/process.SubprocessRunner``. It is accepted because
+pyhelm3 is the project's Helm dependency; the risks are contained here: every argument is still
+an argv item that pyhelm3 quotes with ``shlex.join``, the executable is the absolute path the
+runner's PATH resolves, charts are absolute ``Path``s (a relative ``"chart"`` validates as a repo
+chart *name*), timeouts are strings with a unit (``--timeout 300`` is rejected by helm), and
+``disable_validation`` is never passed (pyhelm3 splats it into one-character arguments).
+The helm child inherits this process's environment (pyhelm3 takes no ``env``).
+
+Errors: pyhelm3 classifies helm's stderr into its own error classes; ``classify`` maps those to
+*transient* (another operation in progress, API 5xx, connection refused/reset, etcd), retried
+with tenacity a bounded number of times with every attempt reported through ``Progress``, or
+*genuine* (chart and resource errors), raised at once as ``DeployError`` with helm's message.
+Values go to helm as one dict the caller has merged (pyhelm3's own merge concatenates lists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
+
+from envctl.errors import ClusterError, DeployError, ToolFailedError, ToolMissingError
+
+if TYPE_CHECKING:
+    from pyhelm3 import Client, ReleaseRevision
+
+    from envctl.adapters.process import SubprocessRunner
+    from envctl.progress import Progress
+
+__all__ = ["TRANSIENT_MARKERS", "Helm", "ReleaseState", "classify", "helm_reason", "run_sync"]
+
+T = TypeVar("T")
+
+# Lower-cased stderr fragments of failures that go away by themselves. API 5xx as client-go words
+# them: 503 "currently unable to handle", 500 "an error on the server"/"internal error occurred",
+# 504 "unable to return a response in the time allotted", 429 "too many requests".
+TRANSIENT_MARKERS: tuple[str, ...] = (
+    "another operation (install/upgrade/rollback) is in progress",
+    "connection refused",
+    "connection reset by peer",
+    "etcdserver",
+    "the server is currently unable to handle the request",
+    "an error on the server",
+    "internal error occurred",
+    "the server was unable to return a response in the time allotted",
+    "the server has received too many requests",
+    "tls handshake timeout",
+    "i/o timeout",
+    "http2: client connection lost",
+)
+
+Kind = Literal["transient", "not-found", "cancelled", "genuine"]
+
+
+def helm_reason(exc: BaseException) -> str:
+    """Helm's message in one line: the first non-empty stderr line without ``Error: ``."""
+    stderr = getattr(exc, "stderr", b"")
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else str(stderr or exc)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "") or str(exc) or type(exc).__name__
+    return first.removeprefix("Error: ")
+
+
+def classify(exc: BaseException) -> Kind:
+    """Which kind of failure a pyhelm3 error is (pure; the table is pinned by tests)."""
+    from pyhelm3 import errors
+
+    if not isinstance(exc, errors.Error):
+        return "genuine"
+    text = helm_reason(exc).lower() + "\n" + exc.stderr.decode(errors="replace").lower()
+    if isinstance(exc, errors.ConnectionError) or any(marker in text for marker in TRANSIENT_MARKERS):
+        return "transient"
+    if isinstance(exc, errors.ReleaseNotFoundError):
+        return "not-found"
+    if isinstance(exc, errors.CommandCancelledError):
+        return "cancelled"
+    return "genuine"
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    """One revision of a release as helm reports it."""
+
+    name: str
+    namespace: str
+    revision: int
+    status: str  # deployed, failed, pending-install, pending-upgrade, pending-rollback, ...
+    description: str
+
+    @property
+    def pending(self) -> bool:
+        return self.status.startswith("pending-") or self.status == "uninstalling"
+
+
+def _state(revision: ReleaseRevision) -> ReleaseState:
+    return ReleaseState(
+        name=revision.release.name,
+        namespace=revision.release.namespace,
+        revision=revision.revision,
+        status=revision.status.value,
+        description=revision.description or "",
+    )
+
+
+class Helm:
+    """Release operations for one cluster (one kubeconfig); every method is a coroutine."""
+
+    def __init__(
+        self, client: Client, *, progress: Progress, attempts: int = 4, backoff: float = 1.0
+    ) -> None:
+        self._client = client
+        self._progress = progress
+        self._attempts = attempts
+        self._backoff = backoff
+
+    @classmethod
+    def open(
+        cls,
+        runner: SubprocessRunner,
+        kubeconfig: Path,
+        *,
+        timeout: str,
+        progress: Progress,
+        attempts: int = 4,
+        backoff: float = 1.0,
+    ) -> Helm:
+        """A ``Helm`` for the workspace ``kubeconfig``; ``timeout`` is a duration with a unit ("300s").
+
+        pyhelm3's constructor already runs ``helm version``: a missing helm is a bare
+        ``AssertionError`` there, mapped to ``ToolMissingError``.
+        """
+        from pyhelm3 import Client
+
+        from envctl.adapters.process import install_hint
+
+        if not kubeconfig.is_file():
+            msg = f"no kubeconfig at {kubeconfig}"
+            raise ClusterError(msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)")
+        executable = runner.which("helm") or "helm"
+        try:
+            client = Client(executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve())
+        except AssertionError as exc:
+            msg = "`helm` is not installed or not on PATH"
+            raise ToolMissingError(msg, hint=install_hint("helm")) from exc
+        except subprocess.CalledProcessError as exc:
+            detail = helm_reason(exc) if exc.stderr else f"exit {exc.returncode}"
+            msg = f"`helm version` failed: {detail}"
+            raise ToolFailedError(msg, hint="check the helm installation: `helm version`", argv=[executable]) from exc
+        except ValueError as exc:  # semver could not parse what `helm version` printed
+            msg = f"`helm version` printed an unreadable version: {exc}"
+            raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
+        return cls(client, progress=progress, attempts=attempts, backoff=backoff)
+
+    @property
+    def version(self) -> str:
+        return str(self._client.version)
+
+    async def current(self, name: str, namespace: str) -> ReleaseState | None:
+        """The release's latest revision (``helm status``), or None when it is not installed."""
+        from pyhelm3 import errors
+
+        try:
+            revision = await self._call("status", name, lambda: self._client.get_current_revision(name, namespace=namespace))
+        except errors.ReleaseNotFoundError:
+            return None
+        return _state(revision)
+
+    async def values(self, name: str, namespace: str, revision: int) -> dict[str, Any]:
+        """The user-supplied values of one revision (``helm get values --revision N``)."""
+        from pyhelm3 import Release, ReleaseRevision
+
+        command = self._client._command  # noqa: SLF001 - pyhelm3's models need its Command
+        rev = ReleaseRevision(
+            command, release=Release(command, name=name, namespace=namespace), revision=revision,
+            status="unknown", updated="1970-01-01T00:00:00Z",
+        )
+        return await self._call("get values", name, rev.values)
+
+    async def recover(self, name: str, namespace: str) -> ReleaseState | None:
+        """Make a release left pending by an interrupted run proceedable (pyhelm3's intent method).
+
+        pending-install/uninstalling → ``uninstall --wait`` (returns None); pending-upgrade/rollback →
+        ``rollback --cleanup-on-fail --wait`` to the previous revision.
+        """
+        revision = await self._call(
+            "recover", name, lambda: self._client.get_proceedable_revision(name, namespace=namespace)
+        )
+        return None if revision is None else _state(revision)
+
+    async def install_or_upgrade(
+        self, name: str, chart_dir: Path, values: dict[str, Any], *, namespace: str, description: str
+    ) -> ReleaseState:
+        """``helm upgrade --install`` with ``values`` (already merged) as JSON on stdin; never --wait."""
+        chart = await self._call("show chart", name, lambda: self._client.get_chart(chart_dir.resolve()))
+        revision = await self._call(
+            "upgrade",
+            name,
+            lambda: self._client.install_or_upgrade_release(
+                name, chart, values, namespace=namespace, description=description, create_namespace=True, wait=False
+            ),
+        )
+        return _state(revision)
+
+    async def uninstall(self, name: str, namespace: str) -> ReleaseState | None:
+        """Uninstall the release; returns the revision that was removed, or None if none was installed."""
+        installed = await self.current(name, namespace)
+        if installed is not None:
+            await self._call("uninstall", name, lambda: self._client.uninstall_release(name, namespace=namespace))
+        return installed
+
+    async def _call(self, action: str, release: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run one helm operation: retry transient failures, map genuine ones to DeployError."""
+        from pyhelm3 import errors
+
+        def report(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            self._progress.step(
+                release,
+                f"helm {action} attempt {state.attempt_number}/{self._attempts} failed "
+                f"({helm_reason(exc) if exc else 'unknown'}); retrying in {delay:.1f} s",
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=self._backoff, max=max(self._backoff, 10.0)),
+            retry=retry_if_exception(lambda exc: classify(exc) == "transient"),
+            before_sleep=report,
+            reraise=True,
+        )
+        try:
+            async for try_ in retrying:
+                with try_:
+                    result = await attempt()
+        except errors.ReleaseNotFoundError:
+            raise  # callers decide what "not installed" means
+        except errors.Error as exc:
+            raise self._failure(action, release, exc) from exc
+        return result
+
+    def _failure(self, action: str, release: str, exc: Exception) -> DeployError:
+        reason = helm_reason(exc)
+        kind = classify(exc)
+        if kind == "transient":
+            msg = f"helm {action} of release {release} still failing after {self._attempts} attempts: {reason}"
+            hint = "check the cluster is up (`envctl status`); if another helm operation is running, wait and rerun"
+        elif kind == "cancelled":
+            msg = f"helm {action} of release {release} was interrupted: {reason}"
+            hint = "rerun `envctl up`: a release left pending is recovered before the next upgrade"
+        else:
+            msg = f"helm {action} of release {release} failed: {reason}"
+            hint = "fix the chart or values (try `helm template` on the chart with the same values files)"
+        return DeployError(msg, hint=hint)
+
+
+def run_sync(coro: Awaitable[T]) -> T:
+    """Run a Helm coroutine from synchronous code (the scheduler's worker threads)."""
+    return asyncio.run(coro)  # type: ignore[arg-type]
