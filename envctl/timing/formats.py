@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, Advice, RunAnalysis, Stat, analyze
+from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, Advice, RunAnalysis, Stat, advise, analyze
 from envctl.timing.history import RunRecord
 
 __all__ = ["chrome_trace", "markdown", "phase_summary_lines", "timings_json", "write_ci_outputs"]
@@ -177,7 +177,7 @@ def write_ci_outputs(run: RunRecord, environ: Mapping[str, str], analysis: RunAn
     summary = environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write(markdown(run, analysis) + "\n")
+            handle.write(markdown(run, analysis, advise(run, analysis)) + "\n")
         written.append(Path(summary))
     outputs = environ.get("GITHUB_OUTPUT")
     if outputs:

@@ -94,3 +94,9 @@ def test_ci_outputs_go_to_the_github_files_only_when_set(tmp_path: Path):
         "duration_seconds=20.5",
         "run_id=20261129T070000Z-abcd",
     ]
+
+
+def test_the_ci_summary_carries_the_advice(tmp_path: Path):
+    summary = tmp_path / "summary.md"
+    write_ci_outputs(sample_run(), {"GITHUB_STEP_SUMMARY": str(summary)})
+    assert "- cluster is 49% of the critical path (10.0 s of 20.5 s)" in summary.read_text().splitlines()
