@@ -1,15 +1,78 @@
-"""`envctl down`: not built yet."""
+"""`envctl down`: uninstall the release; with --delete-cluster also delete the k3d cluster.
+
+An absent release (or a workspace that never started a cluster) is not an error: the command
+says so and exits 0, so `down` can run unconditionally at the end of a CI job.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
-from envctl.errors import NotBuiltYetError
+from envctl import output
+from envctl.errors import InputError
+from envctl.timing.spans import Recorder
+from envctl.toolbox import AppState
 
 NAME = "down"
-HELP = "Not built yet."
+HELP = "Uninstall the release; with --delete-cluster also delete the k3d cluster."
 
 
-def command(ctx: typer.Context) -> None:
-    msg = "`envctl down` is not built yet"
-    raise NotBuiltYetError(msg, hint="see the open issues for its status")
+def command(
+    ctx: typer.Context,
+    delete_cluster: Annotated[
+        bool, typer.Option("--delete-cluster", help="Also delete the k3d cluster (and everything in it).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete the cluster without asking.")] = False,
+) -> None:
+    from envctl.adapters.k3d import K3d
+
+    state: AppState = ctx.obj
+    config = state.config
+    release, cluster_name = config.release, config.cluster.name
+    if delete_cluster and not yes:
+        _confirm_cluster_deletion(cluster_name)
+    progress = output.ConsoleProgress()
+    k3d = K3d(state.runner) if delete_cluster else None
+    cluster = k3d.get(cluster_name) if k3d is not None else None
+    kubeconfig = state.workspace.kubeconfig
+
+    if delete_cluster and cluster is None:
+        output.line(f"release {release.name}: nothing to uninstall (cluster {cluster_name} does not exist)")
+    elif delete_cluster and cluster is not None and not cluster.running:
+        # A stopped cluster cannot answer helm; deleting it removes the release anyway.
+        output.line(f"release {release.name}: removed with the cluster (cluster {cluster_name} is not running)")
+    elif not kubeconfig.is_file():
+        output.line(
+            f"release {release.name}: not installed (no kubeconfig at {kubeconfig}: "
+            "this workspace has not started a cluster)"
+        )
+    else:
+        from envctl.adapters.helm import Helm
+        from envctl.phases.deploy import remove_release
+
+        helm = Helm.open(state.runner, kubeconfig, timeout=release.timeout, progress=progress)
+        removed = remove_release(release, helm=helm, progress=progress, recorder=Recorder())
+        if removed.action == "uninstalled":
+            output.line(f"release {release.name}: uninstalled rev {removed.revision} from namespace {release.namespace}")
+        else:
+            output.line(f"release {release.name}: not installed in namespace {release.namespace}")
+
+    if k3d is not None:
+        if cluster is None:
+            output.line(f"cluster {cluster_name}: does not exist")
+        else:
+            progress.step(cluster_name, "deleting the k3d cluster")
+            k3d.delete(cluster_name)
+            kubeconfig.unlink(missing_ok=True)  # it points at a cluster that no longer exists
+            output.line(f"cluster {cluster_name}: deleted")
+
+
+def _confirm_cluster_deletion(cluster_name: str) -> None:
+    if not sys.stdin.isatty():
+        msg = f"refusing to delete cluster {cluster_name} without confirmation (no terminal to ask on)"
+        raise InputError(msg, hint="pass --yes to delete the cluster non-interactively")
+    if not typer.confirm(f"Delete the k3d cluster {cluster_name} and everything in it?", err=True):
+        raise typer.Abort

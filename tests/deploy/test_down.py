@@ -1,0 +1,107 @@
+"""`envctl down` as a real process: uninstall outcomes, the absent cases, and the cluster guard."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envctl.config import ReleaseSpec
+from envctl.errors import ExitCode
+from envctl.phases.deploy import deploy_release
+from envctl.progress import CollectingProgress
+from envctl.timing.spans import Recorder
+from tests.deploy.conftest import DEMO_CHART, FakeHelm
+
+K3D_STANDIN = Path(__file__).resolve().parents[1] / "standins" / "k3d"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / ".envctl").mkdir(parents=True)
+    (root / "envctl.yaml").write_text(
+        "version: 1\ncluster:\n  name: envctl-test-down\n"
+        f"release:\n  name: demo\n  namespace: ci\n  chart: {DEMO_CHART}\n  timeout: 120s\n"
+    )
+    return root
+
+
+def envctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "envctl", "--config", str(root / "envctl.yaml"), *args],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=dict(os.environ),
+    )  # fmt: skip
+
+
+def install(fake: FakeHelm, kubeconfig: Path) -> None:
+    progress = CollectingProgress()
+    fake.kubeconfig = kubeconfig
+    spec = ReleaseSpec(name="demo", namespace="ci", timeout="120s")
+    deploy_release(spec, DEMO_CHART, [], {"api.image": ("envctl-demo/api", "aaa111")},
+                   helm=fake.helm(progress), progress=progress, recorder=Recorder())
+
+
+def test_down_uninstalls_then_reports_not_installed(fake_helm: FakeHelm, workspace: Path) -> None:
+    kubeconfig = workspace / ".envctl" / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    install(fake_helm, kubeconfig)
+    fake_helm.clear_log()
+
+    first = envctl(workspace, "down")
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "release demo: uninstalled rev 1 from namespace ci"
+    assert fake_helm.argvs() == [
+        ["version", "--template", "{{ .Version }}"],
+        ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", str(kubeconfig)],
+        ["uninstall", "demo", "--timeout", "120s", "--namespace", "ci", "--kubeconfig", str(kubeconfig)],
+    ]
+    assert fake_helm.state()["releases"] == {}
+    fake_helm.clear_log()
+
+    second = envctl(workspace, "down")
+
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "release demo: not installed in namespace ci"
+    assert "uninstall" not in [argv[0] for argv in fake_helm.argvs()]
+
+
+def test_down_without_a_cluster_kubeconfig_says_so(fake_helm: FakeHelm, workspace: Path) -> None:
+    done = envctl(workspace, "down")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        f"release demo: not installed (no kubeconfig at {workspace.resolve() / '.envctl' / 'kubeconfig'}: "
+        "this workspace has not started a cluster)"
+    )
+    assert fake_helm.argvs() == []
+
+
+def test_delete_cluster_needs_confirmation(fake_helm: FakeHelm, workspace: Path) -> None:
+    done = envctl(workspace, "down", "--delete-cluster")
+    assert done.returncode == ExitCode.BAD_INPUT
+    assert "refusing to delete cluster envctl-test-down without confirmation" in done.stderr
+    assert "hint: pass --yes" in done.stderr
+    assert fake_helm.argvs() == []
+
+
+@pytest.mark.docker
+def test_delete_cluster_when_there_is_none(
+    fake_helm: FakeHelm, workspace: Path, docker_engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (fake_helm.bin_dir / "k3d").symlink_to(K3D_STANDIN)
+    monkeypatch.setenv("K3D_STANDIN_LOG", str(tmp_path / "k3d.log"))
+    monkeypatch.setenv("K3D_STANDIN_DOCKER", docker_engine)
+
+    done = envctl(workspace, "down", "--delete-cluster", "--yes")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "release demo: nothing to uninstall (cluster envctl-test-down does not exist)",
+        "cluster envctl-test-down: does not exist",
+    ]
+    assert (tmp_path / "k3d.log").read_text().splitlines() == ['{"argv": ["k3d", "cluster", "list", "-o", "json"]}']
+    assert fake_helm.argvs() == []
