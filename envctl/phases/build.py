@@ -53,6 +53,7 @@ class ServiceToBuild(Protocol):
     context: str
     build_args: Mapping[str, str]
     target: str | None
+    dependency_args: Mapping[str, str]  # FROM's ARG → the service whose ref it receives
 
     @property
     def ref(self) -> str: ...
@@ -335,13 +336,13 @@ def build_images(
     builder: ImageBuilder,
     jobs: int | None = None,
     keep_going: bool = False,
-    dependency_args: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[BuiltImage]:
     """Make every service image exist, ``jobs`` at a time, each after the services it depends on.
 
-    ``dependency_args`` maps a service to extra build args (a FROM's ARG → its base service's
-    ref; ``plan.dependency_build_args``). A failure stops new builds (unless ``keep_going``);
-    services depending on a failed one are never started. Raises ``BuildFailed`` at the end.
+    A service's ``dependency_args`` (``FROM ${ARG}`` → dependency service) become build args
+    holding the dependency's fingerprint ref, as ``plan.dependency_build_args`` computes. A failure
+    stops new builds (unless ``keep_going``); services depending on a failed one never start.
+    Raises ``BuildFailed`` at the end, carrying what was built.
     """
     by_name = {s.name: s for s in services}
     waiting = dict(by_name)
@@ -361,7 +362,7 @@ def build_images(
                     del waiting[name]
                 elif all(d in built for d in deps) and (keep_going or not failures):
                     del waiting[name]
-                    extra = (dependency_args or {}).get(name, {})
+                    extra = {arg: by_name[dep].ref for arg, dep in service.dependency_args.items() if dep in by_name}
                     running[pool.submit(builder.build_one, service, extra)] = name
             if not running:
                 break  # the rest wait on failed builds, or we stopped after a failure

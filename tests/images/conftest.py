@@ -1,92 +1,58 @@
-"""Fixtures for the image phases: a small monorepo workspace, real containerd node, real registry.
-
-``ServiceDouble`` has the attribute shape of ``envctl.plan.ServicePlan`` (the image phases read
-only these); its fingerprint here is a plain hash of the files each Dockerfile copies plus the
-fingerprints of the services it builds FROM, which is what the plan computes too.
+"""Fixtures for the image phases: a copy of the demo workspace planned by envctl's own plan,
+one real containerd node and one real registry per session.
 """
 
 from __future__ import annotations
 
-import hashlib
+import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from envctl.adapters.process import SubprocessRunner
+from envctl.config import load_config
+from envctl.inputs.planning import plan_workspace
+from envctl.plan import Plan, ServicePlan
 from tests.support.containerd_node import NodeHandle, ensure_node_image, start_node, stop_node
 from tests.support.registry import RegistryHandle, start_registry, stop_registry
 
-
-@dataclass(frozen=True)
-class ServiceDouble:
-    name: str
-    image: str
-    tag: str
-    fingerprint: str
-    action: str = "build"
-    reason: str = "inputs changed"
-    changed: bool = True
-    changed_inputs: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    dockerfile: str = ""
-    context: str = "."
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.image}:{self.tag}"
+REPO = Path(__file__).resolve().parents[2]
 
 
-# name → (inputs the Dockerfile copies, the service it builds FROM or None, Dockerfile body)
-_SERVICES = {
-    "base": (("libs/common",), None, "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY libs/common /app/common\n"),
-    "api": (("services/api",), "base", "ARG BASE\nFROM ${BASE}\nCOPY services/api /app/api\n"),
-    "web": (("services/web",), "base", "ARG BASE\nFROM ${BASE}\nCOPY services/web /app/web\n"),
-    "solo": (("services/solo",), None, "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY services/solo /app/solo\n"),
-}
-
-
-class Workspace:
-    """A tmp monorepo whose services are planned by content, like the real plan."""
+class DemoWorkspace:
+    """The repository's demo (envctl.yaml + examples/) copied to tmp, with unique image names
+    and the locally made busybox as every external base image (nothing can be pulled here)."""
 
     def __init__(self, root: Path, prefix: str, base_image: str) -> None:
         self.root = root
         self.prefix = prefix
         self.base_image = base_image
-        (root / "libs/common").mkdir(parents=True)
-        (root / "libs/common/lib.txt").write_text("shared v1\n")
-        for name, (_, _, body) in _SERVICES.items():
-            folder = root / "services" / name
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "Dockerfile").write_text(body)
-            (folder / "app.txt").write_text(f"{name} v1\n")
+        root.mkdir(parents=True)
+        shutil.copytree(REPO / "examples", root / "examples")
+        for dockerfile in (root / "examples").rglob("Dockerfile"):  # FROM ${BASE_REF} defaults name the base
+            dockerfile.write_text(dockerfile.read_text().replace("envctl-demo/", f"{prefix}/"))
+        shutil.copy(REPO / ".dockerignore", root / ".dockerignore")
+        raw = yaml.safe_load((REPO / "envctl.yaml").read_text())
+        for name, spec in raw["services"].items():
+            spec["image"] = f"{prefix}/{name}"
+            if "BASE_IMAGE" in spec.get("build_args", {}):
+                spec["build_args"]["BASE_IMAGE"] = base_image
+        (root / "envctl.yaml").write_text(yaml.safe_dump(raw))
 
-    def services(self) -> list[ServiceDouble]:
-        planned: dict[str, ServiceDouble] = {}
-        for name, (inputs, base, _) in _SERVICES.items():
-            digest = hashlib.sha256()
-            for rel in (*inputs, f"services/{name}/Dockerfile"):
-                for path in sorted((self.root / rel).rglob("*")) if (self.root / rel).is_dir() else [self.root / rel]:
-                    if path.is_file():
-                        digest.update(str(path.relative_to(self.root)).encode() + b"\0" + path.read_bytes())
-            if base is not None:
-                digest.update(planned[base].fingerprint.encode())
-            fingerprint = digest.hexdigest()
-            args = {"BASE": planned[base].ref} if base else {"BASE_IMAGE": self.base_image}
-            planned[name] = ServiceDouble(
-                name=name,
-                image=f"{self.prefix}/{name}",
-                tag=f"fp-{fingerprint[:16]}",
-                fingerprint=fingerprint,
-                depends_on=(base,) if base else (),
-                dockerfile=f"services/{name}/Dockerfile",
-                build_args=args,
-            )
-        return list(planned.values())
+    def plan(self) -> Plan:
+        config_path = self.root / "envctl.yaml"
+        runner = SubprocessRunner()
+        return plan_workspace(load_config(config_path), self.root, config_path, runner, runner.env)
+
+    def services(self) -> list[ServicePlan]:
+        return list(self.plan().services)
+
+    def edit(self, relative: str, text: str) -> None:
+        (self.root / relative).write_text(text)
 
     def remove_images(self, docker_cli: str) -> None:
         out = subprocess.run([docker_cli, "images", "-q", "--filter", f"reference={self.prefix}/*"],
@@ -96,8 +62,8 @@ class Workspace:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, base_image: str, docker_engine: str) -> Iterator[Workspace]:
-    ws = Workspace(tmp_path / "repo", f"envctl-test-{uuid.uuid4().hex[:8]}", base_image)
+def workspace(tmp_path: Path, base_image: str, docker_engine: str) -> Iterator[DemoWorkspace]:
+    ws = DemoWorkspace(tmp_path / "repo", f"envctl-test-{uuid.uuid4().hex[:8]}", base_image)
     yield ws
     ws.remove_images(docker_engine)
 

@@ -33,22 +33,25 @@ def _actions(images) -> dict[str, str]:
 
 def test_builds_once_then_only_what_changed(workspace, docker_engine: str) -> None:
     first = build_images(workspace.services(), builder=_builder(workspace, docker_engine), jobs=2)
-    assert _actions(first) == {"base": "built", "api": "built", "web": "built", "solo": "built"}
+    everything = {"base", "api", "worker", "web", "migrate"}
+    assert _actions(first) == dict.fromkeys(everything, "built")
     assert {image.backend for image in first} == {"buildkit-classic"}
 
     recorder = Recorder()
     again = build_images(workspace.services(), builder=_builder(workspace, docker_engine, recorder=recorder))
-    assert _actions(again) == {"base": "present", "api": "present", "web": "present", "solo": "present"}
-    assert [s.outcome for s in recorder.spans()] == ["skipped"] * 4
+    assert _actions(again) == dict.fromkeys(everything, "present")
+    assert [s.outcome for s in recorder.spans()] == ["skipped"] * 5
     assert [image.image_id for image in again] == [image.image_id for image in first]
 
-    (workspace.root / "libs/common/lib.txt").write_text("shared v2\n")
+    # The shared library: base, what builds FROM base, and migrate (which copies it too).
+    workspace.edit("examples/libs/common/lib.sh", "echo shared v2\n")
     shared = build_images(workspace.services(), builder=_builder(workspace, docker_engine))
-    assert _actions(shared) == {"base": "built", "api": "built", "web": "built", "solo": "present"}
+    rebuilt = {"base", "api", "worker", "migrate"}
+    assert _actions(shared) == {name: "built" if name in rebuilt else "present" for name in everything}
 
-    (workspace.root / "services/api/app.txt").write_text("api v2\n")
+    workspace.edit("examples/services/worker/worker.sh", "echo worker v2\n")
     one = build_images(workspace.services(), builder=_builder(workspace, docker_engine))
-    assert _actions(one) == {"base": "present", "api": "built", "web": "present", "solo": "present"}
+    assert _actions(one) == {name: "built" if name == "worker" else "present" for name in everything}
 
     api = next(s for s in workspace.services() if s.name == "api")
     labels = subprocess.run(
@@ -58,37 +61,36 @@ def test_builds_once_then_only_what_changed(workspace, docker_engine: str) -> No
     assert f'"dev.envctl.fingerprint":"{api.fingerprint}"' in labels
     assert '"dev.envctl.service":"api"' in labels
     assert f'"dev.envctl.version":"{__version__}"' in labels
-    # The dependent really was built FROM the new base: it holds the changed shared file.
-    cat = subprocess.run([docker_engine, "run", "--rm", "--network", "none", api.ref, "cat", "/app/common/lib.txt"],
+    # The dependent really was built FROM the new base (BASE_REF got base's fingerprint ref).
+    cat = subprocess.run([docker_engine, "run", "--rm", "--network", "none", api.ref, "cat", "/opt/common/lib.sh"],
                          capture_output=True, text=True, check=True)
-    assert cat.stdout == "shared v2\n"
+    assert cat.stdout == "echo shared v2\n"
 
 
 def test_failed_build_names_service_and_step_tags_nothing_and_keep_going_finishes_others(
     workspace, docker_engine: str
 ) -> None:
-    (workspace.root / "services/web/Dockerfile").write_text(
-        "ARG BASE\nFROM ${BASE}\nCOPY services/web /app/web\nRUN echo compiling web && exit 3\n"
-    )
+    dockerfile = "examples/services/web/Dockerfile"
+    workspace.edit(dockerfile, (workspace.root / dockerfile).read_text() + "RUN echo compiling web && exit 3\n")
     services = workspace.services()
     recorder = Recorder()
     with pytest.raises(BuildFailed) as caught:
         build_images(services, builder=_builder(workspace, docker_engine, recorder=recorder), keep_going=True)
     failure = caught.value
     assert [f.service for f in failure.failures] == ["web"]
-    assert failure.failures[0].step == "[3/3] RUN echo compiling web && exit 3"
+    assert failure.failures[0].step == "[4/4] RUN echo compiling web && exit 3"
     assert "exit code: 3" in failure.failures[0].error
     assert any("compiling web" in line for line in failure.failures[0].log_tail)
-    assert failure.message.splitlines()[0].startswith("build of web failed at step [3/3] RUN echo compiling web")
-    assert sorted(image.service for image in failure.built) == ["api", "base", "solo"]
+    assert failure.message.splitlines()[0].startswith("build of web failed at step [4/4] RUN echo compiling web")
+    assert sorted(image.service for image in failure.built) == ["api", "base", "migrate", "worker"]
     web = next(s for s in services if s.name == "web")
     assert DockerEngine().inspect(web.ref) is None  # never tagged
     outcomes = {s.service: s.outcome for s in recorder.spans()}
-    assert outcomes == {"base": "ok", "api": "ok", "web": "failed", "solo": "ok"}
+    assert outcomes == {"base": "ok", "api": "ok", "worker": "ok", "web": "failed", "migrate": "ok"}
 
 
 def test_failure_without_keep_going_never_starts_dependents(workspace, docker_engine: str) -> None:
-    (workspace.root / "services/base/Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN false\n")
+    workspace.edit("examples/services/base/Dockerfile", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN false\n")
     services = workspace.services()
     recorder = Recorder()
     with pytest.raises(BuildFailed) as caught:
@@ -97,17 +99,17 @@ def test_failure_without_keep_going_never_starts_dependents(workspace, docker_en
     spans = {s.service: (s.outcome, s.attrs.get("reason")) for s in recorder.spans()}
     assert spans["base"][0] == "failed"
     assert spans["api"] == ("cancelled", "a dependency failed")
-    assert spans["web"] == ("cancelled", "a dependency failed")
-    assert spans["solo"] == ("cancelled", "stopped after another build failed")
+    assert spans["worker"] == ("cancelled", "a dependency failed")
+    assert spans["web"] == ("cancelled", "stopped after another build failed")
     for service in services:
         assert DockerEngine().inspect(service.ref) is None
 
 
 def test_engine_backend_builds_with_the_legacy_builder(workspace, docker_engine: str) -> None:
-    solo = next(s for s in workspace.services() if s.name == "solo")
+    web = next(s for s in workspace.services() if s.name == "web")
     builder = _builder(workspace, docker_engine, backend="engine")
-    built = builder.build_one(solo)
+    built = builder.build_one(web)
     assert (built.action, built.backend) == ("built", "engine")
-    facts = DockerEngine().inspect(solo.ref)
+    facts = DockerEngine().inspect(web.ref)
     assert facts is not None and facts.image_id == built.image_id
-    assert facts.labels["dev.envctl.service"] == "solo"
+    assert facts.labels["dev.envctl.service"] == "web"

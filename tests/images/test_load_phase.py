@@ -12,11 +12,10 @@ import pytest
 from envctl.adapters.containerd import ContainerdNodes, Node, normalize_ref
 from envctl.adapters.docker import DockerEngine
 from envctl.adapters.process import SubprocessRunner
-from envctl.phases.build import BuildOptions, ImageBuilder, build_images
+from envctl.phases.build import BuildOptions, BuiltImage, ImageBuilder, build_images
 from envctl.phases.load import LoadFailed, RegistryTarget, load_images
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
-from tests.images.conftest import ServiceDouble
 from tests.support.containerd_node import node_image_refs
 from tests.support.registry import stored_blob_bytes
 
@@ -41,11 +40,11 @@ def _load(images, nodes, mode, docker_cli, *, registry=None, recorder=None):
 
 def test_imports_only_what_the_node_lacks_then_moves_nothing(workspace, docker_engine, containerd_node) -> None:
     node = Node(containerd_node.name, containerd_node.socket_path)
-    services = [s for s in workspace.services() if s.name in ("base", "solo")]
+    services = [s for s in workspace.services() if s.name in ("base", "web")]
     images = _build(workspace, docker_engine, services)
 
     first = _load(images, [node], "import", docker_engine)
-    assert [(r.service, r.nodes[0].outcome) for r in first] == [("base", "imported"), ("solo", "imported")]
+    assert [(r.service, r.nodes[0].outcome) for r in first] == [("base", "imported"), ("web", "imported")]
     assert all(r.bytes_moved > r.image_size / 2 for r in first)  # the whole image travelled
     held = node_image_refs(docker_engine, containerd_node)
     for image in images:
@@ -60,7 +59,7 @@ def test_imports_only_what_the_node_lacks_then_moves_nothing(workspace, docker_e
     ]
 
     # Same image under a new tag: the node gets the tag, not a second copy.
-    retag = f"{workspace.prefix}/solo:fp-{uuid.uuid4().hex[:16]}"
+    retag = f"{workspace.prefix}/web:fp-{uuid.uuid4().hex[:16]}"
     subprocess.run([docker_engine, "tag", images[1].ref, retag], check=True)
     alias = type(images[1])(**{**images[1].__dict__, "ref": retag})
     third = _load([alias], [node], "import", docker_engine)
@@ -71,8 +70,8 @@ def test_imports_only_what_the_node_lacks_then_moves_nothing(workspace, docker_e
 def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     workspace, docker_engine, containerd_node, base_image
 ) -> None:
-    (workspace.root / "services/solo/app.txt").write_text(uuid.uuid4().hex)  # an image no node has yet
-    images = _build(workspace, docker_engine, [s for s in workspace.services() if s.name == "solo"])
+    workspace.edit("examples/services/web/site/index.html", uuid.uuid4().hex)  # an image no node has yet
+    images = _build(workspace, docker_engine, [s for s in workspace.services() if s.name == "web"])
     gone = Node(f"envctl-test-gone-{uuid.uuid4().hex[:6]}", None)
     # A running container without containerd: every ctr command in it fails.
     no_ctr = f"envctl-test-noctr-{uuid.uuid4().hex[:6]}"
@@ -86,7 +85,7 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     finally:
         subprocess.run([docker_engine, "rm", "-f", no_ctr], check=False, capture_output=True)
     err = caught.value
-    assert err.message.startswith(f"loading {images[0].ref} (solo) into {gone.container} failed: cannot list")
+    assert err.message.startswith(f"loading {images[0].ref} (web) into {gone.container} failed: cannot list")
     assert "(and 1 more)" in err.message
     outcomes = [(n.node, n.outcome, n.bytes_moved > 0) for n in err.results[0].nodes]
     assert outcomes == [(gone.container, "failed", False), (no_ctr, "failed", False), (good.container, "imported", True)]
@@ -100,19 +99,25 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     assert [(n.outcome, n.bytes_moved) for n in again.value.results[0].nodes] == [("failed", 0), ("present", 0)]
 
 
-def _big_image_service(root: Path, prefix: str, base_image: str, code: str) -> ServiceDouble:
-    (root / "big.bin").exists() or (root / "big.bin").write_bytes(os.urandom(3 << 20))
+def _big_image(docker_cli: str, root: Path, prefix: str, base_image: str, code: str) -> BuiltImage:
+    """A 3 MB incompressible layer and a tiny code layer on top (what a code-only change touches)."""
+    if not (root / "big.bin").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "big.bin").write_bytes(os.urandom(3 << 20))
     (root / "code.txt").write_text(code)
-    (root / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY big.bin /data/big.bin\nCOPY code.txt /app/\n")
-    fingerprint = uuid.uuid5(uuid.NAMESPACE_OID, code).hex * 2
-    return ServiceDouble(name="big", image=f"{prefix}/big", tag=f"fp-{fingerprint[:16]}", fingerprint=fingerprint,
-                         dockerfile="Dockerfile", build_args={"BASE_IMAGE": base_image})
+    (root / "Dockerfile").write_text(f"FROM {base_image}\nCOPY big.bin /data/big.bin\nCOPY code.txt /app/\n")
+    ref = f"{prefix}/big:fp-{uuid.uuid5(uuid.NAMESPACE_OID, code).hex[:16]}"
+    subprocess.run([docker_cli, "build", "-q", "-t", ref, str(root)], check=True, capture_output=True,
+                   env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    facts = DockerEngine().inspect(ref)
+    assert facts is not None
+    return BuiltImage("big", ref, facts.image_id, facts.size, "built", "test", 0.0)
 
 
 def test_registry_mode_pushes_only_the_changed_layer(workspace, docker_engine, registry, containerd_node) -> None:
-    root = workspace.root
+    root = workspace.root / "big"
     target = RegistryTarget(registry.address, cluster_address="registry.cluster:5000")
-    v1 = _build(workspace, docker_engine, [_big_image_service(root, workspace.prefix, workspace.base_image, "v1\n")])
+    v1 = [_big_image(docker_engine, root, workspace.prefix, workspace.base_image, "v1\n")]
     stored = stored_blob_bytes(registry)
     first = _load(v1, [], "registry", docker_engine, registry=target)
     first_moved = stored_blob_bytes(registry) - stored
@@ -120,7 +125,7 @@ def test_registry_mode_pushes_only_the_changed_layer(workspace, docker_engine, r
     assert first[0].chart_ref == f"registry.cluster:5000/{v1[0].ref}"
     assert first[0].bytes_moved > 3_000_000  # random data does not compress
 
-    v2 = _build(workspace, docker_engine, [_big_image_service(root, workspace.prefix, workspace.base_image, "v2\n")])
+    v2 = [_big_image(docker_engine, root, workspace.prefix, workspace.base_image, "v2\n")]
     stored = stored_blob_bytes(registry)
     second = _load(v2, [], "registry", docker_engine, registry=target)
     second_moved = stored_blob_bytes(registry) - stored
@@ -130,7 +135,7 @@ def test_registry_mode_pushes_only_the_changed_layer(workspace, docker_engine, r
     assert second_moved < first_moved / 100
 
     # auto: the registry holds every layer but the tiny one, so it is chosen, and says why.
-    v3 = _build(workspace, docker_engine, [_big_image_service(root, workspace.prefix, workspace.base_image, "v3\n")])
+    v3 = [_big_image(docker_engine, root, workspace.prefix, workspace.base_image, "v3\n")]
     node = Node(containerd_node.name, containerd_node.socket_path)
     auto = _load(v3, [node], "auto", docker_engine, registry=target)
     assert auto[0].mode == "registry"
