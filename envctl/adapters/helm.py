@@ -31,7 +31,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from envctl.errors import ClusterError, DeployError, ToolFailedError, ToolMissingError
 
 if TYPE_CHECKING:
-    from pyhelm3 import Client, ReleaseRevision
+    from pyhelm3 import Client, Command, ReleaseRevision
 
     from envctl.adapters.process import SubprocessRunner
     from envctl.progress import Progress
@@ -114,9 +114,10 @@ class Helm:
     """Release operations for one cluster (one kubeconfig); every method is a coroutine."""
 
     def __init__(
-        self, client: Client, *, progress: Progress, attempts: int = 4, backoff: float = 1.0
+        self, client: Client, command: Command, *, progress: Progress, attempts: int = 4, backoff: float = 1.0
     ) -> None:
         self._client = client
+        self._command = command  # the same Command the client runs; pyhelm3's models need it
         self._progress = progress
         self._attempts = attempts
         self._backoff = backoff
@@ -137,7 +138,7 @@ class Helm:
         pyhelm3's constructor already runs ``helm version``: a missing helm is a bare
         ``AssertionError`` there, mapped to ``ToolMissingError``.
         """
-        from pyhelm3 import Client
+        from pyhelm3 import Client, Command
 
         from envctl.adapters.process import install_hint
 
@@ -145,8 +146,9 @@ class Helm:
             msg = f"no kubeconfig at {kubeconfig}"
             raise ClusterError(msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)")
         executable = runner.which("helm") or "helm"
+        command = Command(executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve())
         try:
-            client = Client(executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve())
+            client = Client(command, executable=executable)
         except AssertionError as exc:
             msg = "`helm` is not installed or not on PATH"
             raise ToolMissingError(msg, hint=install_hint("helm")) from exc
@@ -157,7 +159,7 @@ class Helm:
         except ValueError as exc:  # semver could not parse what `helm version` printed
             msg = f"`helm version` printed an unreadable version: {exc}"
             raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
-        return cls(client, progress=progress, attempts=attempts, backoff=backoff)
+        return cls(client, command, progress=progress, attempts=attempts, backoff=backoff)
 
     @property
     def version(self) -> str:
@@ -177,7 +179,7 @@ class Helm:
         """The user-supplied values of one revision (``helm get values --revision N``)."""
         from pyhelm3 import Release, ReleaseRevision
 
-        command = self._client._command  # noqa: SLF001 - pyhelm3's models need its Command
+        command = self._command
         rev = ReleaseRevision(
             command, release=Release(command, name=name, namespace=namespace), revision=revision,
             status="unknown", updated="1970-01-01T00:00:00Z",
