@@ -223,8 +223,7 @@ class Scheduler:
         except KeyboardInterrupt:
             self._interrupted.set()
             self.cancel_event.set()
-            if self.on_cancel is not None:
-                self.on_cancel()
+            self._stop_running(list(running))
             for future, task_id in running.items():
                 outcomes[task_id] = self._collect(task_id, future, interrupted=True)
             self._cancel_rest(outcomes, "interrupted (Ctrl-C)")
@@ -238,6 +237,16 @@ class Scheduler:
         return ScheduleResult(MappingProxyType(outcomes))
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _stop_running(self, futures: list[Future[Any]]) -> None:
+        """Call ``on_cancel`` until the running tasks end: a task may start a child process just
+        after the first call (it had not seen the cancel event yet), so one call is not enough."""
+        while True:
+            if self.on_cancel is not None:
+                self.on_cancel()
+            _, pending = wait(futures, timeout=0.5)
+            if not pending:
+                return
 
     def _execute(self, task: Task, results: Mapping[str, Any]) -> tuple[Any, str]:
         """Runs on a worker thread; returns (value, outcome) or raises the task's error."""

@@ -14,7 +14,7 @@ from envctl.timing.history import RunHistory
 
 INTERRUPTED_RUN = textwrap.dedent(
     """
-    import os, sys
+    import os, sys, time
     from pathlib import Path
     from envctl.adapters.process import SubprocessRunner
     from envctl.scheduler import Scheduler, SchedulerInterrupted, Task
@@ -28,7 +28,8 @@ INTERRUPTED_RUN = textwrap.dedent(
 
     def slow_load(ctx):
         (out / "started").write_text(str(os.getpid()))
-        runner.run(["sleep", "60"])  # stopped by on_cancel=terminate_all
+        time.sleep(0.3)  # Ctrl-C lands before the child exists: a later on_cancel call must stop it
+        runner.run(["sleep", "60"])
 
     tasks = [
         Task("build:a", "build", lambda ctx: "a:1", service="a"),
@@ -58,10 +59,13 @@ def _wait_for(path: Path, seconds: float = 20) -> None:
 def test_ctrl_c_stops_children_and_leaves_a_readable_cancelled_run(tmp_path: Path):
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)])
     _wait_for(tmp_path / "started")
-    time.sleep(0.2)  # let `sleep 60` start
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
-    assert proc.wait(timeout=15) == 130
+    try:
+        assert proc.wait(timeout=15) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert time.monotonic() - started < 8  # the child `sleep 60` was terminated, not awaited
     assert json.loads((tmp_path / "outcomes.json").read_text()) == {
         "build:a": "ok",
