@@ -213,8 +213,9 @@ class Scheduler:
                     break
                 done, _ = wait(list(running), timeout=self._poll, return_when=FIRST_COMPLETED)
                 for future in done:
-                    outcome = self._collect(running.pop(future), future)
+                    outcome = self._collect(running[future], future)
                     outcomes[outcome.id] = outcome
+                    del running[future]  # only now: a Ctrl-C in between must not lose the outcome
                     if outcome.outcome in ("ok", "skipped"):
                         results[outcome.id] = outcome.value
                     elif outcome.outcome == "failed" and self.fail_fast and stopped_by is None:
@@ -225,7 +226,8 @@ class Scheduler:
             self.cancel_event.set()
             self._stop_running(list(running))
             for future, task_id in running.items():
-                outcomes[task_id] = self._collect(task_id, future, interrupted=True)
+                if task_id not in outcomes:
+                    outcomes[task_id] = self._collect(task_id, future, interrupted=True)
             self._cancel_rest(outcomes, "interrupted (Ctrl-C)")
             pool.shutdown(wait=True)
             raise SchedulerInterrupted(ScheduleResult(MappingProxyType(outcomes), interrupted=True)) from None
