@@ -137,6 +137,9 @@ def write_kubeconfig(path: Path, content: str) -> None:
 
 
 def _wait_until_ready(kubeconfig: Path, spec: ClusterSpec, timeout: float, interval: float) -> float:
+    import urllib3
+    from kubernetes.client import ApiException
+
     from envctl.adapters.kube import connect, read_cluster_health
 
     started = time.monotonic()
@@ -148,8 +151,10 @@ def _wait_until_ready(kubeconfig: Path, spec: ClusterSpec, timeout: float, inter
         while True:
             try:
                 last = read_cluster_health(api).problems(expected)
-            except Exception as exc:  # noqa: BLE001 - the API may refuse connections while k3s starts
-                last = [f"API not answering ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"]
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+                # The API refuses connections or answers 5xx while k3s starts: keep polling.
+                first = (str(exc).strip().splitlines() or [""])[0][:120]
+                last = [f"API not answering ({type(exc).__name__}: {first})"]
             if not last:
                 return time.monotonic() - started
             if time.monotonic() >= deadline:
