@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,47 @@ def test_delete_cluster_when_there_is_none(
     ]
     assert (tmp_path / "k3d.log").read_text().splitlines() == ['{"argv": ["k3d", "cluster", "list", "-o", "json"]}']
     assert fake_helm.argvs() == []
+
+
+@pytest.mark.docker
+def test_down_delete_cluster_uninstalls_then_deletes(
+    fake_helm: FakeHelm, workspace: Path, docker_engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"envctl-test-{uuid.uuid4().hex[:6]}"
+    config = workspace / "envctl.yaml"
+    config.write_text(config.read_text().replace("envctl-test-down", name))
+    (fake_helm.bin_dir / "k3d").symlink_to(K3D_STANDIN)
+    monkeypatch.setenv("K3D_STANDIN_DOCKER", docker_engine)
+    monkeypatch.delenv("K3D_STANDIN_API", raising=False)
+    try:
+        made = subprocess.run([str(K3D_STANDIN), "cluster", "create", name], capture_output=True, text=True,
+                              timeout=120, env=dict(os.environ))
+        assert made.returncode == 0, made.stderr
+        kubeconfig = workspace / ".envctl" / "kubeconfig"
+        kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+        install(fake_helm, kubeconfig)
+        fake_helm.clear_log()
+        monkeypatch.setenv("K3D_STANDIN_LOG", str(tmp_path / "k3d.log"))
+
+        done = envctl(workspace, "down", "--delete-cluster", "--yes")
+
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == [
+            "release demo: uninstalled rev 1 from namespace ci",
+            f"cluster {name}: deleted",
+        ]
+        assert fake_helm.argvs()[-1] == ["uninstall", "demo", "--timeout", "120s", "--namespace", "ci",
+                                         "--kubeconfig", str(kubeconfig)]
+        assert [json.loads(line)["argv"] for line in (tmp_path / "k3d.log").read_text().splitlines()] == [
+            ["k3d", "cluster", "list", "-o", "json"],
+            ["k3d", "cluster", "delete", name],
+        ]
+        assert not kubeconfig.exists()
+        left = subprocess.run([docker_engine, "ps", "-aq", "--filter", f"label=k3d.cluster={name}"],
+                              capture_output=True, text=True, check=True).stdout.split()
+        assert left == []
+    finally:
+        ids = subprocess.run([docker_engine, "ps", "-aq", "--filter", f"label=k3d.cluster={name}"],
+                             capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run([docker_engine, "rm", "-f", "-v", *ids], capture_output=True)
