@@ -80,9 +80,11 @@ def critical_path(spans: Sequence[Span]) -> list[Span]:
     """The chain of spans that decided the run's end (see the module docstring)."""
     if not spans:
         return []
-    by_task: dict[str, Span] = {}
+    by_task: dict[str, Span] = {}  # a task with several spans (one per node) ends with its last one
     for span in spans:
-        by_task[str(span.attrs.get("task", span.name))] = span
+        key = str(span.attrs.get("task", span.name))
+        if key not in by_task or span.end > by_task[key].end:
+            by_task[key] = span
     current = max(spans, key=lambda s: (s.end, s.seconds))
     path = [current]
     seen = {id(current)}

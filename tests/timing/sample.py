@@ -6,8 +6,8 @@ from envctl.timing.history import RunMeta, RunRecord
 from envctl.timing.spans import Span
 
 
-def span(name, kind, start, end, service=None, after=(), outcome="ok", **attrs):
-    return Span(name, kind, start, end, outcome, service, {"task": name, "after": list(after), **attrs})
+def span(name, kind, start, end, service=None, after=(), outcome="ok", task=None, **attrs):
+    return Span(name, kind, start, end, outcome, service, {"task": task or name, "after": list(after), **attrs})
 
 
 def sample_run(run_id: str = "20261129T070000Z-abcd") -> RunRecord:

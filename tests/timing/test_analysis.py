@@ -29,6 +29,15 @@ def test_without_edges_the_path_is_the_chain_of_spans_ending_last():
     assert critical_path([]) == []
 
 
+def test_a_task_recorded_as_several_spans_joins_the_path_by_its_last_one():
+    spans = [
+        span("load api → server-0", "load", 0, 3, "api", task="load:api"),
+        span("load api → agent-0", "load", 0, 4, "api", task="load:api"),
+        span("deploy", "deploy", 4, 5, None, ["load:api"]),
+    ]
+    assert [s.name for s in critical_path(spans)] == ["load api → agent-0", "deploy"]
+
+
 def test_totals_by_tool_count_parallel_work_once_and_overhead_is_the_uncovered_rest():
     analysis = analyze(sample_run())
     assert dict(analysis.tools) == {
