@@ -1,0 +1,194 @@
+"""One watch per resource kind in a namespace, each in a thread, feeding a single queue.
+
+Each watcher lists first and watches from the list's resourceVersion; on 410 Gone it re-lists (the
+client raises at once because ``timeout_seconds`` is given, libraries.md §6.2); an idle stream ends
+with urllib3's ReadTimeoutError, which only means "reconnect". Objects are filtered by the release
+label here as well as by the server's label selector, because a test API (KMock) ignores selectors.
+"""
+
+from __future__ import annotations
+
+import functools
+import queue
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from envctl.phases.wait_rules import RELEASE_LABEL
+
+__all__ = ["WATCHED_KINDS", "Changed", "Listed", "ResourceWatcher", "WatchBroken", "release_selector"]
+
+WATCHED_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
+
+# Server-side watch length (a real API server closes the stream after it; KMock ignores it) and the
+# idle read timeout that bounds a silent stream. Either way the watcher just watches again.
+WATCH_SECONDS = 30
+READ_TIMEOUT = WATCH_SECONDS + 5
+CONNECT_TIMEOUT = 5
+RETRY_PAUSE = 0.5  # after a dropped connection or a 5xx, before trying again
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A full, fresh list of one kind (replaces what was known about it)."""
+
+    kind: str
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Changed:
+    kind: str
+    event: str  # ADDED / MODIFIED / DELETED
+    obj: Any
+
+
+@dataclass(frozen=True)
+class WatchBroken:
+    """A watcher hit an error that retrying will not fix (e.g. 403 Forbidden)."""
+
+    kind: str
+    error: Exception
+
+
+def release_selector(release: str) -> str:
+    return f"{RELEASE_LABEL}={release}"
+
+
+def _list_function(api_client: Any, kind: str) -> Any:
+    import kubernetes
+
+    apps = kubernetes.client.AppsV1Api(api_client)
+    return {
+        "Deployment": apps.list_namespaced_deployment,
+        "StatefulSet": apps.list_namespaced_stateful_set,
+        "DaemonSet": apps.list_namespaced_daemon_set,
+        "Job": kubernetes.client.BatchV1Api(api_client).list_namespaced_job,
+        "Pod": kubernetes.client.CoreV1Api(api_client).list_namespaced_pod,
+    }[kind]
+
+
+class ResourceWatcher:
+    """Lists and watches one kind of the release's objects until ``stop()``."""
+
+    def __init__(self, api_client: Any, kind: str, namespace: str, release: str, out: queue.Queue[Any]) -> None:
+        self.kind = kind
+        self._list = _list_function(api_client, kind)
+        self._namespace = namespace
+        self._release = release
+        self._selector = release_selector(release)
+        self._out = out
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._watch: Any = None
+        self._response: Any = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"envctl-watch-{kind.lower()}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped.set()
+            if self._watch is not None:
+                self._watch.stop()
+            if self._response is not None:
+                _shut(self._response)  # ends a blocked read at once
+
+    def _opened(self, *args: Any, **kwargs: Any) -> Any:
+        """The watch request, remembered so stop() can end it even while it is still being opened.
+
+        (``Watch.stop()`` alone misses a stream whose response has not arrived yet: it would then
+        block until the read timeout.)
+        """
+        response = self._list(*args, **kwargs)
+        with self._lock:
+            self._response = response
+            if self._stopped.is_set():
+                _shut(response)
+        return response
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _mine(self, obj: Any) -> bool:
+        labels = (obj.metadata.labels if obj.metadata else None) or {}
+        return labels.get(RELEASE_LABEL) == self._release
+
+    def _run(self) -> None:
+        import kubernetes
+        import urllib3
+
+        while not self._stopped.is_set():
+            try:
+                resource_version = self._relist()
+                while not self._stopped.is_set():
+                    resource_version = self._watch_from(resource_version)
+            except kubernetes.client.ApiException as exc:
+                if exc.status == 410:
+                    continue  # our resourceVersion expired: list again
+                if exc.status is not None and 400 <= exc.status < 500:
+                    self._out.put(WatchBroken(self.kind, exc))
+                    return
+                self._stopped.wait(RETRY_PAUSE)
+            except (urllib3.exceptions.HTTPError, OSError):
+                self._stopped.wait(RETRY_PAUSE)  # a dropped connection: list again (returns at once if stopped)
+            except Exception as exc:  # noqa: BLE001 - handed to the waiter, which raises it in its thread
+                self._out.put(WatchBroken(self.kind, exc))
+                return
+
+    def _relist(self) -> str | None:
+        listing = self._list(self._namespace, label_selector=self._selector,
+                             _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        self._out.put(Listed(self.kind, tuple(item for item in listing.items if self._mine(item))))
+        return listing.metadata.resource_version if listing.metadata else None
+
+    def _watch_from(self, resource_version: str | None) -> str | None:
+        """Stream events until the stream ends; returns the resourceVersion to resume from."""
+        import kubernetes
+        import urllib3
+
+        watch = kubernetes.watch.Watch()
+        def opened(*args: Any, **kw: Any) -> Any:
+            return self._opened(*args, **kw)
+
+        functools.update_wrapper(opened, self._list)  # Watch reads the item type from the docstring
+        with self._lock:
+            if self._stopped.is_set():
+                return resource_version
+            self._watch = watch
+        kwargs: dict[str, Any] = {"label_selector": self._selector, "allow_watch_bookmarks": True,
+                                  "timeout_seconds": WATCH_SECONDS,
+                                  "_request_timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
+        if resource_version:
+            kwargs["resource_version"] = resource_version
+        try:
+            for event in watch.stream(opened, self._namespace, **kwargs):
+                if self._stopped.is_set():
+                    break
+                if event["type"] == "BOOKMARK":
+                    resource_version = event["raw_object"]["metadata"].get("resourceVersion", resource_version)
+                    continue
+                obj = event["object"]
+                resource_version = (obj.metadata.resource_version if obj.metadata else None) or resource_version
+                if self._mine(obj):
+                    self._out.put(Changed(self.kind, event["type"], obj))
+        except urllib3.exceptions.ReadTimeoutError:
+            pass  # an idle stream: watch again from where we were
+        except urllib3.exceptions.ProtocolError:
+            if not self._stopped.is_set():
+                raise
+        finally:
+            with self._lock:
+                self._watch = self._response = None
+        return resource_version
+
+
+def _shut(response: Any) -> None:
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed

@@ -1,0 +1,262 @@
+"""A test driver that plays the controllers and the kubelet for one release in a KubeApi namespace.
+
+It creates workloads and their pods the way Helm and the controllers would (labels, selectors,
+owner references, pod templates), then moves them through states over HTTP (so watchers see every
+change): Pending → Running/Ready, CrashLoopBackOff with restarts, image pull errors, Unschedulable,
+Job Complete/Failed. It also serves pod logs (current and previous instance) through KMock reactions
+and posts the events a kubelet/scheduler would. ``later(delay, action, ...)`` runs a transition on a
+timer; ``close()`` (or leaving the ``with`` block) waits for them and re-raises any error.
+
+``entered`` records the monotonic time just before each state change was sent, so a test or the
+benchmark can measure how long envctl took to notice it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import kmock
+
+from tests.support.kube_api import KubeApi
+
+RELEASE_LABEL = "app.kubernetes.io/instance"
+NAME_LABEL = "app.kubernetes.io/name"
+
+_RESOURCES = {"Deployment": "apps/v1/deployments", "StatefulSet": "apps/v1/statefulsets",
+              "DaemonSet": "apps/v1/daemonsets", "Job": "batch/v1/jobs"}
+_API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
+
+
+@dataclass
+class Workload:
+    kind: str
+    name: str  # "<release>-<service>", as the demo chart names them
+    service: str
+    image: str
+    pods: list[str] = field(default_factory=list)
+
+
+def _now(offset: float = 0.0) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Kubelet:
+    def __init__(self, api: KubeApi, namespace: str, release: str = "demo") -> None:
+        self.api = api
+        self.namespace = namespace
+        self.release = release
+        self.workloads: dict[str, Workload] = {}
+        self.entered: dict[tuple[str, str], float] = {}  # (pod or workload, state) -> monotonic time
+        self._pod_owner: dict[str, Workload] = {}
+        self._timers: list[threading.Timer] = []
+        self._errors: list[BaseException] = []
+        self._events = itertools.count()
+
+    def __enter__(self) -> Kubelet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- creating workloads ------------------------------------------------------------------
+    def deployment(self, service: str, *, replicas: int = 1, release: str | None = None) -> Workload:
+        return self._workload("Deployment", service, replicas, release, {"replicas": replicas})
+
+    def statefulset(self, service: str, *, replicas: int = 1) -> Workload:
+        return self._workload("StatefulSet", service, replicas, None, {"replicas": replicas, "serviceName": service})
+
+    def daemonset(self, service: str, *, nodes: int = 1) -> Workload:
+        return self._workload("DaemonSet", service, nodes, None, {})
+
+    def job(self, service: str) -> Workload:
+        return self._workload("Job", service, 1, None, {"backoffLimit": 1}, pod_labels=True)
+
+    def _workload(self, kind: str, service: str, pods: int, release: str | None, spec: dict[str, Any],
+                  *, pod_labels: bool = False) -> Workload:
+        release = release or self.release
+        name = f"{release}-{service}"
+        workload = Workload(kind, name, service, image=f"envctl-test/{service}:0123456789ab")
+        selector = {RELEASE_LABEL: release, NAME_LABEL: service}
+        labels = {**selector, "app.kubernetes.io/managed-by": "Helm"}
+        template = {"metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": service, "image": workload.image,
+                                             "imagePullPolicy": "IfNotPresent"}],
+                             **({"restartPolicy": "Never"} if kind == "Job" else {})}}
+        body = {"apiVersion": _API_VERSIONS[kind], "kind": kind,
+                "metadata": {"name": name, "namespace": self.namespace, "labels": labels, "generation": 1},
+                "spec": {**spec, "selector": {"matchLabels": selector}, "template": template}}
+        self.api.create(_RESOURCES[kind], body)
+        self.workloads[name] = workload
+        owner_kind = "ReplicaSet" if kind == "Deployment" else kind
+        for index in range(pods):
+            pod = f"{name}-{index}" if kind == "StatefulSet" else f"{name}-7c9d5-{index:05d}"
+            job_labels = {"job-name": name} if pod_labels else {}
+            self.api.create("v1/pods", {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "namespace": self.namespace, "labels": {**labels, **job_labels},
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner_kind, "name": name,
+                                                  "uid": f"uid-{name}", "controller": True}]},
+                "spec": {**template["spec"], "nodeName": "k3d-envctl-server-0"},
+                "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}],
+                           "containerStatuses": [self._container(workload, waiting=("ContainerCreating", ""))]},
+            })
+            workload.pods.append(pod)
+            self._pod_owner[pod] = workload
+            self._serve_no_logs(pod)
+            self.event(pod, "Scheduled", f"Successfully assigned {self.namespace}/{pod} to k3d-envctl-server-0",
+                       type_="Normal", offset=-5)
+        return workload
+
+    # --- state changes (call directly, or via later()) ----------------------------------------
+    def ready(self, workload: Workload) -> None:
+        """Every pod Running and Ready, then the workload's status says so (as its controller would)."""
+        for pod in workload.pods:
+            if workload.kind == "Job":
+                self._patch_pod(pod, "Succeeded", "Succeeded", [self._container(workload, terminated=(0, "Completed"))],
+                                ready=False)
+            else:
+                self._patch_pod(pod, "Ready", "Running", [self._container(workload, running=True, ready=True)],
+                                ready=True)
+        n = len(workload.pods)
+        status: dict[str, Any] = {
+            "Deployment": {"observedGeneration": 1, "replicas": n, "updatedReplicas": n, "readyReplicas": n,
+                           "availableReplicas": n},
+            "StatefulSet": {"observedGeneration": 1, "replicas": n, "readyReplicas": n, "updatedReplicas": n,
+                            "currentRevision": f"{workload.name}-1", "updateRevision": f"{workload.name}-1"},
+            "DaemonSet": {"observedGeneration": 1, "currentNumberScheduled": n, "desiredNumberScheduled": n,
+                          "numberMisscheduled": 0, "numberReady": n, "numberAvailable": n,
+                          "updatedNumberScheduled": n},
+            "Job": {"succeeded": n, "conditions": [{"type": "Complete", "status": "True"}]},
+        }[workload.kind]
+        self._mark(workload.name, "Ready")
+        self.api.patch_status(_RESOURCES[workload.kind], self.namespace, workload.name, status)
+
+    def crash_loop(self, pod: str, *, restarts: int = 3, exit_code: int = 1) -> None:
+        workload = self._pod_owner[pod]
+        self.event(pod, "BackOff", f"Back-off restarting failed container {workload.service} in pod {pod}")
+        container = self._container(
+            workload, restarts=restarts,
+            waiting=("CrashLoopBackOff", f"back-off 40s restarting failed container={workload.service} pod={pod}"),
+            last_terminated=(exit_code, "Error"))
+        self._patch_pod(pod, "CrashLoopBackOff", "Running", [container], ready=False)
+
+    def exited(self, pod: str, *, exit_code: int = 1, restarts: int = 1, reason: str = "Error") -> None:
+        """The container has just exited again, before the kubelet shows the back-off."""
+        workload = self._pod_owner[pod]
+        container = self._container(workload, restarts=restarts, terminated=(exit_code, reason))
+        self._patch_pod(pod, "Exited", "Running", [container], ready=False)
+
+    def waiting(self, pod: str, reason: str, message: str = "") -> None:
+        """A container stuck in ``reason`` (ErrImagePull, ImagePullBackOff, ErrImageNeverPull, ...)."""
+        workload = self._pod_owner[pod]
+        event_reason = {"ErrImagePull": "Failed", "ImagePullBackOff": "BackOff"}.get(reason, "Failed")
+        self.event(pod, event_reason, f"Error: {reason}" + (f": {message}" if message else ""))
+        self._patch_pod(pod, reason, "Pending", [self._container(workload, waiting=(reason, message))], ready=False)
+
+    def unschedulable(self, pod: str, message: str = "0/1 nodes are available: 1 Insufficient memory.") -> None:
+        self.event(pod, "FailedScheduling", message)
+        self._mark(pod, "Unschedulable")
+        self.api.patch_status("v1/pods", self.namespace, pod, {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}],
+            "containerStatuses": [],
+        })
+
+    def fail_job(self, workload: Workload, *, exit_code: int = 1) -> None:
+        for pod in workload.pods:
+            self._patch_pod(pod, "Failed", "Failed", [self._container(workload, terminated=(exit_code, "Error"))],
+                            ready=False)
+        self._mark(workload.name, "Failed")
+        self.api.patch_status(_RESOURCES[workload.kind], self.namespace, workload.name, {
+            "failed": len(workload.pods),
+            "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                            "message": "Job has reached the specified backoff limit"}],
+        })
+
+    # --- logs and events ------------------------------------------------------------------------
+    def logs(self, pod: str, current: str, *, previous: str | None = None) -> None:
+        """Serve ``current`` as the container's log, and ``previous`` as the previous instance's (if any)."""
+        path = f"get /api/v1/namespaces/{self.namespace}/pods/{pod}/log"
+
+        async def add() -> None:
+            emulator = self.api.emulator
+            (emulator ** 10)[path] << kmock.headers({"Content-Type": "text/plain"}) << current.encode()
+            if previous is not None:
+                (emulator ** 20)[path, kmock.params(previous="true")] \
+                    << kmock.headers({"Content-Type": "text/plain"}) << previous.encode()
+
+        self.api.run(add())
+
+    def _serve_no_logs(self, pod: str) -> None:
+        """Until logs() is called, answer as the API does for a container that never started: 400."""
+        path = f"get /api/v1/namespaces/{self.namespace}/pods/{pod}/log"
+        body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "reason": "BadRequest",
+                "message": f'container "{self._pod_owner[pod].service}" in pod "{pod}" is waiting to start'}
+
+        async def add() -> None:
+            (self.api.emulator ** 1)[path] << 400 << body
+
+        self.api.run(add())
+
+    def event(self, pod: str, reason: str, message: str, *, type_: str = "Warning", offset: float = 0.0) -> None:
+        """An event about ``pod``, stamped ``offset`` seconds from now."""
+        self.api.create("v1/events", {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{pod}.{next(self._events):04d}", "namespace": self.namespace},
+            "involvedObject": {"kind": "Pod", "name": pod, "namespace": self.namespace},
+            "reason": reason, "message": message, "type": type_, "count": 1,
+            "firstTimestamp": _now(offset), "lastTimestamp": _now(offset),
+            "source": {"component": "kubelet"},
+        })
+
+    # --- timing ------------------------------------------------------------------------------------
+    def later(self, delay: float, action: Any, *args: Any, **kwargs: Any) -> None:
+        def run() -> None:
+            try:
+                action(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread by close()
+                self._errors.append(exc)
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.join(30)
+        if self._errors:
+            raise self._errors[0]
+
+    # --- internals --------------------------------------------------------------------------------
+    def _mark(self, subject: str, state: str) -> None:
+        self.entered[(subject, state)] = time.monotonic()
+
+    def _patch_pod(self, pod: str, mark: str, phase: str, containers: list[dict[str, Any]], *, ready: bool) -> None:
+        conditions = [{"type": "PodScheduled", "status": "True"},
+                      {"type": "Ready", "status": "True" if ready else "False"}]
+        self._mark(pod, mark)
+        self.api.patch_status("v1/pods", self.namespace, pod,
+                              {"phase": phase, "conditions": conditions, "containerStatuses": containers})
+
+    @staticmethod
+    def _container(workload: Workload, *, restarts: int = 0, ready: bool = False, running: bool = False,
+                   waiting: tuple[str, str] | None = None, terminated: tuple[int, str] | None = None,
+                   last_terminated: tuple[int, str] | None = None) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        if running:
+            state = {"running": {"startedAt": _now()}}
+        elif waiting is not None:
+            state = {"waiting": {"reason": waiting[0], **({"message": waiting[1]} if waiting[1] else {})}}
+        elif terminated is not None:
+            state = {"terminated": {"exitCode": terminated[0], "reason": terminated[1], "finishedAt": _now()}}
+        status = {"name": workload.service, "image": workload.image, "imageID": "", "ready": ready,
+                  "restartCount": restarts, "state": state}
+        if last_terminated is not None:
+            status["lastState"] = {"terminated": {"exitCode": last_terminated[0], "reason": last_terminated[1]}}
+        return status

@@ -1,0 +1,58 @@
+"""Fixtures for the waiter's tests: one emulated API per module, a fresh namespace and kubelet per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envctl.adapters.kube import connect
+from envctl.phases.wait import WaitResult, preload, wait_for_release
+from envctl.progress import CollectingProgress
+from envctl.timing.spans import Recorder
+from tests.support.kube_api import KubeApi
+from tests.support.kubelet import Kubelet
+
+_namespaces = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def kube_api() -> Iterator[KubeApi]:
+    with KubeApi() as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def api_client(kube_api: KubeApi, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    preload()  # the client's models load lazily (seconds): keep that out of the timed tests
+    return connect(kube_api.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig"))
+
+
+@pytest.fixture
+def kubelet(kube_api: KubeApi) -> Iterator[Kubelet]:
+    with Kubelet(kube_api, f"wait-{next(_namespaces)}") as driver:
+        yield driver
+
+
+class Waiter:
+    """Calls wait_for_release for the test's namespace with short test timings; keeps what it recorded."""
+
+    def __init__(self, api_client: Any, namespace: str) -> None:
+        self.api_client = api_client
+        self.namespace = namespace
+        self.recorder = Recorder()
+        self.progress = CollectingProgress()
+
+    def __call__(self, *, timeout: float = 10.0, pull_grace: float = 0.5, unschedulable_timeout: float = 0.5,
+                 release: str = "demo", **kwargs: Any) -> WaitResult:
+        return wait_for_release(self.api_client, self.namespace, release, timeout=timeout, pull_grace=pull_grace,
+                                unschedulable_timeout=unschedulable_timeout, recorder=self.recorder,
+                                progress=self.progress, **kwargs)
+
+
+@pytest.fixture
+def wait(api_client: Any, kubelet: Kubelet) -> Callable[..., WaitResult]:
+    return Waiter(api_client, kubelet.namespace)
