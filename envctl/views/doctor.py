@@ -37,5 +37,10 @@ def doctor_table(report: DoctorReport) -> Group:
     for c in report.checks:
         name = c.name if c.required else f"{c.name} (optional)"
         table.add_row(name, Text(c.status, style=_STYLE[c.status]), Text(c.detail))
-    fixes = [Text(f"fix {c.name}: {c.fix}", no_wrap=True) for c in report.checks if c.fix and c.status != "ok"]
+    # Not wrapped or cropped: the command must survive copy and paste from a narrow terminal.
+    fixes = [
+        Text(f"fix {c.name}: {c.fix}", no_wrap=True, overflow="ignore")
+        for c in report.checks
+        if c.fix and c.status != "ok"
+    ]
     return Group(table, *fixes)

@@ -1,0 +1,96 @@
+"""`envctl doctor` as a user runs it: a subprocess with a controlled PATH, in and out of a workspace."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envctl.commands.doctor import PINNED
+from tests.cluster.conftest import STANDIN, K3dWorld
+
+REPO = Path(__file__).resolve().parents[2]
+HELM_STANDIN = REPO / "tests" / "standins" / "helm"
+
+
+def _doctor(cwd: Path, path: str, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("K3D_STANDIN", "FAKE_HELM"))}
+    env.update({"PATH": path, "COLUMNS": "100", "HOME": str(cwd), **(extra or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "envctl", "doctor", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _bin(tmp_path: Path, **tools: Path) -> Path:
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    for name, target in tools.items():
+        (folder / name).symlink_to(target)
+    return folder
+
+
+def test_missing_tools_print_their_install_commands_and_exit_3(tmp_path: Path) -> None:
+    empty = _bin(tmp_path)
+
+    done = _doctor(tmp_path, str(empty))
+
+    assert done.returncode == 3, done.stderr
+    lines = done.stdout.splitlines()
+    assert "fix docker: sudo apt-get install -y docker.io   # or https://docs.docker.com/engine/install/" in lines
+    assert "fix k3d: scripts/install-tools.sh --check-or-install" in lines
+    assert "fix helm: scripts/install-tools.sh --check-or-install" in lines
+    assert any(line.startswith("fix kubectl: see https://kubernetes.io/docs/tasks/tools/") for line in lines)
+    assert re.search(r"cluster \(optional\)\s*│\s*skip\s*│\s*not in a workspace", done.stdout)
+    assert "error: 3 required check(s) failed: docker, k3d, helm" in done.stderr
+
+
+@pytest.mark.docker
+def test_json_report_inside_a_workspace(tmp_path: Path, docker_engine: str, cluster_name: str) -> None:
+    (tmp_path / "envctl.yaml").write_text(f"version: 1\ncluster:\n  name: {cluster_name}\n")
+    tools = _bin(tmp_path, k3d=STANDIN, helm=HELM_STANDIN, docker=Path(docker_engine))
+
+    done = _doctor(tmp_path, f"{tools}{os.pathsep}/usr/bin{os.pathsep}/bin", "--output", "json",
+                   extra={"K3D_STANDIN_DOCKER": docker_engine})  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["version"] == 1 and report["ok"] is True
+    checks = {c["name"]: c for c in report["checks"]}
+    assert [c["name"] for c in report["checks"]] == ["docker", "k3d", "helm", "kubectl", "disk", "cluster"]
+    assert all(set(c) == {"name", "status", "required", "detail", "fix"} for c in report["checks"])
+    assert checks["docker"]["status"] == "ok" and checks["docker"]["detail"].startswith("server 20.10")
+    assert checks["k3d"] == {"name": "k3d", "status": "ok", "required": True, "detail": "v5.8.3", "fix": None}
+    # The helm stand-in reports v3.15.4: usable, but not the pinned version, so a warning with the fix.
+    assert checks["helm"]["status"] == "warn" and checks["helm"]["detail"] == "v3.15.4 (tested with v3.17.3)"
+    assert checks["kubectl"]["required"] is False
+    assert checks["cluster"]["detail"] == f"'{cluster_name}' absent; `envctl up` creates it"
+
+
+@pytest.mark.docker
+def test_cluster_check_names_what_differs(k3d_world: K3dWorld, cluster_name: str, tmp_path: Path) -> None:
+    from envctl.config import ClusterSpec
+    from envctl.phases.cluster import cluster_fingerprint
+
+    made = ClusterSpec(name=cluster_name)
+    k3d_world.k3d.create(made, cluster_fingerprint(made))
+    (tmp_path / "envctl.yaml").write_text(f"version: 1\ncluster:\n  name: {cluster_name}\n  agents: 2\n")
+    tools = _bin(tmp_path, helm=HELM_STANDIN)
+
+    done = _doctor(tmp_path, f"{tools}{os.pathsep}{k3d_world.env['PATH']}", "-o", "json",
+                   extra={"K3D_STANDIN_DOCKER": k3d_world.docker})  # fmt: skip
+
+    cluster = next(c for c in json.loads(done.stdout)["checks"] if c["name"] == "cluster")
+    assert cluster["status"] == "warn"
+    assert cluster["detail"] == f"'{cluster_name}' differs from the config: agents: 0 -> 2"
+    assert cluster["fix"].startswith("envctl up --recreate")
+
+
+def test_pinned_versions_match_the_installer() -> None:
+    script = (REPO / "scripts" / "install-tools.sh").read_text()
+    found = dict(re.findall(r'^(K3D|HELM)_VERSION="(v[\d.]+)"$', script, re.MULTILINE))
+    assert found == {"K3D": PINNED["k3d"], "HELM": PINNED["helm"]}
