@@ -223,7 +223,7 @@ def _compare(item: ServiceInputs, fingerprint: str, base: Scan, name: str, base_
 
 
 def _file_reason(path: str, before: str | None, after: str | None, item: ServiceInputs, old: ServiceInputs) -> str:
-    copy = item.via.get(path) if after is not None else old.via.get(path)
+    copy = item.via(path) if after is not None else old.via(path)
     verb = "added" if before is None else "removed" if after is None else "changed"
     if copy is None:
         return f"{path} {verb}; listed in extra_inputs"

@@ -75,7 +75,7 @@ def classify(exc: BaseException) -> Kind:
 
     if not isinstance(exc, errors.Error):
         return "genuine"
-    text = helm_reason(exc).lower() + "\n" + exc.stderr.decode(errors="replace").lower()
+    text = exc.stderr.decode(errors="replace").lower()
     if isinstance(exc, errors.ConnectionError) or any(marker in text for marker in TRANSIENT_MARKERS):
         return "transient"
     if isinstance(exc, errors.ReleaseNotFoundError):

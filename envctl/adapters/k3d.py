@@ -113,7 +113,8 @@ class K3d:
             data = json.loads(out or "[]")
         except json.JSONDecodeError as exc:
             msg = f"`k3d cluster list -o json` printed something that is not JSON: {out.strip()[:200]!r}"
-            raise ClusterError(msg, hint="unset K3D_* debug settings; envctl needs k3d v5's JSON output") from exc
+            hint = "unset K3D_* debug settings; envctl needs k3d v5's JSON output"
+            raise ClusterError(msg, hint=hint) from exc
         return tuple(_parse_cluster(item) for item in data or [])
 
     def get(self, name: str) -> K3dCluster | None:
@@ -169,7 +170,8 @@ class K3d:
                 raise
             detail = _last_line(exc.stderr) or exc.message
             msg = f"k3d could not {what}: {detail}"
-            raise ClusterError(msg, hint="rerun with --verbose for k3d's output; `envctl doctor` checks the set-up") from exc
+            hint = "rerun with --verbose for k3d's output; `envctl doctor` checks the set-up"
+            raise ClusterError(msg, hint=hint) from exc
 
 
 def _parse_cluster(item: Mapping[str, Any]) -> K3dCluster:

@@ -36,6 +36,7 @@ def repository_of(ref: str, registry: str) -> tuple[str, str]:
 class Manifest:
     digest: str
     config_digest: str
+    config_size: int
     layers: tuple[tuple[str, int], ...]  # (compressed blob digest, size), bottom first
 
     @property
@@ -69,6 +70,7 @@ class RegistryClient:
         return Manifest(
             digest=headers.get("Docker-Content-Digest", ""),
             config_digest=data["config"]["digest"],
+            config_size=int(data["config"].get("size") or 0),
             layers=tuple((layer["digest"], int(layer["size"])) for layer in data["layers"]),
         )
 

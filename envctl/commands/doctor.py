@@ -8,15 +8,20 @@ a workspace config is found. Exit 0 when every required check passes, 3 (ENVIRON
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from envctl import output
 from envctl.errors import ConfigError, EnvctlError, ToolMissingError
 from envctl.toolbox import AppState
+
+if TYPE_CHECKING:
+    from envctl.adapters.k3d import K3d
+    from envctl.adapters.process import SubprocessRunner
 
 NAME = "doctor"
 HELP = "Check Docker, k3d, helm, kubectl, free disk and the cluster; print the fix for anything missing."
@@ -95,23 +100,23 @@ def run_checks(state: AppState) -> DoctorReport:
     return DoctorReport(tuple(checks))
 
 
-def _helm(runner: object) -> str:
+def _helm(runner: SubprocessRunner) -> str:
     from envctl.adapters.versions import helm_version
 
-    return helm_version(runner)  # type: ignore[arg-type]
+    return helm_version(runner)
 
 
-def _kubectl(runner: object) -> str:
+def _kubectl(runner: SubprocessRunner) -> str:
     from envctl.adapters.versions import kubectl_client_version
 
-    return kubectl_client_version(runner)  # type: ignore[arg-type]
+    return kubectl_client_version(runner)
 
 
-def _check_docker(runner: object) -> Check:
+def _check_docker(runner: SubprocessRunner) -> Check:
     from envctl.adapters.versions import docker_server_version
 
     try:
-        version = docker_server_version(runner)  # type: ignore[arg-type]
+        version = docker_server_version(runner)
     except ToolMissingError:
         return Check("docker", "fail", "not installed (no `docker` on PATH)", True, INSTALL["docker"])
     except EnvctlError as exc:
@@ -121,19 +126,20 @@ def _check_docker(runner: object) -> Check:
     return Check("docker", "ok", f"server {version}", True)
 
 
-def _check_versioned(tool: str, probe: object, *, required: bool, major: int) -> Check:
+def _check_versioned(tool: str, probe: Callable[[], str], *, required: bool, major: int) -> Check:
     from envctl.adapters.versions import parse_semver
 
     missing_status: Status = "fail" if required else "warn"
     try:
-        version = probe()  # type: ignore[operator]
+        version = probe()
     except ToolMissingError:
         return Check(tool, missing_status, f"not installed (no `{tool}` on PATH)", required, INSTALL[tool])
     except EnvctlError as exc:
         return Check(tool, missing_status, f"does not run: {exc.message}", required, INSTALL[tool])
     parsed = parse_semver(version)
     if parsed is None or parsed[0] < major:
-        return Check(tool, missing_status, f"{version}: envctl needs v{major}.x or newer", required, INSTALL[tool])
+        detail = f"{version}: envctl needs v{major}.x or newer"
+        return Check(tool, missing_status, detail, required, INSTALL[tool])
     pinned = PINNED.get(tool)
     if pinned and parse_semver(pinned) != parsed:
         return Check(tool, "warn", f"{version} (tested with {pinned})", required, INSTALL[tool])
@@ -147,16 +153,17 @@ def _check_disk(folder: Path) -> Check:
     if free < DISK_FAIL_GIB * _GIB:
         return Check("disk", "fail", detail + f" (need {DISK_FAIL_GIB} GiB)", True, fix)
     if free < DISK_WARN_GIB * _GIB:
-        return Check("disk", "warn", detail + f" (under {DISK_WARN_GIB} GiB; images and k3s fill it)", True, fix)
+        detail += f" (under {DISK_WARN_GIB} GiB; images and k3s fill it)"
+        return Check("disk", "warn", detail, True, fix)
     return Check("disk", "ok", detail, True)
 
 
-def _check_cluster(state: AppState, k3d: object, *, have_k3d: bool) -> Check:
+def _check_cluster(state: AppState, k3d: K3d, *, have_k3d: bool) -> Check:
     from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, decode_spec
     from envctl.phases.cluster import cluster_fingerprint, spec_differences
 
     if _workspace_root(state) is None:
-        return Check("cluster", "skip", "not in a workspace (no envctl.yaml here or above); not checked", False)
+        return Check("cluster", "skip", "skipped: not in a workspace (no envctl.yaml here or above)", False)
     try:
         spec = state.config.cluster
     except ConfigError as exc:
@@ -164,9 +171,10 @@ def _check_cluster(state: AppState, k3d: object, *, have_k3d: bool) -> Check:
     if not have_k3d:
         return Check("cluster", "skip", f"{spec.name!r}: needs k3d to check", False)
     try:
-        found = k3d.get(spec.name)  # type: ignore[attr-defined]
+        found = k3d.get(spec.name)
     except EnvctlError as exc:
-        return Check("cluster", "warn", f"{spec.name!r}: cannot list clusters: {exc.message}", False, exc.hint)
+        detail = f"{spec.name!r}: cannot list clusters: {exc.message}"
+        return Check("cluster", "warn", detail, False, exc.hint)
     if found is None:
         return Check("cluster", "ok", f"{spec.name!r} absent; `envctl up` creates it", False)
     if found.label(FINGERPRINT_LABEL) != cluster_fingerprint(spec):
@@ -176,7 +184,8 @@ def _check_cluster(state: AppState, k3d: object, *, have_k3d: bool) -> Check:
                      "envctl up --recreate   # deletes and recreates the cluster")
     if not found.running:
         return Check("cluster", "warn", f"{spec.name!r} stopped; `envctl up` starts it", False)
-    return Check("cluster", "ok", f"{spec.name!r} running, spec matches ({len(found.workload_nodes)} nodes)", False)
+    detail = f"{spec.name!r} running, spec matches ({len(found.workload_nodes)} nodes)"
+    return Check("cluster", "ok", detail, False)
 
 
 def _workspace_root(state: AppState) -> Path | None:

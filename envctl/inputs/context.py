@@ -65,11 +65,21 @@ class IgnoreRules:
         hit = self._seen.get(path)
         if hit is None:
             if self._spec is None:
-                import pathspec
-
-                self._spec = pathspec.PathSpec.from_lines("gitignore", self.patterns)
-            hit = self._seen[path] = self._spec.match_file(path)  # type: ignore[attr-defined]
+                self._spec = _compile(self.patterns)
+            hit = False
+            for regex, include in self._spec:  # type: ignore[attr-defined]
+                if regex.match(path) is not None:  # the last matching pattern decides
+                    hit = include
+            self._seen[path] = hit
         return hit
+
+
+def _compile(patterns: tuple[str, ...]) -> list[tuple[re.Pattern[str], bool]]:
+    """pathspec's regexes for each pattern, with whether a match excludes (True) or re-includes."""
+    import pathspec
+
+    spec = pathspec.PathSpec.from_lines("gitignore", patterns)
+    return [(re.compile(p.regex.pattern), bool(p.include)) for p in spec.patterns if p.include is not None]
 
 
 class PathIndex:

@@ -2,7 +2,7 @@
 
 The fingerprint covers, in a fixed order: the config that shapes the image (dockerfile path,
 context, build args, target), the Dockerfile's content, every input file as (path relative to
-the context, git blob hash) sorted by path, the base image references, and the fingerprints of
+the context, git blob hash) sorted by path (digested per COPY source), the base image references, and the fingerprints of
 the services whose images it starts FROM. Input files are the COPY/ADD sources of the stages the
 target needs, filtered by the ignore file, plus the service's ``extra_inputs`` globs. A change
 that reaches none of those (an uncopied or ignored file) leaves the fingerprint, and so the image
@@ -24,7 +24,7 @@ from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for, join
 from envctl.inputs.dockerfile import BaseRef, CopySource, clean_source, parse_dockerfile
 from envctl.inputs.gitstate import Snapshot
 
-__all__ = ["ServiceInputs", "collect_inputs", "compute_fingerprints", "image_repository"]
+__all__ = ["ServiceInputs", "SourceResolver", "collect_inputs", "compute_fingerprints", "image_repository"]
 
 FINGERPRINT_VERSION = "envctl-fingerprint/1"
 
@@ -38,12 +38,19 @@ class ServiceInputs:
     context: str
     dockerfile_blob: str
     files: Mapping[str, str]  # workspace-relative path -> git blob hash
-    via: Mapping[str, CopySource | None]  # which instruction brought each file in (None: extra_inputs)
+    groups: tuple[tuple[CopySource | None, str, Mapping[str, str]], ...]  # (instruction, digest, its files)
     base_refs: tuple[BaseRef, ...]  # external images (dependencies on other services excluded)
     depends_on: tuple[str, ...]
     dependency_args: Mapping[str, str]  # FROM's ARG name -> service whose ref it must receive
     build_args: Mapping[str, str]
     target: str | None
+
+    def via(self, path: str) -> CopySource | None:
+        """The first instruction that brings ``path`` in (None: it is one of ``extra_inputs``)."""
+        for copy, _digest, files in self.groups:
+            if path in files:
+                return copy
+        return None
 
 
 def image_repository(ref: str) -> str:
@@ -61,47 +68,69 @@ def _located(spec_path: str, what: str, name: str) -> str:
     return "" if cleaned == "." else cleaned
 
 
+class SourceResolver:
+    """Resolves COPY sources against one snapshot, memoised: services that copy the same shared
+    library with the same ignore file pay for it once."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.index = PathIndex(snapshot.paths)
+        self._ignores: dict[str, IgnoreRules] = {}
+        self._resolved: dict[tuple[str, str, str | None], tuple[dict[str, str], bool, str]] = {}
+
+    def ignore_rules(self, dockerfile: str, context: str) -> tuple[str | None, IgnoreRules]:
+        path = ignore_file_for(dockerfile, context, self.snapshot.__contains__)
+        if path is None:
+            return None, IgnoreRules(())
+        if path not in self._ignores:
+            self._ignores[path] = IgnoreRules.parse(self.snapshot.text(path) or "")
+        return path, self._ignores[path]
+
+    def resolve(
+        self, context: str, source: str, ignore_path: str | None, rules: IgnoreRules
+    ) -> tuple[dict[str, str], bool, str]:
+        """``({path: blob} kept after the ignore file, whether anything matched before it, digest)``;
+        the digest covers the kept files' context-relative paths and blob hashes."""
+        key = (context, source, ignore_path)
+        if key not in self._resolved:
+            matched = self.index.match(context, source) or _ignored_by_git(self.snapshot, context, source)
+            strip = len(context) + 1 if context else 0
+            blob = self.snapshot.blob
+            kept = {path: blob(path) for path in matched if not rules.excluded(path[strip:])}
+            self._resolved[key] = (kept, bool(matched), _files_digest(kept, strip))
+        return self._resolved[key]
+
+
 def collect_inputs(
     name: str,
     spec: ServiceSpec,
-    snapshot: Snapshot,
-    index: PathIndex,
+    resolver: SourceResolver,
     services_by_repo: Mapping[str, str],
-    ignores: dict[str, IgnoreRules],
 ) -> ServiceInputs:
     """Inputs of one service at ``snapshot``; InputError names the Dockerfile, line and source."""
     dockerfile = _located(spec.dockerfile, "dockerfile", name)
     context = _located(spec.context, "context", name)
+    snapshot = resolver.snapshot
     text = snapshot.text(dockerfile)
     if text is None:
         msg = f"service {name!r}: Dockerfile {dockerfile} not found ({snapshot.label})"
         raise InputError(msg, hint="fix `dockerfile` in envctl.yaml (paths are relative to the workspace root)")
     parsed = parse_dockerfile(text, path=dockerfile, build_args=spec.build_args, target=spec.target)
-    ignore_path = ignore_file_for(dockerfile, context, snapshot.__contains__)
-    rules = IgnoreRules(())
-    if ignore_path is not None:
-        if ignore_path not in ignores:
-            ignores[ignore_path] = IgnoreRules.parse(snapshot.text(ignore_path) or "")
-        rules = ignores[ignore_path]
-    strip = len(context) + 1 if context else 0
+    ignore_path, rules = resolver.ignore_rules(dockerfile, context)
     files: dict[str, str] = {}
-    via: dict[str, CopySource | None] = {}
+    groups: list[tuple[CopySource | None, str, Mapping[str, str]]] = []
     for copy in parsed.sources:
-        matched = index.match(context, copy.source)
-        if not matched:
-            matched = _ignored_by_git(snapshot, index, context, copy.source)
-        kept = [path for path in matched if not rules.excluded(path[strip:])]
+        kept, matched, digest = resolver.resolve(context, copy.source, ignore_path, rules)
         if not kept:
             why = f"everything it matches is excluded by {ignore_path}" if matched else "it matches no file"
             msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"
             raise InputError(msg, hint="fix the source path in the Dockerfile or the service's `context` in envctl.yaml")
-        for path in kept:
-            files[path] = snapshot.blob(path)
-            via.setdefault(path, copy)
+        files.update(kept)
+        groups.append((copy, digest, kept))
     for pattern in spec.extra_inputs:
-        for path in index.match("", clean_source(pattern)):
-            files[path] = snapshot.blob(path)
-            via.setdefault(path, None)
+        extra = {path: snapshot.blob(path) for path in resolver.index.match("", clean_source(pattern))}
+        files.update(extra)
+        groups.append((None, _files_digest(extra, 0), extra))
     deps: dict[str, str] = {}
     dependency_args: dict[str, str] = {}
     external: list[BaseRef] = []
@@ -118,8 +147,8 @@ def collect_inputs(
         dockerfile=dockerfile,
         context=context,
         dockerfile_blob=snapshot.blob(dockerfile),
-        files=dict(sorted(files.items())),
-        via=via,
+        files=files,
+        groups=tuple(groups),
         base_refs=tuple(external),
         depends_on=tuple(sorted(deps)),
         dependency_args=dependency_args,
@@ -128,7 +157,7 @@ def collect_inputs(
     )
 
 
-def _ignored_by_git(snapshot: Snapshot, index: PathIndex, context: str, source: str) -> list[str]:
+def _ignored_by_git(snapshot: Snapshot, context: str, source: str) -> list[str]:
     """Files git ignores (generated artefacts) that a COPY still reads: hash them from disk."""
     if snapshot.disk_root is None or any(ch in source for ch in "*?["):
         return []
@@ -170,9 +199,14 @@ def compute_fingerprints(inputs: Mapping[str, ServiceInputs]) -> dict[str, str]:
     return done
 
 
+def _files_digest(files: Mapping[str, str], strip: int) -> str:
+    """sha256 over sorted (context-relative path, blob hash) pairs: moving a whole workspace or
+    context does not change it."""
+    lines = sorted(f"{path[strip:]}\0{sha}" for path, sha in files.items())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def _digest(item: ServiceInputs, deps: Mapping[str, str]) -> str:
-    strip = len(item.context) + 1 if item.context else 0
-    digest = hashlib.sha256()
     header = {
         "v": FINGERPRINT_VERSION,
         "dockerfile": item.dockerfile,
@@ -182,11 +216,7 @@ def _digest(item: ServiceInputs, deps: Mapping[str, str]) -> str:
         "dockerfile_blob": item.dockerfile_blob,
         "base_refs": sorted(ref.ref for ref in item.base_refs),
         "depends_on": dict(sorted(deps.items())),
+        # one entry per COPY/ADD source (in Dockerfile order) and one per extra_inputs set
+        "inputs": [[copy.source if copy else "extra_inputs", digest] for copy, digest, _files in item.groups],
     }
-    digest.update(json.dumps(header, sort_keys=True).encode())
-    for path, sha in item.files.items():
-        # context-relative: moving a whole workspace does not change its fingerprints
-        rel = path[strip:] if strip and path.startswith(item.context + "/") else path
-        digest.update(f"\n{rel}\0{sha}".encode())
-    return digest.hexdigest()
-
+    return hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()

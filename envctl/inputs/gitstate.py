@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,8 +92,15 @@ def _z_fields(text: str) -> list[str]:
     return [entry for entry in text.split("\0") if entry]
 
 
-def snapshot_worktree(runner: SubprocessRunner, root: Path) -> Snapshot:
-    """The working tree of a git workspace (tracked + untracked-not-ignored files)."""
+def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None = None) -> Snapshot:
+    """The working tree of a git workspace (tracked + untracked-not-ignored files).
+
+    ``prefix`` is ``git_prefix(root)`` when the caller already knows it. The index listing and
+    the status run concurrently (each is a separate git process).
+    """
+    status_argv = ["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                   "--no-renames", "--ignore-submodules", "."]
+    status = _Background(lambda: runner.run(status_argv, cwd=root, timeout=_GIT_TIMEOUT).stdout)
     listed = runner.run(["git", "ls-files", "-s", "-z"], cwd=root, timeout=_GIT_TIMEOUT)
     blobs: dict[str, str | None] = {}
     for entry in _z_fields(listed.stdout):
@@ -102,14 +110,9 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path) -> Snapshot:
             continue
         # stage != 0 is a merge conflict: the worktree file is what a build would read
         blobs[path] = sha if stage == "0" else None
-    status = runner.run(
-        ["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
-         "--no-renames", "--ignore-submodules", "."],
-        cwd=root,
-        timeout=_GIT_TIMEOUT,
-    )
-    prefix = git_prefix(runner, root) or ""
-    for entry in _z_fields(status.stdout):
+    if prefix is None:
+        prefix = git_prefix(runner, root) or ""
+    for entry in _z_fields(status.result()):
         code, path = entry[:2], entry[3:]
         if prefix:  # status prints repo-relative paths; ls-files printed cwd-relative ones
             if not path.startswith(prefix + "/"):
@@ -120,6 +123,28 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path) -> Snapshot:
         elif code[1] == "D":
             blobs.pop(path, None)
     return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), disk_root=root)
+
+
+class _Background:
+    """Run a function on a thread now; ``result()`` joins and returns (or re-raises) its outcome."""
+
+    def __init__(self, work: Callable[[], str]) -> None:
+        self._value: str = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], str]) -> None:
+        try:
+            self._value = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller in result()
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _read_disk(root: Path, path: str) -> bytes:

@@ -6,6 +6,7 @@ The one entry point for ``envctl plan`` and for ``envctl up``'s plan step:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,6 +45,13 @@ def plan_workspace(
 ) -> Plan:
     """The plan for ``config``'s services. ``facts`` defaults to one ``docker image ls`` call."""
     check_selection(config, selected)
+    looked_up: list[tuple[frozenset[str] | None, str]] = []
+    lookup = None
+    if facts is None:  # ask Docker while git works: the two are independent processes
+        lookup = threading.Thread(
+            target=lambda: looked_up.append(local_image_refs(runner, docker_cli(environ))), daemon=True
+        )
+        lookup.start()
     current, then = open_snapshots(runner, root, base)
     scan_now = scan_services(config.services, current, strict=True)
     scan_then = None
@@ -52,8 +60,9 @@ def plan_workspace(
         rel_config = config_path.resolve().relative_to(root.resolve()).as_posix()
         scan_then = scan_services(services_at(then, rel_config, config), then, strict=False)
         chart = chart_changed(current, then, config.release.chart, config.release.values)
-    if facts is None:
-        local, note = local_image_refs(runner, docker_cli(environ))
+    if lookup is not None:
+        lookup.join()
+        local, note = looked_up[0] if looked_up else (None, "the local image lookup failed")
         facts = ImageFacts(local=local, note=note)
     return make_plan(
         scan_now,

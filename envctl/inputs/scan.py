@@ -15,8 +15,8 @@ import yaml
 from envctl.adapters.process import SubprocessRunner
 from envctl.config import EnvConfig, ServiceSpec
 from envctl.errors import InputError
-from envctl.inputs.context import IgnoreRules, PathIndex, join
-from envctl.inputs.fingerprint import ServiceInputs, collect_inputs, compute_fingerprints
+from envctl.inputs.context import PathIndex, join
+from envctl.inputs.fingerprint import ServiceInputs, SourceResolver, collect_inputs, compute_fingerprints
 from envctl.inputs.gitstate import Snapshot, git_prefix, snapshot_at_ref, snapshot_filesystem, snapshot_worktree
 
 __all__ = ["Scan", "chart_changed", "open_snapshots", "scan_services", "services_at"]
@@ -38,12 +38,13 @@ class Scan:
 
 def open_snapshots(runner: SubprocessRunner, root: Path, base: str | None) -> tuple[Snapshot, Snapshot | None]:
     """The working tree, and the tree at ``base`` when given (InputError outside git)."""
-    if git_prefix(runner, root) is None:
+    prefix = git_prefix(runner, root)
+    if prefix is None:
         if base is not None:
             msg = f"--base {base!r} needs a git repository, and {root} is not in one"
             raise InputError(msg, hint="drop --base (the plan then compares with the images built here)")
         return snapshot_filesystem(root), None
-    current = snapshot_worktree(runner, root)
+    current = snapshot_worktree(runner, root, prefix)
     return current, (snapshot_at_ref(runner, root, base) if base is not None else None)
 
 
@@ -61,14 +62,13 @@ def services_at(snapshot: Snapshot, config_path: str, fallback: EnvConfig) -> Ma
 
 def scan_services(services: Mapping[str, ServiceSpec], snapshot: Snapshot, *, strict: bool) -> Scan:
     """Inputs and fingerprints of ``services``; with ``strict`` the first bad input is raised."""
-    index = PathIndex(snapshot.paths)
+    resolver = SourceResolver(snapshot)
     by_repo = {spec.image: name for name, spec in services.items()}
-    ignores: dict[str, IgnoreRules] = {}
     inputs: dict[str, ServiceInputs] = {}
     unbuildable: dict[str, str] = {}
     for name, spec in services.items():
         try:
-            inputs[name] = collect_inputs(name, spec, snapshot, index, by_repo, ignores)
+            inputs[name] = collect_inputs(name, spec, resolver, by_repo)
         except InputError as exc:
             if strict:
                 raise

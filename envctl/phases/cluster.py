@@ -83,7 +83,8 @@ def ensure_cluster(
         changes = spec_differences(_stored_spec(existing), spec)
         if not recreate:
             msg = f"cluster {spec.name!r} exists with a different spec: {'; '.join(changes)}"
-            raise ClusterError(msg, hint="rerun with --recreate to delete and recreate it (its workloads are lost)")
+            hint = "rerun with --recreate to delete and recreate it (its workloads are lost)"
+            raise ClusterError(msg, hint=hint)
         action = "recreated"
         progress.step(_SUBJECT, f"recreating {spec.name!r}: {'; '.join(changes)}")
         with recorder.span("cluster delete", "cluster", reason="spec changed"):

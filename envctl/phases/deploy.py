@@ -170,13 +170,17 @@ def deploy_release(
     helm: Helm,
     progress: Progress,
     recorder: Recorder,
+    span_attrs: Mapping[str, Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> DeployResult:
-    """Install, upgrade or skip the release (synchronous; for the scheduler's worker threads)."""
+    """Install, upgrade or skip the release (synchronous; for the scheduler's worker threads).
+
+    ``span_attrs`` are added to the "deploy" span (e.g. the scheduler's ``ctx.edge_attrs``).
+    """
     return run_sync(
         deploy_release_async(
             release_spec, chart_dir, values_files, service_refs,
-            helm=helm, progress=progress, recorder=recorder, clock=clock,
+            helm=helm, progress=progress, recorder=recorder, span_attrs=span_attrs, clock=clock,
         )
     )
 
@@ -190,11 +194,13 @@ async def deploy_release_async(
     helm: Helm,
     progress: Progress,
     recorder: Recorder,
+    span_attrs: Mapping[str, Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> DeployResult:
     started = clock()
     name, namespace = release_spec.name, release_spec.namespace
-    with recorder.span(f"deploy {name}", "deploy", release=name, namespace=namespace) as span:
+    attrs = {"release": name, "namespace": namespace, **(span_attrs or {})}
+    with recorder.span(f"deploy {name}", "deploy", **attrs) as span:
         values = make_values(values_files, release_spec.set, service_refs)
         input_hash = compute_input_hash(chart_dir, values, service_refs)
         span.set(input_hash=input_hash)

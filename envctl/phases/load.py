@@ -233,9 +233,11 @@ def _push(
     try:
         with recorder.span(f"load {image.service} → {where}", "load", service=image.service, **attrs) as span:
             before = client.known_layers(repo)
+            # Docker's image ID is the config blob's digest, so this says whether the push sends it.
+            config_known = client.has_blob(repo, facts.image_id)
             docker.tag(facts.ref, target)
             docker.push(target, lambda line: progress.detail(image.service, line))
-            moved = _pushed_bytes(client, repo, tag, before)
+            moved = _pushed_bytes(client, repo, tag, before, config_known)
             span.set(bytes_moved=moved, result="pushed")
     except EnvctlError as exc:
         node = NodeResult(where, "failed", 0, time.monotonic() - started, exc.message.splitlines()[0])
@@ -246,15 +248,18 @@ def _push(
     return LoadResult(image.service, facts.ref, registry.chart_ref(facts.ref), "registry", reason, facts.size, (node,))
 
 
-def _pushed_bytes(client: RegistryClient, repo: str, tag: str, before: Mapping[str, int]) -> int:
-    """Compressed bytes of the layers the push added, from the registry's own manifest and config."""
+def _pushed_bytes(
+    client: RegistryClient, repo: str, tag: str, before: Mapping[str, int], config_known: bool
+) -> int:
+    """Blob bytes the push added (new compressed layers, and the config if it was new), read
+    from the registry's own manifest and configs; the manifest itself (~1 KB) is not counted."""
     manifest = client.manifest(repo, tag)
     if manifest is None:
         msg = f"the registry lists no {repo}:{tag} after the push"
         raise DaemonUnavailableError(msg, hint="check the registry's storage and logs")
     after = client.known_layers(repo)
     new = [diff_id for diff_id in after if diff_id not in before]
-    return sum(after[d] for d in new)
+    return sum(after[d] for d in new) + (0 if config_known else manifest.config_size)
 
 
 def _repository(ref: str) -> str:

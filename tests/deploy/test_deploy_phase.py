@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from envctl.config import ReleaseSpec
-from envctl.errors import DeployError
-from envctl.phases.deploy import HASH_PREFIX, DeployResult, compute_input_hash, deploy_release
+from envctl.errors import ConfigError, DeployError
+from envctl.phases.deploy import HASH_PREFIX, DeployResult, compute_input_hash, deploy_release, make_values
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
 from tests.deploy.conftest import DEMO_CHART, FakeHelm
@@ -221,3 +221,33 @@ def test_helm_4_gets_the_same_command_line(fake_helm: FakeHelm, workspace: dict)
     fake_helm.switch("FAKE_HELM_VERSION", "v4.0.0")
     result, _, _ = deploy(fake_helm, workspace, {"api.image": ("envctl-demo/api", "aaa111")})
     assert fake_helm.argvs()[-1] == upgrade_argv(workspace["chart"], fake_helm.kubeconfig, result.input_hash)
+
+
+def test_set_into_a_non_mapping_and_missing_values_file_are_config_errors(tmp_path: Path) -> None:
+    values = tmp_path / "v.yaml"
+    values.write_text("api: [not, a, mapping]\n")
+    with pytest.raises(ConfigError, match=r"release.set 'api.replicas': 'api' is list \['not', 'a', 'mapping'\]"):
+        make_values([values], {"api.replicas": 2}, {})
+    with pytest.raises(ConfigError, match=r"values file .*missing.yaml does not exist"):
+        make_values([tmp_path / "missing.yaml"], {}, {})
+    values.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping at the top level, got list"):
+        make_values([values], {}, {})
+
+
+def test_deployed_workloads_carry_the_injected_images(fake_helm: FakeHelm, workspace: dict) -> None:
+    """The hand-off to the waiter: after deploy, the release's workloads exist with the new tags."""
+    from tests.support.kube_api import KubeApi
+
+    refs = {"api.image": ("envctl-demo/api", "aaa111"), "worker.image": ("envctl-demo/worker", "bbb222")}
+    with KubeApi() as api:
+        fake_helm.switch("FAKE_HELM_KUBE_URL", api.url)
+        progress, recorder = CollectingProgress(), Recorder()
+        result = deploy_release(SPEC, workspace["chart"], workspace["values"], refs, helm=fake_helm.helm(progress),
+                                progress=progress, recorder=recorder, span_attrs={"task": "deploy", "after": ["x"]})
+        api_image = api.get("apps/v1/deployments", "ci", "demo-api")["spec"]["template"]["spec"]["containers"][0]
+        worker = api.get("apps/v1/deployments", "ci", "demo-worker")["spec"]["template"]["spec"]["containers"][0]
+    assert (api_image["image"], worker["image"]) == ("envctl-demo/api:aaa111", "envctl-demo/worker:bbb222")
+    assert result.action == "installed"
+    [span] = recorder.spans()
+    assert (span.attrs["task"], span.attrs["after"], span.attrs["release"]) == ("deploy", ["x"], "demo")
