@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import subprocess
@@ -107,7 +109,7 @@ def test_standin_rejects_what_helm_rejects(fake_helm: FakeHelm, args: list[str],
     assert (done.returncode, done.stderr.strip()) == (1, error)
 
 
-def test_standin_creates_workloads_in_the_test_api(fake_helm: FakeHelm) -> None:
+def test_standin_keeps_releases_and_workloads_in_the_test_api(fake_helm: FakeHelm) -> None:
     from tests.support.kube_api import KubeApi
 
     values = {"api": {"image": {"repository": "envctl-demo/api", "tag": "t1"}},
@@ -127,5 +129,18 @@ def test_standin_creates_workloads_in_the_test_api(fake_helm: FakeHelm) -> None:
         pods = api._request("GET", "/api/v1/namespaces/ci/pods")["items"]
         assert sorted(p["spec"]["containers"][0]["image"] for p in pods) == ["envctl-demo/api:t1",
                                                                             "envctl-demo/migrate:m1"]
+        values["api"]["image"]["tag"] = "t2"
+        assert standin(fake_helm, *upgrade, stdin=json.dumps(values)).returncode == 0
+        pods = api._request("GET", "/api/v1/namespaces/ci/pods")["items"]
+        assert sorted(p["spec"]["containers"][0]["image"] for p in pods) == ["envctl-demo/api:t2",
+                                                                            "envctl-demo/migrate:m1"]
+        # The release itself, stored as helm 3 stores it.
+        secrets = {s["metadata"]["name"]: s for s in api._request("GET", "/api/v1/namespaces/ci/secrets")["items"]}
+        assert {name: s["metadata"]["labels"]["status"] for name, s in secrets.items()} == {
+            "sh.helm.release.v1.demo.v1": "superseded", "sh.helm.release.v1.demo.v2": "deployed"}
+        stored = secrets["sh.helm.release.v1.demo.v2"]["data"]["release"]
+        release = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(stored))))
+        assert (release["name"], release["version"], release["config"]) == ("demo", 2, values)
         assert standin(fake_helm, "uninstall", "demo", "--namespace", "ci").returncode == 0
         assert api._request("GET", "/api/v1/namespaces/ci/pods")["items"] == []
+        assert api._request("GET", "/api/v1/namespaces/ci/secrets")["items"] == []
