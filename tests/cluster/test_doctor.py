@@ -45,7 +45,7 @@ def test_missing_tools_print_their_install_commands_and_exit_3(tmp_path: Path) -
     assert "fix k3d: scripts/install-tools.sh --check-or-install" in lines
     assert "fix helm: scripts/install-tools.sh --check-or-install" in lines
     assert any(line.startswith("fix kubectl: see https://kubernetes.io/docs/tasks/tools/") for line in lines)
-    assert re.search(r"cluster \(optional\)\s*│\s*skip\s*│\s*not in a workspace", done.stdout)
+    assert re.search(r"cluster \(optional\)\s*│\s*skip\s*│\s*skipped: not in a workspace", done.stdout)
     assert "error: 3 required check(s) failed: docker, k3d, helm" in done.stderr
 
 
