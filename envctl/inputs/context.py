@@ -11,7 +11,6 @@ patterns implement the same matching once each pattern is anchored with a leadin
 from __future__ import annotations
 
 import bisect
-import fnmatch
 import posixpath
 import re
 from collections.abc import Callable, Sequence
@@ -116,18 +115,38 @@ class PathIndex:
                 break
             fixed.append(part)
         root = join(context, "/".join(fixed))
-        depth = len(parts)
-        patterns = [re.compile(fnmatch.translate(p)) if _is_glob(p) else None for p in parts]
-        strip = len(context.strip("/").split("/")) if join(context, ".") else 0
-        found = []
-        for path in self.under(root):
-            pieces = path.split("/")[strip:]
-            if len(pieces) < depth:
-                continue
-            if all(pat.match(piece) if pat else piece == part
-                   for pat, piece, part in zip(patterns, pieces, parts, strict=False)):
-                found.append(path)
-        return found
+        # one regex per glob; a trailing (/...) lets a matched folder bring all its files
+        pattern = re.compile("/".join(_segment_regex(part) for part in parts) + "(?:/.*)?")
+        start = len(context) + 1 if join(context, ".") else 0
+        return [path for path in self.under(root) if pattern.fullmatch(path, start)]
+
+
+def _segment_regex(part: str) -> str:
+    """One path segment of a Go ``filepath.Match`` pattern: ``*``/``?`` never cross ``/``."""
+    out, i = [], 0
+    while i < len(part):
+        ch = part[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = part.find("]", i + 2 if part[i + 1 : i + 2] in ("!", "^") else i + 1)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                body = part[i + 1 : end]
+                if body[:1] in ("!", "^"):
+                    body = "^" + body[1:]
+                out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
+                i = end
+        elif ch == "\\" and i + 1 < len(part):
+            i += 1
+            out.append(re.escape(part[i]))
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
 
 
 def _is_glob(text: str) -> bool:

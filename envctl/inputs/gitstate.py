@@ -172,7 +172,11 @@ def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
         if kind == "blob":
             blobs[path] = sha
 
+    texts = _prefetch_texts(runner, root, {p: sha for p, sha in blobs.items() if _is_build_text(p)})
+
     def read(path: str) -> bytes:
+        if path in texts:
+            return texts[path]
         sha = blobs.get(path)
         if sha is None:
             raise FileNotFoundError(path)
@@ -182,6 +186,33 @@ def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
             raise FileNotFoundError(path) from exc
 
     return Snapshot(ref, blobs, read)
+
+
+def _is_build_text(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return "Dockerfile" in name or name.endswith((".dockerignore", "envctl.yaml"))
+
+
+def _prefetch_texts(runner: SubprocessRunner, root: Path, wanted: dict[str, str | None]) -> dict[str, bytes]:
+    """Dockerfiles, ignore files and configs at a ref in ONE ``git cat-file --batch`` call (a
+    process per file costs more than reading them all). Missing entries are read one by one later."""
+    if not wanted:
+        return {}
+    order = list(wanted.items())
+    done = runner.run(["git", "cat-file", "--batch"], cwd=root, stdin="".join(f"{sha}\n" for _, sha in order).encode(),
+                      timeout=_GIT_TIMEOUT, check=False)
+    data = done.stdout.encode()  # texts are UTF-8: the runner's decode round-trips them
+    texts: dict[str, bytes] = {}
+    pos = 0
+    for path, sha in order:
+        end = data.find(b"\n", pos)
+        header = data[pos:end].split()
+        if end < 0 or len(header) != 3 or header[0].decode() != sha:
+            return texts  # anything unexpected: fall back to reading one file at a time
+        size = int(header[2])
+        texts[path] = data[end + 1 : end + 1 + size]
+        pos = end + 1 + size + 1
+    return texts
 
 
 def snapshot_filesystem(root: Path) -> Snapshot:

@@ -57,3 +57,17 @@ def test_dockerfile_specific_ignore_file_wins() -> None:
     assert ignore_file_for("svc/Dockerfile", "", files.__contains__) == "svc/Dockerfile.dockerignore"
     assert ignore_file_for("other/Dockerfile", "", files.__contains__) == ".dockerignore"
     assert ignore_file_for("other/Dockerfile", "svc", files.__contains__) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param("f[0-9].txt", ["f1.txt"], id="class"),
+        pytest.param("f[!0-9].txt", ["fa.txt"], id="negated-class"),
+        pytest.param("f?.txt", ["f1.txt", "fa.txt"], id="question"),
+        pytest.param("d*/x", ["d1/x", "dd/x"], id="star-in-folder"),
+    ],
+)
+def test_glob_syntax(source: str, expected: list[str]) -> None:
+    index = PathIndex(["f1.txt", "fa.txt", "f10.txt", "d1/x", "dd/x", "d1/y/x"])
+    assert index.match("", source) == expected
