@@ -25,6 +25,7 @@ from envctl.errors import ClusterError, ToolFailedError
 
 __all__ = [
     "FINGERPRINT_LABEL",
+    "K3S_CONTAINERD_SOCKET",
     "SPEC_LABEL",
     "K3d",
     "K3dCluster",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 FINGERPRINT_LABEL = "k3d-envctl.fingerprint"
+# Where k3s's containerd listens inside every server/agent node (k3s pkg/ctr): pass it to
+# `ctr -a` so the same command works in k3s nodes and in the test stand-in's nodes.
+K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock"
 SPEC_LABEL = "k3d-envctl.spec"
 _ENV = {"LOG_COLORS": "false"}
 _VERSION = re.compile(r"k3d version v(\d+\.\d+\.\d+\S*)")

@@ -147,3 +147,19 @@ def test_readiness_timeout_names_what_is_not_ready(k3d_world: K3dWorld, cluster_
         f"node k3d-{cluster_name}-server-0 not Ready (KubeletNotReady); coredns missing"
     )
     assert str(tmp_path / "kubeconfig") in (caught.value.hint or "")
+
+
+def test_the_nodes_it_reports_take_image_imports_at_the_k3s_socket(
+    k3d_world: K3dWorld, cluster_name: str, tmp_path: Path, base_image: str
+) -> None:
+    # The contract the load phase relies on: every reported node answers `ctr -a <k3s socket>`.
+    from envctl.adapters.containerd import ContainerdNodes, Node
+    from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET
+
+    info, _ = _ensure(k3d_world, ClusterSpec(name=cluster_name, agents=1), tmp_path / "kubeconfig")
+    ctr = ContainerdNodes(k3d_world.runner, docker_cli=k3d_world.docker)
+    agent = Node(info.nodes[0], K3S_CONTAINERD_SOCKET)
+    k3d_world.runner.pipe([k3d_world.docker, "save", base_image], ctr.ctr(agent, "images", "import", "-", stdin=True))
+
+    assert "docker.io/envctl-test/busybox:1" in ctr.images(agent).refs
+    assert ctr.images(Node(info.nodes[1], K3S_CONTAINERD_SOCKET)).refs == frozenset()
