@@ -59,13 +59,18 @@ TRANSIENT_MARKERS: tuple[str, ...] = (
 )
 
 Kind = Literal["transient", "not-found", "cancelled", "genuine"]
+_VERBOSE = "rerun with --verbose for the full traceback"
 
 
 def helm_reason(exc: BaseException) -> str:
     """Helm's message in one line: the first non-empty stderr line without ``Error: ``."""
     stderr = getattr(exc, "stderr", b"")
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else str(stderr or exc)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "") or str(exc) or type(exc).__name__
+    first = (
+        next((line.strip() for line in text.splitlines() if line.strip()), "")
+        or str(exc)
+        or type(exc).__name__
+    )
     return first.removeprefix("Error: ")
 
 
@@ -144,7 +149,9 @@ class Helm:
 
         if not kubeconfig.is_file():
             msg = f"no kubeconfig at {kubeconfig}"
-            raise ClusterError(msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)")
+            raise ClusterError(
+                msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)"
+            )
         executable = runner.which("helm") or "helm"
         command = Command(executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve())
         try:
@@ -155,7 +162,9 @@ class Helm:
         except subprocess.CalledProcessError as exc:
             detail = helm_reason(exc) if exc.stderr else f"exit {exc.returncode}"
             msg = f"`helm version` failed: {detail}"
-            raise ToolFailedError(msg, hint="check the helm installation: `helm version`", argv=[executable]) from exc
+            raise ToolFailedError(
+                msg, hint="check the helm installation: `helm version`", argv=[executable]
+            ) from exc
         except ValueError as exc:  # semver could not parse what `helm version` printed
             msg = f"`helm version` printed an unreadable version: {exc}"
             raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
@@ -170,7 +179,9 @@ class Helm:
         from pyhelm3 import errors
 
         try:
-            revision = await self._call("status", name, lambda: self._client.get_current_revision(name, namespace=namespace))
+            revision = await self._call(
+                "status", name, lambda: self._client.get_current_revision(name, namespace=namespace)
+            )
         except errors.ReleaseNotFoundError:
             return None
         return _state(revision)
@@ -181,8 +192,11 @@ class Helm:
 
         command = self._command
         rev = ReleaseRevision(
-            command, release=Release(command, name=name, namespace=namespace), revision=revision,
-            status="unknown", updated="1970-01-01T00:00:00Z",
+            command,
+            release=Release(command, name=name, namespace=namespace),
+            revision=revision,
+            status="unknown",
+            updated="1970-01-01T00:00:00Z",
         )
         return await self._call("get values", name, rev.values)
 
@@ -206,7 +220,13 @@ class Helm:
             "upgrade",
             name,
             lambda: self._client.install_or_upgrade_release(
-                name, chart, values, namespace=namespace, description=description, create_namespace=True, wait=False
+                name,
+                chart,
+                values,
+                namespace=namespace,
+                description=description,
+                create_namespace=True,
+                wait=False,
             ),
         )
         return _state(revision)
@@ -215,7 +235,9 @@ class Helm:
         """Uninstall the release; returns the revision that was removed, or None if none was installed."""
         installed = await self.current(name, namespace)
         if installed is not None:
-            await self._call("uninstall", name, lambda: self._client.uninstall_release(name, namespace=namespace))
+            await self._call(
+                "uninstall", name, lambda: self._client.uninstall_release(name, namespace=namespace)
+            )
         return installed
 
     async def _call(self, action: str, release: str, attempt: Callable[[], Awaitable[T]]) -> T:
@@ -246,13 +268,23 @@ class Helm:
             raise  # callers decide what "not installed" means
         except errors.Error as exc:
             raise self._failure(action, release, exc) from exc
+        except (
+            ValueError,
+            KeyError,
+        ) as exc:  # JSON/YAML pyhelm3 could not read (pydantic errors are ValueErrors)
+            msg = f"helm {action} of release {release}: unexpected output ({type(exc).__name__}: {exc})"
+            raise DeployError(
+                msg.splitlines()[0], hint=f"check `helm version` (envctl expects helm 3.x); {_VERBOSE}"
+            ) from exc
         return result
 
     def _failure(self, action: str, release: str, exc: Exception) -> DeployError:
         reason = helm_reason(exc)
         kind = classify(exc)
         if kind == "transient":
-            msg = f"helm {action} of release {release} still failing after {self._attempts} attempts: {reason}"
+            msg = (
+                f"helm {action} of release {release} still failing after {self._attempts} attempts: {reason}"
+            )
             hint = "check the cluster is up (`envctl status`); if another helm operation is running, wait and rerun"
         elif kind == "cancelled":
             msg = f"helm {action} of release {release} was interrupted: {reason}"

@@ -43,7 +43,9 @@ def command(
         output.line(f"release {release.name}: nothing to uninstall (cluster {cluster_name} does not exist)")
     elif delete_cluster and cluster is not None and not cluster.running:
         # A stopped cluster cannot answer helm; deleting it removes the release anyway.
-        output.line(f"release {release.name}: removed with the cluster (cluster {cluster_name} is not running)")
+        output.line(
+            f"release {release.name}: removed with the cluster (cluster {cluster_name} is not running)"
+        )
     elif not kubeconfig.is_file():
         output.line(
             f"release {release.name}: not installed (no kubeconfig at {kubeconfig}: "
@@ -56,7 +58,9 @@ def command(
         helm = Helm.open(state.runner, kubeconfig, timeout=release.timeout, progress=progress)
         removed = remove_release(release, helm=helm, progress=progress, recorder=Recorder())
         if removed.action == "uninstalled":
-            output.line(f"release {release.name}: uninstalled rev {removed.revision} from namespace {release.namespace}")
+            output.line(
+                f"release {release.name}: uninstalled rev {removed.revision} from namespace {release.namespace}"
+            )
         else:
             output.line(f"release {release.name}: not installed in namespace {release.namespace}")
 

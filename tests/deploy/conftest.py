@@ -53,7 +53,9 @@ class FakeHelm:
 
     def helm(self, progress: CollectingProgress, *, attempts: int = 4) -> Helm:
         runner = SubprocessRunner(dict(os.environ))
-        return Helm.open(runner, self.kubeconfig, timeout="300s", progress=progress, attempts=attempts, backoff=0.01)
+        return Helm.open(
+            runner, self.kubeconfig, timeout="300s", progress=progress, attempts=attempts, backoff=0.01
+        )
 
 
 @pytest.fixture
@@ -70,8 +72,13 @@ def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_HELM_LOG", str(tmp_path / "helm.log"))
     monkeypatch.setenv("FAKE_HELM_STATE", str(tmp_path / "helm-state.json"))
-    for switch in ("FAKE_HELM_VERSION", "FAKE_HELM_UPGRADE_ERROR", "FAKE_HELM_TRANSIENT_FAILURES",
-                   "FAKE_HELM_LEAVE_PENDING", "FAKE_HELM_KUBE_URL"):
+    for switch in (
+        "FAKE_HELM_VERSION",
+        "FAKE_HELM_UPGRADE_ERROR",
+        "FAKE_HELM_TRANSIENT_FAILURES",
+        "FAKE_HELM_LEAVE_PENDING",
+        "FAKE_HELM_KUBE_URL",
+    ):
         monkeypatch.delenv(switch, raising=False)
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")  # helm is a stand-in: never connects

@@ -32,7 +32,9 @@ def test_chart_metadata() -> None:
 
 def test_every_template_value_exists_in_values_yaml() -> None:
     values = yaml.safe_load((DEMO_CHART / "values.yaml").read_text())
-    refs = {ref for tpl in (DEMO_CHART / "templates").iterdir() for ref in VALUES_REF.findall(tpl.read_text())}
+    refs = {
+        ref for tpl in (DEMO_CHART / "templates").iterdir() for ref in VALUES_REF.findall(tpl.read_text())
+    }
     assert refs, "the scan found no .Values references at all"
     assert sorted(ref for ref in refs if not _has(values, ref)) == []
     for svc in SERVICES:
@@ -45,13 +47,18 @@ def test_every_workload_is_labelled_and_probed() -> None:
     for svc, kind in SERVICES.items():
         text = (DEMO_CHART / "templates" / f"{svc}.yaml").read_text()
         assert f"kind: {kind}" in text
-        assert text.count(f'include "demo.labels" (dict "root" $ "name" "{svc}")') == 2  # object and pod template
+        assert (
+            text.count(f'include "demo.labels" (dict "root" $ "name" "{svc}")') == 2
+        )  # object and pod template
         assert "imagePullPolicy: {{ .Values.imagePullPolicy }}" in text
         if kind == "Deployment":
             assert "readinessProbe:" in text and "periodSeconds: 1" in text
     helpers = (DEMO_CHART / "templates" / "_helpers.tpl").read_text()
-    for label in ("app.kubernetes.io/instance: {{ .root.Release.Name }}", "app.kubernetes.io/name: {{ .name }}",
-                  "app.kubernetes.io/managed-by: {{ .root.Release.Service }}"):
+    for label in (
+        "app.kubernetes.io/instance: {{ .root.Release.Name }}",
+        "app.kubernetes.io/name: {{ .name }}",
+        "app.kubernetes.io/managed-by: {{ .root.Release.Service }}",
+    ):
         assert label in helpers
 
 
@@ -63,8 +70,12 @@ def test_workspace_values_files_fit_the_chart() -> None:
         data = yaml.safe_load((ROOT / name).read_text()) or {}
         for svc, settings in data.items():
             for key in settings:
-                assert _has(chart_values, f"{svc}.{key}"), f"{name}: {svc}.{key} is not in charts/demo/values.yaml"
+                assert _has(chart_values, f"{svc}.{key}"), (
+                    f"{name}: {svc}.{key} is not in charts/demo/values.yaml"
+                )
     for name, service in config.services.items():
         if service.values_path:
-            assert _has(chart_values, service.values_path), f"service {name}: {service.values_path} not in the chart"
+            assert _has(chart_values, service.values_path), (
+                f"service {name}: {service.values_path} not in the chart"
+            )
     assert Path(config.release.chart) == Path("charts/demo")

@@ -30,25 +30,51 @@ def workspace(tmp_path: Path) -> dict[str, Any]:
     return {"chart": chart, "values": [base, ci]}
 
 
-def deploy(fake: FakeHelm, ws: dict[str, Any], refs: dict[str, tuple[str, str]], **kw: Any) -> tuple[
-    DeployResult, CollectingProgress, Recorder
-]:
+def deploy(
+    fake: FakeHelm, ws: dict[str, Any], refs: dict[str, tuple[str, str]], **kw: Any
+) -> tuple[DeployResult, CollectingProgress, Recorder]:
     progress, recorder = CollectingProgress(), Recorder()
     result = deploy_release(
-        SPEC, ws["chart"], ws["values"], refs,
-        helm=fake.helm(progress, **kw), progress=progress, recorder=recorder,
+        SPEC,
+        ws["chart"],
+        ws["values"],
+        refs,
+        helm=fake.helm(progress, **kw),
+        progress=progress,
+        recorder=recorder,
     )
     return result, progress, recorder
 
 
 def upgrade_argv(chart: Path, kubeconfig: Path, input_hash: str) -> list[str]:
-    return ["upgrade", "demo", str(chart), "--history-max", "10", "--install", "--output", "json",
-            "--timeout", "300s", "--values", "-", "--create-namespace",
-            "--description", f"{HASH_PREFIX}{input_hash}", "--namespace", "ci", "--version", "0.1.0",
-            "--kubeconfig", str(kubeconfig)]
+    return [
+        "upgrade",
+        "demo",
+        str(chart),
+        "--history-max",
+        "10",
+        "--install",
+        "--output",
+        "json",
+        "--timeout",
+        "300s",
+        "--values",
+        "-",
+        "--create-namespace",
+        "--description",
+        f"{HASH_PREFIX}{input_hash}",
+        "--namespace",
+        "ci",
+        "--version",
+        "0.1.0",
+        "--kubeconfig",
+        str(kubeconfig),
+    ]
 
 
-def test_first_deploy_installs_with_exact_argv_and_merged_values(fake_helm: FakeHelm, workspace: dict) -> None:
+def test_first_deploy_installs_with_exact_argv_and_merged_values(
+    fake_helm: FakeHelm, workspace: dict
+) -> None:
     refs = {"api.image": ("envctl-demo/api", "aaa111"), "worker.image": ("envctl-demo/worker", "bbb222")}
     result, progress, recorder = deploy(fake_helm, workspace, refs)
 
@@ -62,15 +88,29 @@ def test_first_deploy_installs_with_exact_argv_and_merged_values(fake_helm: Fake
     # One merged dict on stdin: the CI list *replaces* the base list (pyhelm3 would concatenate),
     # `set` applies after the files, the image refs last.
     assert json.loads(fake_helm.calls()[-1]["stdin"]) == {
-        "api": {"args": ["--quiet"], "replicas": 1, "image": {"repository": "envctl-demo/api", "tag": "aaa111"}},
+        "api": {
+            "args": ["--quiet"],
+            "replicas": 1,
+            "image": {"repository": "envctl-demo/api", "tag": "aaa111"},
+        },
         "web": {"enabled": False},
         "worker": {"interval": 1, "image": {"repository": "envctl-demo/worker", "tag": "bbb222"}},
     }
-    assert (result.release, result.namespace, result.revision, result.action) == ("demo", "ci", 1, "installed")
+    assert (result.release, result.namespace, result.revision, result.action) == (
+        "demo",
+        "ci",
+        1,
+        "installed",
+    )
     assert result.reason == "release not installed"
     assert ("demo", "installing: release not installed") in progress.steps
     [span] = recorder.spans()
-    assert (span.kind, span.outcome, span.attrs["action"], span.attrs["revision"]) == ("deploy", "ok", "installed", 1)
+    assert (span.kind, span.outcome, span.attrs["action"], span.attrs["revision"]) == (
+        "deploy",
+        "ok",
+        "installed",
+        1,
+    )
     assert fake_helm.state()["releases"]["ci/demo"][0]["description"] == HASH_PREFIX + result.input_hash
 
 
@@ -83,7 +123,16 @@ def test_identical_second_deploy_is_skipped_without_upgrade(fake_helm: FakeHelm,
 
     assert fake_helm.argvs() == [
         ["version", "--template", "{{ .Version }}"],
-        ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", str(fake_helm.kubeconfig)],
+        [
+            "status",
+            "demo",
+            "--output",
+            "json",
+            "--namespace",
+            "ci",
+            "--kubeconfig",
+            str(fake_helm.kubeconfig),
+        ],
     ]
     assert (second.action, second.revision, second.input_hash) == ("skipped", 1, first.input_hash)
     expected = f"release demo rev 1 already has these inputs (hash {first.input_hash[:12]})"
@@ -104,7 +153,19 @@ def test_changed_tag_upgrades_with_exactly_the_new_tag(fake_helm: FakeHelm, work
     assert fake_helm.argvs() == [
         ["version", "--template", "{{ .Version }}"],
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
-        ["get", "values", "demo", "--output", "json", "--revision", "1", "--namespace", "ci", "--kubeconfig", kc],
+        [
+            "get",
+            "values",
+            "demo",
+            "--output",
+            "json",
+            "--revision",
+            "1",
+            "--namespace",
+            "ci",
+            "--kubeconfig",
+            kc,
+        ],
         ["show", "chart", str(workspace["chart"]), "--kubeconfig", kc],
         upgrade_argv(workspace["chart"], fake_helm.kubeconfig, result.input_hash),
     ]
@@ -112,7 +173,10 @@ def test_changed_tag_upgrades_with_exactly_the_new_tag(fake_helm: FakeHelm, work
     before["api"]["image"]["tag"] = "ccc333"
     assert after == before  # the tag and nothing else
     assert (result.action, result.revision) == ("upgraded", 2)
-    assert result.reason == f"api.image tag aaa111 -> ccc333 (hash {first.input_hash[:12]} -> {result.input_hash[:12]})"
+    assert (
+        result.reason
+        == f"api.image tag aaa111 -> ccc333 (hash {first.input_hash[:12]} -> {result.input_hash[:12]})"
+    )
     assert progress.steps[-1][0] == "demo" and progress.steps[-1][1].startswith("upgraded rev 2 in ")
 
 
@@ -120,21 +184,28 @@ def test_chart_change_changes_the_hash_and_upgrades(fake_helm: FakeHelm, workspa
     refs = {"api.image": ("envctl-demo/api", "aaa111")}
     first, _, _ = deploy(fake_helm, workspace, refs)
     (workspace["chart"] / "templates" / "web.yaml").write_text("# edited\n")
-    (workspace["chart"] / "notes.swp").write_text("editor swap file: ignored by .helmignore")
 
     result, _, _ = deploy(fake_helm, workspace, refs)
 
     assert (result.action, result.revision) == ("upgraded", 2)
-    assert result.reason.startswith("chart or values changed (hash ")
-    (workspace["chart"] / "notes.swp").write_text("changed again")
-    assert compute_input_hash(workspace["chart"], {}, refs) == compute_input_hash(workspace["chart"], {}, refs)
+    assert (
+        result.reason == f"chart or values changed (hash {first.input_hash[:12]} -> {result.input_hash[:12]})"
+    )
+    # Files .helmignore leaves out of the chart do not count.
+    before = compute_input_hash(workspace["chart"], {}, refs)
+    (workspace["chart"] / "notes.swp").write_text("editor swap file: ignored by .helmignore")
+    assert compute_input_hash(workspace["chart"], {}, refs) == before
     assert deploy(fake_helm, workspace, refs)[0].action == "skipped"
+    (workspace["chart"] / "templates" / "notes.txt").write_text("a new template file")
+    assert compute_input_hash(workspace["chart"], {}, refs) != before
 
 
 def test_pending_install_is_uninstalled_then_installed(fake_helm: FakeHelm, workspace: dict) -> None:
     refs = {"api.image": ("envctl-demo/api", "aaa111")}
     fake_helm.switch("FAKE_HELM_LEAVE_PENDING", "1")
-    with pytest.raises(DeployError, match="helm upgrade of release demo was interrupted: UPGRADE FAILED: context canceled"):
+    with pytest.raises(
+        DeployError, match="helm upgrade of release demo was interrupted: UPGRADE FAILED: context canceled"
+    ):
         deploy(fake_helm, workspace, refs)
     assert fake_helm.state()["releases"]["ci/demo"][-1]["status"] == "pending-install"
     fake_helm.switch("FAKE_HELM_LEAVE_PENDING", None)
@@ -170,14 +241,31 @@ def test_pending_upgrade_is_rolled_back_before_the_upgrade(fake_helm: FakeHelm, 
     kc = str(fake_helm.kubeconfig)
     assert fake_helm.argvs()[2:5] == [
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
-        ["rollback", "demo", "--history-max", "10", "--timeout", "300s", "--cleanup-on-fail", "--namespace", "ci",
-         "--wait", "--wait-for-jobs", "--kubeconfig", kc],
+        [
+            "rollback",
+            "demo",
+            "--history-max",
+            "10",
+            "--timeout",
+            "300s",
+            "--cleanup-on-fail",
+            "--namespace",
+            "ci",
+            "--wait",
+            "--wait-for-jobs",
+            "--kubeconfig",
+            kc,
+        ],
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
     ]
     assert fake_helm.argvs()[-1][0] == "upgrade"
     assert (result.action, result.revision) == ("upgraded", 4)  # 3 is the rollback to 1
     assert [r["status"] for r in fake_helm.state()["releases"]["ci/demo"]] == [
-        "superseded", "superseded", "superseded", "deployed"]
+        "superseded",
+        "superseded",
+        "superseded",
+        "deployed",
+    ]
 
 
 def test_transient_failures_are_retried_and_reported(fake_helm: FakeHelm, workspace: dict) -> None:
@@ -189,17 +277,24 @@ def test_transient_failures_are_retried_and_reported(fake_helm: FakeHelm, worksp
     assert (result.action, result.revision) == ("installed", 1)
     retries = [msg for _, msg in progress.steps if "attempt" in msg]
     assert [msg.split(" retrying")[0] for msg in retries] == [
-        "helm upgrade attempt 1/4 failed (UPGRADE FAILED: another operation (install/upgrade/rollback) "
-        "is in progress);",
-        "helm upgrade attempt 2/4 failed (UPGRADE FAILED: another operation (install/upgrade/rollback) "
-        "is in progress);",
+        (
+            "helm upgrade attempt 1/4 failed (UPGRADE FAILED: another operation (install/upgrade/rollback) "
+            "is in progress);"
+        ),
+        (
+            "helm upgrade attempt 2/4 failed (UPGRADE FAILED: another operation (install/upgrade/rollback) "
+            "is in progress);"
+        ),
     ]
 
 
 def test_transient_failures_stop_after_the_bound(fake_helm: FakeHelm, workspace: dict) -> None:
     fake_helm.switch("FAKE_HELM_TRANSIENT_FAILURES", "9")
-    with pytest.raises(DeployError, match="helm upgrade of release demo still failing after 2 attempts: "
-                                          r"UPGRADE FAILED: another operation \(install/upgrade/rollback\)"):
+    with pytest.raises(
+        DeployError,
+        match="helm upgrade of release demo still failing after 2 attempts: "
+        r"UPGRADE FAILED: another operation \(install/upgrade/rollback\)",
+    ):
         deploy(fake_helm, workspace, {"api.image": ("envctl-demo/api", "aaa111")}, attempts=2)
     assert [argv[0] for argv in fake_helm.argvs()].count("upgrade") == 2
 
@@ -209,8 +304,15 @@ def test_chart_error_is_not_retried(fake_helm: FakeHelm, workspace: dict) -> Non
     fake_helm.switch("FAKE_HELM_UPGRADE_ERROR", message)
     progress = CollectingProgress()
     with pytest.raises(DeployError) as caught:
-        deploy_release(SPEC, workspace["chart"], workspace["values"], {}, helm=fake_helm.helm(progress),
-                       progress=progress, recorder=Recorder())
+        deploy_release(
+            SPEC,
+            workspace["chart"],
+            workspace["values"],
+            {},
+            helm=fake_helm.helm(progress),
+            progress=progress,
+            recorder=Recorder(),
+        )
     assert caught.value.message == f"helm upgrade of release demo failed: UPGRADE FAILED: {message}"
     assert caught.value.hint and "fix the chart or values" in caught.value.hint
     assert [argv[0] for argv in fake_helm.argvs()].count("upgrade") == 1
@@ -226,7 +328,9 @@ def test_helm_4_gets_the_same_command_line(fake_helm: FakeHelm, workspace: dict)
 def test_set_into_a_non_mapping_and_missing_values_file_are_config_errors(tmp_path: Path) -> None:
     values = tmp_path / "v.yaml"
     values.write_text("api: [not, a, mapping]\n")
-    with pytest.raises(ConfigError, match=r"release.set 'api.replicas': 'api' is list \['not', 'a', 'mapping'\]"):
+    with pytest.raises(
+        ConfigError, match=r"release.set 'api.replicas': 'api' is list \['not', 'a', 'mapping'\]"
+    ):
         make_values([values], {"api.replicas": 2}, {})
     with pytest.raises(ConfigError, match=r"values file .*missing.yaml does not exist"):
         make_values([tmp_path / "missing.yaml"], {}, {})
@@ -243,10 +347,22 @@ def test_deployed_workloads_carry_the_injected_images(fake_helm: FakeHelm, works
     with KubeApi() as api:
         fake_helm.switch("FAKE_HELM_KUBE_URL", api.url)
         progress, recorder = CollectingProgress(), Recorder()
-        result = deploy_release(SPEC, workspace["chart"], workspace["values"], refs, helm=fake_helm.helm(progress),
-                                progress=progress, recorder=recorder, span_attrs={"task": "deploy", "after": ["x"]})
-        api_image = api.get("apps/v1/deployments", "ci", "demo-api")["spec"]["template"]["spec"]["containers"][0]
-        worker = api.get("apps/v1/deployments", "ci", "demo-worker")["spec"]["template"]["spec"]["containers"][0]
+        result = deploy_release(
+            SPEC,
+            workspace["chart"],
+            workspace["values"],
+            refs,
+            helm=fake_helm.helm(progress),
+            progress=progress,
+            recorder=recorder,
+            span_attrs={"task": "deploy", "after": ["x"]},
+        )
+        api_image = api.get("apps/v1/deployments", "ci", "demo-api")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+        worker = api.get("apps/v1/deployments", "ci", "demo-worker")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
     assert (api_image["image"], worker["image"]) == ("envctl-demo/api:aaa111", "envctl-demo/worker:bbb222")
     assert result.action == "installed"
     [span] = recorder.spans()

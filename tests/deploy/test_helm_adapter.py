@@ -23,25 +23,62 @@ from tests.deploy.conftest import DEMO_CHART, FakeHelm
 @pytest.mark.parametrize(
     ("error_class", "stderr", "kind"),
     [
-        pytest.param(errors.Error, "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
-                     "transient", id="another-operation"),
-        pytest.param(errors.Error, 'Error: Kubernetes cluster unreachable: Get "https://0.0.0.0:6550/version": '
-                     "dial tcp 0.0.0.0:6550: connect: connection refused", "transient", id="connection-refused"),
-        pytest.param(errors.Error, "Error: UPGRADE FAILED: read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset "
-                     "by peer", "transient", id="connection-reset"),
-        pytest.param(errors.Error, "Error: UPGRADE FAILED: the server is currently unable to handle the request "
-                     "(get deployments.apps demo-api)", "transient", id="api-503"),
-        pytest.param(errors.Error, 'Error: an error on the server ("") has prevented the request from succeeding',
-                     "transient", id="api-500"),
+        pytest.param(
+            errors.Error,
+            "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+            "transient",
+            id="another-operation",
+        ),
+        pytest.param(
+            errors.Error,
+            'Error: Kubernetes cluster unreachable: Get "https://0.0.0.0:6550/version": '
+            "dial tcp 0.0.0.0:6550: connect: connection refused",
+            "transient",
+            id="connection-refused",
+        ),
+        pytest.param(
+            errors.Error,
+            "Error: UPGRADE FAILED: read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer",
+            "transient",
+            id="connection-reset",
+        ),
+        pytest.param(
+            errors.Error,
+            "Error: UPGRADE FAILED: the server is currently unable to handle the request "
+            "(get deployments.apps demo-api)",
+            "transient",
+            id="api-503",
+        ),
+        pytest.param(
+            errors.Error,
+            'Error: an error on the server ("") has prevented the request from succeeding',
+            "transient",
+            id="api-500",
+        ),
         pytest.param(errors.ConnectionError, "Error: etcdserver: request timed out", "transient", id="etcd"),
         pytest.param(errors.ReleaseNotFoundError, "Error: release: not found", "not-found", id="not-found"),
-        pytest.param(errors.CommandCancelledError, "Error: UPGRADE FAILED: context canceled", "cancelled",
-                     id="cancelled"),
-        pytest.param(errors.FailedToRenderChartError, "Error: UPGRADE FAILED: execution error at "
-                     "(demo/templates/api.yaml:9:20): api.port is required", "genuine", id="render"),
-        pytest.param(errors.InvalidResourceError, 'Error: UPGRADE FAILED: Deployment.apps "demo-api" is invalid: '
-                     "spec.template.spec.containers[0].image: Required value", "genuine", id="invalid"),
-        pytest.param(errors.Error, "Error: UPGRADE FAILED: context deadline exceeded", "genuine", id="timeout"),
+        pytest.param(
+            errors.CommandCancelledError,
+            "Error: UPGRADE FAILED: context canceled",
+            "cancelled",
+            id="cancelled",
+        ),
+        pytest.param(
+            errors.FailedToRenderChartError,
+            "Error: UPGRADE FAILED: execution error at (demo/templates/api.yaml:9:20): api.port is required",
+            "genuine",
+            id="render",
+        ),
+        pytest.param(
+            errors.InvalidResourceError,
+            'Error: UPGRADE FAILED: Deployment.apps "demo-api" is invalid: '
+            "spec.template.spec.containers[0].image: Required value",
+            "genuine",
+            id="invalid",
+        ),
+        pytest.param(
+            errors.Error, "Error: UPGRADE FAILED: context deadline exceeded", "genuine", id="timeout"
+        ),
     ],
 )
 def test_classify(error_class: type[errors.Error], stderr: str, kind: str) -> None:
@@ -60,14 +97,21 @@ def test_missing_helm_is_tool_missing(tmp_path: Path, monkeypatch: pytest.Monkey
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("{}")
     with pytest.raises(ToolMissingError) as caught:
-        Helm.open(SubprocessRunner(dict(os.environ)), kubeconfig, timeout="300s", progress=CollectingProgress())
+        Helm.open(
+            SubprocessRunner(dict(os.environ)), kubeconfig, timeout="300s", progress=CollectingProgress()
+        )
     assert caught.value.message == "`helm` is not installed or not on PATH"
     assert caught.value.hint and "scripts/install-tools.sh" in caught.value.hint
 
 
 def test_missing_kubeconfig_is_a_cluster_error(fake_helm: FakeHelm, tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="no kubeconfig at"):
-        Helm.open(SubprocessRunner(dict(os.environ)), tmp_path / "nope", timeout="300s", progress=CollectingProgress())
+        Helm.open(
+            SubprocessRunner(dict(os.environ)),
+            tmp_path / "nope",
+            timeout="300s",
+            progress=CollectingProgress(),
+        )
     assert fake_helm.argvs() == []
 
 
@@ -87,21 +131,37 @@ def test_merge_replaces_lists_and_keeps_inputs_untouched() -> None:
 
 
 def standin(fake: FakeHelm, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(fake.bin_dir / "helm"), *args], input=stdin, capture_output=True, text=True,
-                          timeout=30, env=dict(os.environ))
+    return subprocess.run(  # noqa: PLW1510 - callers assert the exit code
+        [str(fake.bin_dir / "helm"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ),
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        pytest.param(["upgrade", "demo", str(DEMO_CHART), "--values", "-", "--disable-openapi-validation"],
-                     "Error: unknown flag: --disable-openapi-validation", id="unknown-flag"),
-        pytest.param(["upgrade", "demo", str(DEMO_CHART), "--values", "-", "--timeout", "300"],
-                     'Error: invalid argument "300" for "--timeout" flag: time: missing unit in duration "300"',
-                     id="timeout-without-unit"),
-        pytest.param(["diff", "upgrade", "demo"], "Error: unknown command 'diff upgrade' for \"helm\"",
-                     id="unknown-command"),
-        pytest.param(["status", "demo", "--output", "json"], "Error: release: not found", id="unknown-release"),
+        pytest.param(
+            ["upgrade", "demo", str(DEMO_CHART), "--values", "-", "--disable-openapi-validation"],
+            "Error: unknown flag: --disable-openapi-validation",
+            id="unknown-flag",
+        ),
+        pytest.param(
+            ["upgrade", "demo", str(DEMO_CHART), "--values", "-", "--timeout", "300"],
+            'Error: invalid argument "300" for "--timeout" flag: time: missing unit in duration "300"',
+            id="timeout-without-unit",
+        ),
+        pytest.param(
+            ["diff", "upgrade", "demo"],
+            "Error: unknown command 'diff upgrade' for \"helm\"",
+            id="unknown-command",
+        ),
+        pytest.param(
+            ["status", "demo", "--output", "json"], "Error: release: not found", id="unknown-release"
+        ),
     ],
 )
 def test_standin_rejects_what_helm_rejects(fake_helm: FakeHelm, args: list[str], error: str) -> None:
@@ -112,32 +172,54 @@ def test_standin_rejects_what_helm_rejects(fake_helm: FakeHelm, args: list[str],
 def test_standin_keeps_releases_and_workloads_in_the_test_api(fake_helm: FakeHelm) -> None:
     from tests.support.kube_api import KubeApi
 
-    values = {"api": {"image": {"repository": "envctl-demo/api", "tag": "t1"}},
-              "migrate": {"image": {"repository": "envctl-demo/migrate", "tag": "m1"}},
-              "web": {"enabled": False, "image": {"repository": "envctl-demo/web", "tag": "w1"}}}
-    upgrade = ["upgrade", "demo", str(DEMO_CHART), "--install", "--output", "json", "--values", "-",
-               "--namespace", "ci"]
+    values = {
+        "api": {"image": {"repository": "envctl-demo/api", "tag": "t1"}},
+        "migrate": {"image": {"repository": "envctl-demo/migrate", "tag": "m1"}},
+        "web": {"enabled": False, "image": {"repository": "envctl-demo/web", "tag": "w1"}},
+    }
+    upgrade = [
+        "upgrade",
+        "demo",
+        str(DEMO_CHART),
+        "--install",
+        "--output",
+        "json",
+        "--values",
+        "-",
+        "--namespace",
+        "ci",
+    ]
     with KubeApi() as api:
         fake_helm.switch("FAKE_HELM_KUBE_URL", api.url)
         assert standin(fake_helm, *upgrade, stdin=json.dumps(values)).returncode == 0
         deployment = api.get("apps/v1/deployments", "ci", "demo-api")
-        assert deployment["metadata"]["labels"] == {"app.kubernetes.io/instance": "demo",
-                                                    "app.kubernetes.io/name": "api",
-                                                    "app.kubernetes.io/managed-by": "Helm"}
+        assert deployment["metadata"]["labels"] == {
+            "app.kubernetes.io/instance": "demo",
+            "app.kubernetes.io/name": "api",
+            "app.kubernetes.io/managed-by": "Helm",
+        }
         job = api.get("batch/v1/jobs", "ci", "demo-migrate")
         assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "envctl-demo/migrate:m1"
         pods = api._request("GET", "/api/v1/namespaces/ci/pods")["items"]
-        assert sorted(p["spec"]["containers"][0]["image"] for p in pods) == ["envctl-demo/api:t1",
-                                                                            "envctl-demo/migrate:m1"]
+        assert sorted(p["spec"]["containers"][0]["image"] for p in pods) == [
+            "envctl-demo/api:t1",
+            "envctl-demo/migrate:m1",
+        ]
         values["api"]["image"]["tag"] = "t2"
         assert standin(fake_helm, *upgrade, stdin=json.dumps(values)).returncode == 0
         pods = api._request("GET", "/api/v1/namespaces/ci/pods")["items"]
-        assert sorted(p["spec"]["containers"][0]["image"] for p in pods) == ["envctl-demo/api:t2",
-                                                                            "envctl-demo/migrate:m1"]
+        assert sorted(p["spec"]["containers"][0]["image"] for p in pods) == [
+            "envctl-demo/api:t2",
+            "envctl-demo/migrate:m1",
+        ]
         # The release itself, stored as helm 3 stores it.
-        secrets = {s["metadata"]["name"]: s for s in api._request("GET", "/api/v1/namespaces/ci/secrets")["items"]}
+        secrets = {
+            s["metadata"]["name"]: s for s in api._request("GET", "/api/v1/namespaces/ci/secrets")["items"]
+        }
         assert {name: s["metadata"]["labels"]["status"] for name, s in secrets.items()} == {
-            "sh.helm.release.v1.demo.v1": "superseded", "sh.helm.release.v1.demo.v2": "deployed"}
+            "sh.helm.release.v1.demo.v1": "superseded",
+            "sh.helm.release.v1.demo.v2": "deployed",
+        }
         stored = secrets["sh.helm.release.v1.demo.v2"]["data"]["release"]
         release = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(stored))))
         assert (release["name"], release["version"], release["config"]) == ("demo", 2, values)
