@@ -80,7 +80,9 @@ class K3dCluster:
 
     @property
     def running(self) -> bool:
-        return self.servers_count > 0 and self.servers_running >= self.servers_count
+        """Every server and agent runs (a stopped agent would leave its node NotReady)."""
+        servers_up = self.servers_count > 0 and self.servers_running >= self.servers_count
+        return servers_up and self.agents_running >= self.agents_count
 
     @property
     def workload_nodes(self) -> tuple[str, ...]:

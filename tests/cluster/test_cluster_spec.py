@@ -74,3 +74,21 @@ def test_cluster_health_says_what_is_missing() -> None:
     health = ClusterHealth(nodes=(("s0", True, ""), ("a0", False, "KubeletNotReady")), coredns="0/1 available")
     assert health.problems(3) == ["2/3 nodes registered", "node a0 not Ready (KubeletNotReady)", "coredns 0/1 available"]
     assert ClusterHealth(nodes=(("s0", True, ""),), coredns="available").problems(1) == []
+
+
+@pytest.mark.parametrize(
+    ("servers", "agents", "running"),
+    [
+        pytest.param((1, 1), (1, 1), True, id="all up"),
+        pytest.param((0, 1), (1, 1), False, id="server stopped"),
+        pytest.param((1, 1), (0, 2), False, id="an agent stopped"),
+        pytest.param((0, 0), (0, 0), False, id="no servers at all"),
+    ],
+)
+def test_a_cluster_counts_as_running_only_when_every_node_runs(
+    servers: tuple[int, int], agents: tuple[int, int], running: bool
+) -> None:
+    from envctl.adapters.k3d import K3dCluster
+
+    cluster = K3dCluster("dev", servers[0], servers[1], agents[0], agents[1], nodes=())
+    assert cluster.running is running
