@@ -180,13 +180,19 @@ class Kubelet:
 
     # --- logs and events ------------------------------------------------------------------------
     def logs(self, pod: str, current: str, *, previous: str | None = None) -> None:
-        """Serve ``current`` as the container's log, and ``previous`` as the previous instance's (if any)."""
+        """Serve ``current`` as the container's log, and ``previous`` as the previous instance's
+        (without one, ``previous=true`` gets the API's 400, as for a container that never restarted)."""
         path = f"get /api/v1/namespaces/{self.namespace}/pods/{pod}/log"
+        service = self._pod_owner[pod].service
+        no_previous = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "reason": "BadRequest",
+                       "message": f'previous terminated container "{service}" in pod "{pod}" not found'}
 
         async def add() -> None:
             emulator = self.api.emulator
             (emulator ** 10)[path] << kmock.headers({"Content-Type": "text/plain"}) << current.encode()
-            if previous is not None:
+            if previous is None:
+                (emulator ** 20)[path, kmock.params(previous="true")] << 400 << no_previous
+            else:
                 (emulator ** 20)[path, kmock.params(previous="true")] \
                     << kmock.headers({"Content-Type": "text/plain"}) << previous.encode()
 

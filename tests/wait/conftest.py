@@ -19,16 +19,21 @@ from tests.support.kubelet import Kubelet
 _namespaces = itertools.count()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def _client_models() -> None:
+    preload()  # the client's models load lazily (seconds): keep that out of the timed tests
+
+
+@pytest.fixture
 def kube_api() -> Iterator[KubeApi]:
+    # One per test: KMock keeps every request and reaction, and matching slows down as they pile up.
     with KubeApi() as api:
         yield api
 
 
-@pytest.fixture(scope="module")
-def api_client(kube_api: KubeApi, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    preload()  # the client's models load lazily (seconds): keep that out of the timed tests
-    return connect(kube_api.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig"))
+@pytest.fixture
+def api_client(kube_api: KubeApi, tmp_path: Path, _client_models: None) -> Any:
+    return connect(kube_api.write_kubeconfig(tmp_path / "kubeconfig"))
 
 
 @pytest.fixture
@@ -56,3 +61,4 @@ class Waiter:
 @pytest.fixture
 def wait(api_client: Any, kubelet: Kubelet) -> Callable[..., WaitResult]:
     return Waiter(api_client, kubelet.namespace)
+
