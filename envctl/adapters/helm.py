@@ -20,6 +20,7 @@ Values go to helm as one dict the caller has merged (pyhelm3's own merge concate
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ TRANSIENT_MARKERS: tuple[str, ...] = (
 )
 
 Kind = Literal["transient", "not-found", "cancelled", "genuine"]
+
+# pyhelm3 logs every command, and a WARNING for every failed one ("command failed: helm status
+# ..." even when "not found" is the expected answer). Unconfigured, Python's last-resort handler
+# would print those to stderr; envctl reports through Progress and output.py instead.
+logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
 _VERBOSE = "rerun with --verbose for the full traceback"
 
 
