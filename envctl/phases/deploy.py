@@ -216,6 +216,11 @@ async def deploy_release_async(
     name, namespace = release_spec.name, release_spec.namespace
     attrs = {"release": name, "namespace": namespace, **(span_attrs or {})}
     with recorder.span(f"deploy {name}", "deploy", **attrs) as span:
+        if not (chart_dir / "Chart.yaml").is_file():
+            msg = f"no Helm chart at {chart_dir} (no Chart.yaml)"
+            raise ConfigError(
+                msg, hint="fix release.chart in envctl.yaml (a chart folder, relative to the workspace)"
+            )
         values = make_values(values_files, release_spec.set, service_refs)
         input_hash = compute_input_hash(chart_dir, values, service_refs)
         span.set(input_hash=input_hash)

@@ -367,3 +367,12 @@ def test_deployed_workloads_carry_the_injected_images(fake_helm: FakeHelm, works
     assert result.action == "installed"
     [span] = recorder.spans()
     assert (span.attrs["task"], span.attrs["after"], span.attrs["release"]) == ("deploy", ["x"], "demo")
+
+
+def test_missing_chart_is_a_config_error_before_any_helm_release_command(
+    fake_helm: FakeHelm, workspace: dict, tmp_path: Path
+) -> None:
+    workspace["chart"] = tmp_path / "no-chart"
+    with pytest.raises(ConfigError, match=r"no Helm chart at .*no-chart \(no Chart.yaml\)"):
+        deploy(fake_helm, workspace, {})
+    assert fake_helm.argvs() == [["version", "--template", "{{ .Version }}"]]

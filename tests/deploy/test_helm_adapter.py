@@ -14,7 +14,7 @@ from pyhelm3 import errors
 
 from envctl.adapters.helm import Helm, classify, helm_reason, run_sync
 from envctl.adapters.process import SubprocessRunner
-from envctl.errors import ClusterError, ToolMissingError
+from envctl.errors import ClusterError, ToolFailedError, ToolMissingError
 from envctl.phases.deploy import merge_values
 from envctl.progress import CollectingProgress
 from tests.deploy.conftest import DEMO_CHART, FakeHelm
@@ -226,3 +226,9 @@ def test_standin_keeps_releases_and_workloads_in_the_test_api(fake_helm: FakeHel
         assert standin(fake_helm, "uninstall", "demo", "--namespace", "ci").returncode == 0
         assert api._request("GET", "/api/v1/namespaces/ci/pods")["items"] == []
         assert api._request("GET", "/api/v1/namespaces/ci/secrets")["items"] == []
+
+
+def test_unreadable_helm_version_is_a_tool_failure(fake_helm: FakeHelm) -> None:
+    fake_helm.switch("FAKE_HELM_VERSION", "v3.15.4\n")  # pyhelm3 cannot parse a trailing newline
+    with pytest.raises(ToolFailedError, match="`helm version` printed an unreadable version"):
+        fake_helm.helm(CollectingProgress())
