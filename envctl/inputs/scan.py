@@ -17,7 +17,13 @@ from envctl.config import EnvConfig, ServiceSpec
 from envctl.errors import InputError
 from envctl.inputs.context import PathIndex, join
 from envctl.inputs.fingerprint import ServiceInputs, SourceResolver, collect_inputs, compute_fingerprints
-from envctl.inputs.gitstate import Snapshot, git_prefix, snapshot_at_ref, snapshot_filesystem, snapshot_worktree
+from envctl.inputs.gitstate import (
+    Snapshot,
+    git_prefix,
+    snapshot_at_ref,
+    snapshot_filesystem,
+    snapshot_worktree,
+)
 
 __all__ = ["Scan", "chart_changed", "open_snapshots", "scan_services", "services_at"]
 
