@@ -7,7 +7,8 @@ tests/plan/test_contract.py): a top-level object with
 ``images`` (third-party images, list of str) and ``services``: a list, in dependency order, of
 ``{name, image, tag, ref, fingerprint, action ("build"|"pull"|"skip"), reason, changed (bool),
 changed_inputs (list of paths, plus the pseudo entries "build_args", "target",
-"base_image:<ref>", "service:<name>"), depends_on (list), dockerfile, context, build_args, target}``.
+"base_image:<ref>", "service:<name>"), depends_on (list), dependency_args ({FROM ARG: service}:
+the build passes that service's ref through the ARG), dockerfile, context, build_args, target}``.
 ``changed`` is relative to ``base`` when given; otherwise it means "no image with this
 fingerprint exists locally".
 """
@@ -74,6 +75,7 @@ class ServicePlan:
             "changed": self.changed,
             "changed_inputs": list(self.changed_inputs),
             "depends_on": list(self.depends_on),
+            "dependency_args": dict(self.dependency_args),
             "dockerfile": self.dockerfile,
             "context": self.context or ".",
             "build_args": dict(self.build_args),

@@ -24,9 +24,7 @@ def _as_plan(data: dict) -> Plan:
             name=s["name"], image=s["image"], tag=s["tag"], fingerprint=s["fingerprint"], action=s["action"],
             reason=s["reason"], changed=s["changed"], changed_inputs=tuple(s["changed_inputs"]),
             depends_on=tuple(s["depends_on"]), dockerfile=s["dockerfile"], context=s["context"],
-            build_args=s["build_args"], target=s["target"],
-            # the JSON contract leaves this out; the demo's FROM ARG is BASE_REF
-            dependency_args={"BASE_REF": s["depends_on"][0]} if s["depends_on"] else {},
+            build_args=s["build_args"], target=s["target"], dependency_args=s["dependency_args"],
         )
         for s in data["services"]
     )
