@@ -4,11 +4,11 @@
 Times the whole process (``envctl plan --output json`` as a subprocess: interpreter start-up and
 imports included), three ways:
 * cold: the first run after the repository is generated, with an empty bytecode cache
-  (PYTHONPYCACHEPREFIX pointing at a new folder, so every module is compiled again) and, when
-  permitted, the kernel page cache dropped; git's index stat cache is also fresh;
+  (PYTHONPYCACHEPREFIX pointing at a new folder, so every module is compiled again) and, with
+  --drop-caches (root only), the kernel page cache dropped; git's index stat cache is also fresh;
 * warm: the median of N runs after that;
 * one changed file: a shared-library file edited in the working tree, ``--base HEAD``, median of N.
-Target: warm <= 0.5 s. Usage: scripts/bench_plan.py [--runs N] [--keep DIR]
+Target: warm <= 0.5 s. Usage: scripts/bench_plan.py [--runs N] [--keep DIR] [--drop-caches]
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="generate the repository here and keep it")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="also drop the kernel page cache before the cold run (root; slows the whole machine)")
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="envctl-bench-plan-"))
     root = options.keep or workdir / "mono"
@@ -129,7 +131,7 @@ def main() -> int:
 
         env = dict(os.environ)
         cold_env = {**env, "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
-        dropped = drop_page_cache()
+        dropped = drop_page_cache() if options.drop_caches else False
         cold = time_plan(root, env=cold_env)
         warm = [time_plan(root, env=env) for _ in range(options.runs)]
         base_warm = [time_plan(root, "--base", "HEAD", env=env) for _ in range(options.runs)]
