@@ -27,10 +27,16 @@ RELEASE_LABEL = "app.kubernetes.io/instance"
 WORKLOAD_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 # Waiting reasons that never clear by themselves.
-FATAL_WAITING = frozenset({
-    "CrashLoopBackOff", "ErrImageNeverPull", "InvalidImageName",
-    "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
-})
+FATAL_WAITING = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
 # Pull errors can be a registry hiccup: fatal only after a grace period.
 PULL_WAITING = frozenset({"ErrImagePull", "ImagePullBackOff"})
 
@@ -83,7 +89,9 @@ def workload_status(kind: str, obj: Any) -> WorkloadStatus:
     pending = _generation_pending(obj)
     if pending and kind != "Job":
         return WorkloadStatus(kind, name, ready=False, failed=False, summary=pending)
-    check = {"Deployment": _deployment, "StatefulSet": _statefulset, "DaemonSet": _daemonset, "Job": _job}[kind]
+    check = {"Deployment": _deployment, "StatefulSet": _statefulset, "DaemonSet": _daemonset, "Job": _job}[
+        kind
+    ]
     return check(name, obj)
 
 
@@ -91,9 +99,20 @@ def _deployment(name: str, obj: Any) -> WorkloadStatus:
     desired = 1 if obj.spec.replicas is None else obj.spec.replicas
     status = obj.status
     progressing = _condition(status.conditions if status else None, "Progressing")
-    if progressing is not None and progressing.status == "False" and progressing.reason == "ProgressDeadlineExceeded":
-        return WorkloadStatus("Deployment", name, ready=False, failed=True, summary="progress deadline exceeded",
-                              reason="ProgressDeadlineExceeded", message=progressing.message or "")
+    if (
+        progressing is not None
+        and progressing.status == "False"
+        and progressing.reason == "ProgressDeadlineExceeded"
+    ):
+        return WorkloadStatus(
+            "Deployment",
+            name,
+            ready=False,
+            failed=True,
+            summary="progress deadline exceeded",
+            reason="ProgressDeadlineExceeded",
+            message=progressing.message or "",
+        )
     updated = (status.updated_replicas if status else None) or 0
     available = (status.available_replicas if status else None) or 0
     total = (status.replicas if status else None) or 0
@@ -108,11 +127,16 @@ def _statefulset(name: str, obj: Any) -> WorkloadStatus:
     desired = 1 if obj.spec.replicas is None else obj.spec.replicas
     status = obj.status
     ready_count = (status.ready_replicas if status else None) or 0
-    rolling = bool(status and status.update_revision and status.current_revision
-                   and status.update_revision != status.current_revision)
+    rolling = bool(
+        status
+        and status.update_revision
+        and status.current_revision
+        and status.update_revision != status.current_revision
+    )
     summary = f"{ready_count}/{desired} ready" + (", rolling update in progress" if rolling else "")
-    return WorkloadStatus("StatefulSet", name, ready=ready_count >= desired and not rolling, failed=False,
-                          summary=summary)
+    return WorkloadStatus(
+        "StatefulSet", name, ready=ready_count >= desired and not rolling, failed=False, summary=summary
+    )
 
 
 def _daemonset(name: str, obj: Any) -> WorkloadStatus:
@@ -122,8 +146,13 @@ def _daemonset(name: str, obj: Any) -> WorkloadStatus:
     desired = status.desired_number_scheduled
     number_ready = status.number_ready or 0
     updated = desired if status.updated_number_scheduled is None else status.updated_number_scheduled
-    return WorkloadStatus("DaemonSet", name, ready=number_ready >= desired and updated >= desired, failed=False,
-                          summary=f"{number_ready}/{desired} ready, {updated} updated")
+    return WorkloadStatus(
+        "DaemonSet",
+        name,
+        ready=number_ready >= desired and updated >= desired,
+        failed=False,
+        summary=f"{number_ready}/{desired} ready, {updated} updated",
+    )
 
 
 def _job(name: str, obj: Any) -> WorkloadStatus:
@@ -131,16 +160,30 @@ def _job(name: str, obj: Any) -> WorkloadStatus:
     conditions = status.conditions if status else None
     failed = _condition(conditions, "Failed")
     if failed is not None and failed.status == "True":
-        return WorkloadStatus("Job", name, ready=False, failed=True, summary=f"failed: {failed.reason or 'Failed'}",
-                              reason=failed.reason or "Failed", message=failed.message or "")
+        return WorkloadStatus(
+            "Job",
+            name,
+            ready=False,
+            failed=True,
+            summary=f"failed: {failed.reason or 'Failed'}",
+            reason=failed.reason or "Failed",
+            message=failed.message or "",
+        )
     complete = _condition(conditions, "Complete")
     succeeded = (status.succeeded if status else None) or 0
     completions = 1 if obj.spec.completions is None else obj.spec.completions
     if complete is not None and complete.status == "True":
-        return WorkloadStatus("Job", name, ready=True, failed=False, summary=f"complete ({succeeded} succeeded)")
+        return WorkloadStatus(
+            "Job", name, ready=True, failed=False, summary=f"complete ({succeeded} succeeded)"
+        )
     active = (status.active if status else None) or 0
-    return WorkloadStatus("Job", name, ready=False, failed=False,
-                          summary=f"{succeeded}/{completions} succeeded, {active} active")
+    return WorkloadStatus(
+        "Job",
+        name,
+        ready=False,
+        failed=False,
+        summary=f"{succeeded}/{completions} succeeded, {active} active",
+    )
 
 
 def belongs_to(pod: Any, workload: Any) -> bool:
@@ -154,7 +197,11 @@ def belongs_to(pod: Any, workload: Any) -> bool:
 def is_job_pod(pod: Any) -> bool:
     owners = (pod.metadata.owner_references if pod.metadata else None) or ()
     labels = (pod.metadata.labels if pod.metadata else None) or {}
-    return any(owner.kind == "Job" for owner in owners) or "job-name" in labels or "batch.kubernetes.io/job-name" in labels
+    return (
+        any(owner.kind == "Job" for owner in owners)
+        or "job-name" in labels
+        or "batch.kubernetes.io/job-name" in labels
+    )
 
 
 def _one_line(text: str | None) -> str:
@@ -177,27 +224,39 @@ def pod_problems(pod: Any) -> list[PodProblem]:
     problems: list[PodProblem] = []
     scheduled = _condition(status.conditions, "PodScheduled")
     if scheduled is not None and scheduled.status == "False" and scheduled.reason == "Unschedulable":
-        problems.append(PodProblem(name, None, "Unschedulable", _one_line(scheduled.message), 0, "unschedulable"))
+        problems.append(
+            PodProblem(name, None, "Unschedulable", _one_line(scheduled.message), 0, "unschedulable")
+        )
     for container in [*(status.init_container_statuses or ()), *(status.container_statuses or ())]:
         restarts = container.restart_count or 0
         state = container.state
         waiting = state.waiting if state else None
         terminated = state.terminated if state else None
         if waiting is not None and waiting.reason in FATAL_WAITING:
-            problems.append(PodProblem(name, container.name, waiting.reason, _one_line(waiting.message), restarts))
+            problems.append(
+                PodProblem(name, container.name, waiting.reason, _one_line(waiting.message), restarts)
+            )
         elif waiting is not None and waiting.reason in PULL_WAITING:
-            problems.append(PodProblem(name, container.name, waiting.reason, _one_line(waiting.message), restarts,
-                                       "pull"))
+            problems.append(
+                PodProblem(name, container.name, waiting.reason, _one_line(waiting.message), restarts, "pull")
+            )
         elif terminated is not None and terminated.exit_code != 0 and restarts > 0 and not job_pod:
             # Crashing again before the back-off shows in `waiting`.
             reason = terminated.reason or "Error"
-            problems.append(PodProblem(name, container.name, reason,
-                                       f"exited with code {terminated.exit_code}, restarted {restarts} times"
-                                       + (f": {_one_line(terminated.message)}" if terminated.message else ""),
-                                       restarts))
+            problems.append(
+                PodProblem(
+                    name,
+                    container.name,
+                    reason,
+                    f"exited with code {terminated.exit_code}, restarted {restarts} times"
+                    + (f": {_one_line(terminated.message)}" if terminated.message else ""),
+                    restarts,
+                )
+            )
     if status.phase == "Failed" and not job_pod:
-        problems.append(PodProblem(name, None, status.reason or "Failed", _one_line(status.message) or "pod failed",
-                                   0))
+        problems.append(
+            PodProblem(name, None, status.reason or "Failed", _one_line(status.message) or "pod failed", 0)
+        )
     return problems
 
 

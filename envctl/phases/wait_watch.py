@@ -8,6 +8,7 @@ label here as well as by the server's label selector, because a test API (KMock)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import queue
 import socket
@@ -72,7 +73,9 @@ def _list_function(api_client: Any, kind: str) -> Any:
 class ResourceWatcher:
     """Lists and watches one kind of the release's objects until ``stop()``."""
 
-    def __init__(self, api_client: Any, kind: str, namespace: str, release: str, out: queue.Queue[Any]) -> None:
+    def __init__(
+        self, api_client: Any, kind: str, namespace: str, release: str, out: queue.Queue[Any]
+    ) -> None:
         self.kind = kind
         self._list = _list_function(api_client, kind)
         self._namespace = namespace
@@ -133,14 +136,17 @@ class ResourceWatcher:
                     return
                 self._stopped.wait(RETRY_PAUSE)
             except (urllib3.exceptions.HTTPError, OSError):
-                self._stopped.wait(RETRY_PAUSE)  # a dropped connection: list again (returns at once if stopped)
-            except Exception as exc:  # noqa: BLE001 - handed to the waiter, which raises it in its thread
+                self._stopped.wait(
+                    RETRY_PAUSE
+                )  # a dropped connection: list again (returns at once if stopped)
+            except Exception as exc:
                 self._out.put(WatchBroken(self.kind, exc))
                 return
 
     def _relist(self) -> str | None:
-        listing = self._list(self._namespace, label_selector=self._selector,
-                             _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        listing = self._list(
+            self._namespace, label_selector=self._selector, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+        )
         self._out.put(Listed(self.kind, tuple(item for item in listing.items if self._mine(item))))
         return listing.metadata.resource_version if listing.metadata else None
 
@@ -150,6 +156,7 @@ class ResourceWatcher:
         import urllib3
 
         watch = kubernetes.watch.Watch()
+
         def opened(*args: Any, **kw: Any) -> Any:
             return self._opened(*args, **kw)
 
@@ -158,9 +165,12 @@ class ResourceWatcher:
             if self._stopped.is_set():
                 return resource_version
             self._watch = watch
-        kwargs: dict[str, Any] = {"label_selector": self._selector, "allow_watch_bookmarks": True,
-                                  "timeout_seconds": WATCH_SECONDS,
-                                  "_request_timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
+        kwargs: dict[str, Any] = {
+            "label_selector": self._selector,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": WATCH_SECONDS,
+            "_request_timeout": (CONNECT_TIMEOUT, READ_TIMEOUT),
+        }
         if resource_version:
             kwargs["resource_version"] = resource_version
         try:
@@ -168,10 +178,14 @@ class ResourceWatcher:
                 if self._stopped.is_set():
                     break
                 if event["type"] == "BOOKMARK":
-                    resource_version = event["raw_object"]["metadata"].get("resourceVersion", resource_version)
+                    resource_version = event["raw_object"]["metadata"].get(
+                        "resourceVersion", resource_version
+                    )
                     continue
                 obj = event["object"]
-                resource_version = (obj.metadata.resource_version if obj.metadata else None) or resource_version
+                resource_version = (
+                    obj.metadata.resource_version if obj.metadata else None
+                ) or resource_version
                 if self._mine(obj):
                     self._out.put(Changed(self.kind, event["type"], obj))
         except urllib3.exceptions.ReadTimeoutError:
@@ -188,7 +202,5 @@ class ResourceWatcher:
 def _shut(response: Any) -> None:
     sock = getattr(getattr(response, "connection", None), "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed

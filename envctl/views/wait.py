@@ -18,8 +18,11 @@ _LOG_SOURCE = {"previous": "previous container", "current": "current container"}
 
 def _failure_lines(failure: PodFailure) -> list[str]:
     lines = [failure.headline()]
-    facts = [f"restarts {failure.restarts}" if failure.restarts else "",
-             f"image {failure.image}" if failure.image else "", f"node {failure.node}" if failure.node else ""]
+    facts = [
+        f"restarts {failure.restarts}" if failure.restarts else "",
+        f"image {failure.image}" if failure.image else "",
+        f"node {failure.node}" if failure.node else "",
+    ]
     if any(facts):
         lines.append("  " + ", ".join(fact for fact in facts if fact))
     if failure.logs:
@@ -70,16 +73,28 @@ def not_ready_dict(error: ReleaseNotReadyError) -> dict[str, Any]:
         "release": error.release,
         "namespace": error.namespace,
         "message": error.message,
-        "failure": None if failure is None else {
-            "workload": failure.workload, "pod": failure.pod, "container": failure.container,
-            "reason": failure.reason, "message": failure.message, "restarts": failure.restarts,
-            "node": failure.node, "image": failure.image, "log_source": failure.log_source,
+        "failure": None
+        if failure is None
+        else {
+            "workload": failure.workload,
+            "pod": failure.pod,
+            "container": failure.container,
+            "reason": failure.reason,
+            "message": failure.message,
+            "restarts": failure.restarts,
+            "node": failure.node,
+            "image": failure.image,
+            "log_source": failure.log_source,
             "logs": list(failure.logs),
-            "events": [{"time": e.time, "type": e.type, "reason": e.reason, "message": e.message, "count": e.count}
-                       for e in failure.events],
+            "events": [
+                {"time": e.time, "type": e.type, "reason": e.reason, "message": e.message, "count": e.count}
+                for e in failure.events
+            ],
         },
-        "workloads": [{"kind": w.kind, "name": w.name, "outcome": w.outcome, "ready_at": w.ready_at, "state": w.state}
-                      for w in error.workloads],
+        "workloads": [
+            {"kind": w.kind, "name": w.name, "outcome": w.outcome, "ready_at": w.ready_at, "state": w.state}
+            for w in error.workloads
+        ],
         "pods": [{"name": name, "state": state} for name, state in error.pods],
     }
 
@@ -89,6 +104,8 @@ def wait_result_dict(result: WaitResult) -> dict[str, Any]:
         "release": result.release,
         "namespace": result.namespace,
         "seconds": result.seconds,
-        "workloads": [{"kind": w.kind, "name": w.name, "outcome": w.outcome, "ready_at": w.ready_at, "state": w.state}
-                      for w in result.workloads],
+        "workloads": [
+            {"kind": w.kind, "name": w.name, "outcome": w.outcome, "ready_at": w.ready_at, "state": w.state}
+            for w in result.workloads
+        ],
     }

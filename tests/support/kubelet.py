@@ -27,8 +27,12 @@ from tests.support.kube_api import KubeApi
 RELEASE_LABEL = "app.kubernetes.io/instance"
 NAME_LABEL = "app.kubernetes.io/name"
 
-_RESOURCES = {"Deployment": "apps/v1/deployments", "StatefulSet": "apps/v1/statefulsets",
-              "DaemonSet": "apps/v1/daemonsets", "Job": "batch/v1/jobs"}
+_RESOURCES = {
+    "Deployment": "apps/v1/deployments",
+    "StatefulSet": "apps/v1/statefulsets",
+    "DaemonSet": "apps/v1/daemonsets",
+    "Job": "batch/v1/jobs",
+}
 _API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
 
 
@@ -68,7 +72,9 @@ class Kubelet:
         return self._workload("Deployment", service, replicas, release, {"replicas": replicas})
 
     def statefulset(self, service: str, *, replicas: int = 1) -> Workload:
-        return self._workload("StatefulSet", service, replicas, None, {"replicas": replicas, "serviceName": service})
+        return self._workload(
+            "StatefulSet", service, replicas, None, {"replicas": replicas, "serviceName": service}
+        )
 
     def daemonset(self, service: str, *, nodes: int = 1) -> Workload:
         return self._workload("DaemonSet", service, nodes, None, {})
@@ -76,40 +82,77 @@ class Kubelet:
     def job(self, service: str) -> Workload:
         return self._workload("Job", service, 1, None, {"backoffLimit": 1}, pod_labels=True)
 
-    def _workload(self, kind: str, service: str, pods: int, release: str | None, spec: dict[str, Any],
-                  *, pod_labels: bool = False) -> Workload:
+    def _workload(
+        self,
+        kind: str,
+        service: str,
+        pods: int,
+        release: str | None,
+        spec: dict[str, Any],
+        *,
+        pod_labels: bool = False,
+    ) -> Workload:
         release = release or self.release
         name = f"{release}-{service}"
         workload = Workload(kind, name, service, image=f"envctl-test/{service}:0123456789ab")
         selector = {RELEASE_LABEL: release, NAME_LABEL: service}
         labels = {**selector, "app.kubernetes.io/managed-by": "Helm"}
-        template = {"metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": service, "image": workload.image,
-                                             "imagePullPolicy": "IfNotPresent"}],
-                             **({"restartPolicy": "Never"} if kind == "Job" else {})}}
-        body = {"apiVersion": _API_VERSIONS[kind], "kind": kind,
-                "metadata": {"name": name, "namespace": self.namespace, "labels": labels, "generation": 1},
-                "spec": {**spec, "selector": {"matchLabels": selector}, "template": template}}
+        template = {
+            "metadata": {"labels": labels},
+            "spec": {
+                "containers": [{"name": service, "image": workload.image, "imagePullPolicy": "IfNotPresent"}],
+                **({"restartPolicy": "Never"} if kind == "Job" else {}),
+            },
+        }
+        body = {
+            "apiVersion": _API_VERSIONS[kind],
+            "kind": kind,
+            "metadata": {"name": name, "namespace": self.namespace, "labels": labels, "generation": 1},
+            "spec": {**spec, "selector": {"matchLabels": selector}, "template": template},
+        }
         self.api.create(_RESOURCES[kind], body)
         self.workloads[name] = workload
         owner_kind = "ReplicaSet" if kind == "Deployment" else kind
         for index in range(pods):
             pod = f"{name}-{index}" if kind == "StatefulSet" else f"{name}-7c9d5-{index:05d}"
             job_labels = {"job-name": name} if pod_labels else {}
-            self.api.create("v1/pods", {
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": pod, "namespace": self.namespace, "labels": {**labels, **job_labels},
-                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner_kind, "name": name,
-                                                  "uid": f"uid-{name}", "controller": True}]},
-                "spec": {**template["spec"], "nodeName": "k3d-envctl-server-0"},
-                "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}],
-                           "containerStatuses": [self._container(workload, waiting=("ContainerCreating", ""))]},
-            })
+            self.api.create(
+                "v1/pods",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": pod,
+                        "namespace": self.namespace,
+                        "labels": {**labels, **job_labels},
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": owner_kind,
+                                "name": name,
+                                "uid": f"uid-{name}",
+                                "controller": True,
+                            }
+                        ],
+                    },
+                    "spec": {**template["spec"], "nodeName": "k3d-envctl-server-0"},
+                    "status": {
+                        "phase": "Pending",
+                        "conditions": [{"type": "PodScheduled", "status": "True"}],
+                        "containerStatuses": [self._container(workload, waiting=("ContainerCreating", ""))],
+                    },
+                },
+            )
             workload.pods.append(pod)
             self._pod_owner[pod] = workload
             self._serve_no_logs(pod)
-            self.event(pod, "Scheduled", f"Successfully assigned {self.namespace}/{pod} to k3d-envctl-server-0",
-                       type_="Normal", offset=-5)
+            self.event(
+                pod,
+                "Scheduled",
+                f"Successfully assigned {self.namespace}/{pod} to k3d-envctl-server-0",
+                type_="Normal",
+                offset=-5,
+            )
         return workload
 
     # --- state changes (call directly, or via later()) ----------------------------------------
@@ -117,20 +160,43 @@ class Kubelet:
         """Every pod Running and Ready, then the workload's status says so (as its controller would)."""
         for pod in workload.pods:
             if workload.kind == "Job":
-                self._patch_pod(pod, "Succeeded", "Succeeded", [self._container(workload, terminated=(0, "Completed"))],
-                                ready=False)
+                self._patch_pod(
+                    pod,
+                    "Succeeded",
+                    "Succeeded",
+                    [self._container(workload, terminated=(0, "Completed"))],
+                    ready=False,
+                )
             else:
-                self._patch_pod(pod, "Ready", "Running", [self._container(workload, running=True, ready=True)],
-                                ready=True)
+                self._patch_pod(
+                    pod, "Ready", "Running", [self._container(workload, running=True, ready=True)], ready=True
+                )
         n = len(workload.pods)
         status: dict[str, Any] = {
-            "Deployment": {"observedGeneration": 1, "replicas": n, "updatedReplicas": n, "readyReplicas": n,
-                           "availableReplicas": n},
-            "StatefulSet": {"observedGeneration": 1, "replicas": n, "readyReplicas": n, "updatedReplicas": n,
-                            "currentRevision": f"{workload.name}-1", "updateRevision": f"{workload.name}-1"},
-            "DaemonSet": {"observedGeneration": 1, "currentNumberScheduled": n, "desiredNumberScheduled": n,
-                          "numberMisscheduled": 0, "numberReady": n, "numberAvailable": n,
-                          "updatedNumberScheduled": n},
+            "Deployment": {
+                "observedGeneration": 1,
+                "replicas": n,
+                "updatedReplicas": n,
+                "readyReplicas": n,
+                "availableReplicas": n,
+            },
+            "StatefulSet": {
+                "observedGeneration": 1,
+                "replicas": n,
+                "readyReplicas": n,
+                "updatedReplicas": n,
+                "currentRevision": f"{workload.name}-1",
+                "updateRevision": f"{workload.name}-1",
+            },
+            "DaemonSet": {
+                "observedGeneration": 1,
+                "currentNumberScheduled": n,
+                "desiredNumberScheduled": n,
+                "numberMisscheduled": 0,
+                "numberReady": n,
+                "numberAvailable": n,
+                "updatedNumberScheduled": n,
+            },
             "Job": {"succeeded": n, "conditions": [{"type": "Complete", "status": "True"}]},
         }[workload.kind]
         self._mark(workload.name, "Ready")
@@ -140,9 +206,14 @@ class Kubelet:
         workload = self._pod_owner[pod]
         self.event(pod, "BackOff", f"Back-off restarting failed container {workload.service} in pod {pod}")
         container = self._container(
-            workload, restarts=restarts,
-            waiting=("CrashLoopBackOff", f"back-off 40s restarting failed container={workload.service} pod={pod}"),
-            last_terminated=(exit_code, "Error"))
+            workload,
+            restarts=restarts,
+            waiting=(
+                "CrashLoopBackOff",
+                f"back-off 40s restarting failed container={workload.service} pod={pod}",
+            ),
+            last_terminated=(exit_code, "Error"),
+        )
         self._patch_pod(pod, "CrashLoopBackOff", "Running", [container], ready=False)
 
     def exited(self, pod: str, *, exit_code: int = 1, restarts: int = 1, reason: str = "Error") -> None:
@@ -156,27 +227,54 @@ class Kubelet:
         workload = self._pod_owner[pod]
         event_reason = {"ErrImagePull": "Failed", "ImagePullBackOff": "BackOff"}.get(reason, "Failed")
         self.event(pod, event_reason, f"Error: {reason}" + (f": {message}" if message else ""))
-        self._patch_pod(pod, reason, "Pending", [self._container(workload, waiting=(reason, message))], ready=False)
+        self._patch_pod(
+            pod, reason, "Pending", [self._container(workload, waiting=(reason, message))], ready=False
+        )
 
-    def unschedulable(self, pod: str, message: str = "0/1 nodes are available: 1 Insufficient memory.") -> None:
+    def unschedulable(
+        self, pod: str, message: str = "0/1 nodes are available: 1 Insufficient memory."
+    ) -> None:
         self.event(pod, "FailedScheduling", message)
         self._mark(pod, "Unschedulable")
-        self.api.patch_status("v1/pods", self.namespace, pod, {
-            "phase": "Pending",
-            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}],
-            "containerStatuses": [],
-        })
+        self.api.patch_status(
+            "v1/pods",
+            self.namespace,
+            pod,
+            {
+                "phase": "Pending",
+                "conditions": [
+                    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+                ],
+                "containerStatuses": [],
+            },
+        )
 
     def fail_job(self, workload: Workload, *, exit_code: int = 1) -> None:
         for pod in workload.pods:
-            self._patch_pod(pod, "Failed", "Failed", [self._container(workload, terminated=(exit_code, "Error"))],
-                            ready=False)
+            self._patch_pod(
+                pod,
+                "Failed",
+                "Failed",
+                [self._container(workload, terminated=(exit_code, "Error"))],
+                ready=False,
+            )
         self._mark(workload.name, "Failed")
-        self.api.patch_status(_RESOURCES[workload.kind], self.namespace, workload.name, {
-            "failed": len(workload.pods),
-            "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                            "message": "Job has reached the specified backoff limit"}],
-        })
+        self.api.patch_status(
+            _RESOURCES[workload.kind],
+            self.namespace,
+            workload.name,
+            {
+                "failed": len(workload.pods),
+                "conditions": [
+                    {
+                        "type": "Failed",
+                        "status": "True",
+                        "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit",
+                    }
+                ],
+            },
+        )
 
     # --- logs and events ------------------------------------------------------------------------
     def logs(self, pod: str, current: str, *, previous: str | None = None) -> None:
@@ -184,48 +282,73 @@ class Kubelet:
         (without one, ``previous=true`` gets the API's 400, as for a container that never restarted)."""
         path = f"get /api/v1/namespaces/{self.namespace}/pods/{pod}/log"
         service = self._pod_owner[pod].service
-        no_previous = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "reason": "BadRequest",
-                       "message": f'previous terminated container "{service}" in pod "{pod}" not found'}
+        no_previous = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": 400,
+            "reason": "BadRequest",
+            "message": f'previous terminated container "{service}" in pod "{pod}" not found',
+        }
 
         async def add() -> None:
             emulator = self.api.emulator
-            (emulator ** 10)[path] << kmock.headers({"Content-Type": "text/plain"}) << current.encode()
+            (emulator**10)[path] << kmock.headers({"Content-Type": "text/plain"}) << current.encode()
             if previous is None:
-                (emulator ** 20)[path, kmock.params(previous="true")] << 400 << no_previous
+                (emulator**20)[path, kmock.params(previous="true")] << 400 << no_previous
             else:
-                (emulator ** 20)[path, kmock.params(previous="true")] \
-                    << kmock.headers({"Content-Type": "text/plain"}) << previous.encode()
+                (
+                    (emulator**20)[path, kmock.params(previous="true")]
+                    << kmock.headers({"Content-Type": "text/plain"})
+                    << previous.encode()
+                )
 
         self.api.run(add())
 
     def _serve_no_logs(self, pod: str) -> None:
         """Until logs() is called, answer as the API does for a container that never started: 400."""
         path = f"get /api/v1/namespaces/{self.namespace}/pods/{pod}/log"
-        body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "reason": "BadRequest",
-                "message": f'container "{self._pod_owner[pod].service}" in pod "{pod}" is waiting to start'}
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": 400,
+            "reason": "BadRequest",
+            "message": f'container "{self._pod_owner[pod].service}" in pod "{pod}" is waiting to start',
+        }
 
         async def add() -> None:
-            (self.api.emulator ** 1)[path] << 400 << body
+            (self.api.emulator**1)[path] << 400 << body
 
         self.api.run(add())
 
-    def event(self, pod: str, reason: str, message: str, *, type_: str = "Warning", offset: float = 0.0) -> None:
+    def event(
+        self, pod: str, reason: str, message: str, *, type_: str = "Warning", offset: float = 0.0
+    ) -> None:
         """An event about ``pod``, stamped ``offset`` seconds from now."""
-        self.api.create("v1/events", {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{pod}.{next(self._events):04d}", "namespace": self.namespace},
-            "involvedObject": {"kind": "Pod", "name": pod, "namespace": self.namespace},
-            "reason": reason, "message": message, "type": type_, "count": 1,
-            "firstTimestamp": _now(offset), "lastTimestamp": _now(offset),
-            "source": {"component": "kubelet"},
-        })
+        self.api.create(
+            "v1/events",
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": f"{pod}.{next(self._events):04d}", "namespace": self.namespace},
+                "involvedObject": {"kind": "Pod", "name": pod, "namespace": self.namespace},
+                "reason": reason,
+                "message": message,
+                "type": type_,
+                "count": 1,
+                "firstTimestamp": _now(offset),
+                "lastTimestamp": _now(offset),
+                "source": {"component": "kubelet"},
+            },
+        )
 
     # --- timing ------------------------------------------------------------------------------------
     def later(self, delay: float, action: Any, *args: Any, **kwargs: Any) -> None:
         def run() -> None:
             try:
                 action(*args, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread by close()
+            except BaseException as exc:
                 self._errors.append(exc)
 
         timer = threading.Timer(delay, run)
@@ -243,17 +366,32 @@ class Kubelet:
     def _mark(self, subject: str, state: str) -> None:
         self.entered[(subject, state)] = time.monotonic()
 
-    def _patch_pod(self, pod: str, mark: str, phase: str, containers: list[dict[str, Any]], *, ready: bool) -> None:
-        conditions = [{"type": "PodScheduled", "status": "True"},
-                      {"type": "Ready", "status": "True" if ready else "False"}]
+    def _patch_pod(
+        self, pod: str, mark: str, phase: str, containers: list[dict[str, Any]], *, ready: bool
+    ) -> None:
+        conditions = [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "True" if ready else "False"},
+        ]
         self._mark(pod, mark)
-        self.api.patch_status("v1/pods", self.namespace, pod,
-                              {"phase": phase, "conditions": conditions, "containerStatuses": containers})
+        self.api.patch_status(
+            "v1/pods",
+            self.namespace,
+            pod,
+            {"phase": phase, "conditions": conditions, "containerStatuses": containers},
+        )
 
     @staticmethod
-    def _container(workload: Workload, *, restarts: int = 0, ready: bool = False, running: bool = False,
-                   waiting: tuple[str, str] | None = None, terminated: tuple[int, str] | None = None,
-                   last_terminated: tuple[int, str] | None = None) -> dict[str, Any]:
+    def _container(
+        workload: Workload,
+        *,
+        restarts: int = 0,
+        ready: bool = False,
+        running: bool = False,
+        waiting: tuple[str, str] | None = None,
+        terminated: tuple[int, str] | None = None,
+        last_terminated: tuple[int, str] | None = None,
+    ) -> dict[str, Any]:
         state: dict[str, Any] = {}
         if running:
             state = {"running": {"startedAt": _now()}}
@@ -261,8 +399,16 @@ class Kubelet:
             state = {"waiting": {"reason": waiting[0], **({"message": waiting[1]} if waiting[1] else {})}}
         elif terminated is not None:
             state = {"terminated": {"exitCode": terminated[0], "reason": terminated[1], "finishedAt": _now()}}
-        status = {"name": workload.service, "image": workload.image, "imageID": "", "ready": ready,
-                  "restartCount": restarts, "state": state}
+        status = {
+            "name": workload.service,
+            "image": workload.image,
+            "imageID": "",
+            "ready": ready,
+            "restartCount": restarts,
+            "state": state,
+        }
         if last_terminated is not None:
-            status["lastState"] = {"terminated": {"exitCode": last_terminated[0], "reason": last_terminated[1]}}
+            status["lastState"] = {
+                "terminated": {"exitCode": last_terminated[0], "reason": last_terminated[1]}
+            }
         return status

@@ -51,14 +51,28 @@ class Waiter:
         self.recorder = Recorder()
         self.progress = CollectingProgress()
 
-    def __call__(self, *, timeout: float = 10.0, pull_grace: float = 0.5, unschedulable_timeout: float = 0.5,
-                 release: str = "demo", **kwargs: Any) -> WaitResult:
-        return wait_for_release(self.api_client, self.namespace, release, timeout=timeout, pull_grace=pull_grace,
-                                unschedulable_timeout=unschedulable_timeout, recorder=self.recorder,
-                                progress=self.progress, **kwargs)
+    def __call__(
+        self,
+        *,
+        timeout: float = 10.0,
+        pull_grace: float = 0.5,
+        unschedulable_timeout: float = 0.5,
+        release: str = "demo",
+        **kwargs: Any,
+    ) -> WaitResult:
+        return wait_for_release(
+            self.api_client,
+            self.namespace,
+            release,
+            timeout=timeout,
+            pull_grace=pull_grace,
+            unschedulable_timeout=unschedulable_timeout,
+            recorder=self.recorder,
+            progress=self.progress,
+            **kwargs,
+        )
 
 
 @pytest.fixture
 def wait(api_client: Any, kubelet: Kubelet) -> Callable[..., WaitResult]:
     return Waiter(api_client, kubelet.namespace)
-

@@ -4,6 +4,7 @@ with the pod's log tail and events; graced states (pull errors, Unschedulable) o
 from __future__ import annotations
 
 import time
+
 import pytest
 
 from envctl.errors import ExitCode, WorkloadsNotReadyError
@@ -20,16 +21,25 @@ def _fails(wait: Waiter, **kwargs: float) -> ReleaseNotReadyError:
     return caught.value
 
 
-@pytest.mark.parametrize(("reason", "message"), [
-    pytest.param("ErrImageNeverPull", NEVER_PULL, id="never-pull"),
-    pytest.param("InvalidImageName", 'couldn\'t parse image name "Envctl/API:x": invalid reference format',
-                 id="invalid-image"),
-    pytest.param("CreateContainerConfigError", 'secret "api-env" not found', id="config-error"),
-    pytest.param("CreateContainerError", "context deadline exceeded", id="create-error"),
-    pytest.param("RunContainerError", 'exec: "httpd": executable file not found in $PATH', id="run-error"),
-])
-def test_a_container_stuck_in_a_fatal_reason_fails_the_wait_at_once(kubelet: Kubelet, wait: Waiter,
-                                                                     reason: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        pytest.param("ErrImageNeverPull", NEVER_PULL, id="never-pull"),
+        pytest.param(
+            "InvalidImageName",
+            'couldn\'t parse image name "Envctl/API:x": invalid reference format',
+            id="invalid-image",
+        ),
+        pytest.param("CreateContainerConfigError", 'secret "api-env" not found', id="config-error"),
+        pytest.param("CreateContainerError", "context deadline exceeded", id="create-error"),
+        pytest.param(
+            "RunContainerError", 'exec: "httpd": executable file not found in $PATH', id="run-error"
+        ),
+    ],
+)
+def test_a_container_stuck_in_a_fatal_reason_fails_the_wait_at_once(
+    kubelet: Kubelet, wait: Waiter, reason: str, message: str
+) -> None:
     kubelet.ready(kubelet.deployment("web"))
     api = kubelet.deployment("api")
     pod = api.pods[0]
@@ -40,20 +50,31 @@ def test_a_container_stuck_in_a_fatal_reason_fails_the_wait_at_once(kubelet: Kub
     noticed = time.monotonic() - kubelet.entered[(pod, reason)]
     assert noticed <= 2.0
     assert isinstance(error, WorkloadsNotReadyError) and error.exit_code == ExitCode.NOT_READY
-    assert error.message == f"release demo: pod {pod} container api (Deployment/demo-api) is {reason}: {message}"
+    assert (
+        error.message == f"release demo: pod {pod} container api (Deployment/demo-api) is {reason}: {message}"
+    )
     assert error.hint
     failure = error.failure
     assert failure is not None
-    assert (failure.workload, failure.pod, failure.container, failure.reason) == ("Deployment/demo-api", pod, "api", reason)
+    assert (failure.workload, failure.pod, failure.container, failure.reason) == (
+        "Deployment/demo-api",
+        pod,
+        "api",
+        reason,
+    )
     # The container never ran: the API answers 400 for its log, so there are none to show.
     assert (failure.logs, failure.log_source) == ((), "none")
     assert [(e.type, e.reason) for e in failure.events] == [("Normal", "Scheduled"), ("Warning", "Failed")]
     assert {(w.name, w.outcome) for w in error.workloads} == {("demo-web", "ready"), ("demo-api", "failed")}
-    failed_spans = [(s.service, s.outcome, s.attrs.get("reason")) for s in wait.recorder.spans() if s.outcome != "ok"]
+    failed_spans = [
+        (s.service, s.outcome, s.attrs.get("reason")) for s in wait.recorder.spans() if s.outcome != "ok"
+    ]
     assert failed_spans == [("api", "failed", reason)]
 
 
-def test_crash_loop_shows_the_previous_containers_log_and_events_in_time_order(kubelet: Kubelet, wait: Waiter) -> None:
+def test_crash_loop_shows_the_previous_containers_log_and_events_in_time_order(
+    kubelet: Kubelet, wait: Waiter
+) -> None:
     api = kubelet.deployment("api")
     pod = api.pods[0]
     previous = "".join(f"line {n}\n" for n in range(1, 61)) + "panic: cannot bind :8080\n"
@@ -65,7 +86,9 @@ def test_crash_loop_shows_the_previous_containers_log_and_events_in_time_order(k
     error = _fails(wait)
 
     assert time.monotonic() - kubelet.entered[(pod, "CrashLoopBackOff")] <= 2.0
-    assert error.message.startswith(f"release demo: pod {pod} container api (Deployment/demo-api) is CrashLoopBackOff")
+    assert error.message.startswith(
+        f"release demo: pod {pod} container api (Deployment/demo-api) is CrashLoopBackOff"
+    )
     failure = error.failure
     assert failure is not None and failure.restarts == 4
     assert failure.log_source == "previous"
@@ -74,7 +97,9 @@ def test_crash_loop_shows_the_previous_containers_log_and_events_in_time_order(k
     assert [e.reason for e in failure.events] == ["Scheduled", "Created", "Pulled", "BackOff"]
 
 
-def test_crash_loop_without_a_previous_log_falls_back_to_the_current_one(kubelet: Kubelet, wait: Waiter) -> None:
+def test_crash_loop_without_a_previous_log_falls_back_to_the_current_one(
+    kubelet: Kubelet, wait: Waiter
+) -> None:
     pod = kubelet.deployment("api").pods[0]
     kubelet.logs(pod, "listening on :8080\nkilled\n")  # previous=true still answers 400
     kubelet.later(0.1, kubelet.crash_loop, pod, restarts=1)
@@ -85,28 +110,38 @@ def test_crash_loop_without_a_previous_log_falls_back_to_the_current_one(kubelet
     assert (failure.log_source, failure.logs) == ("current", ("listening on :8080", "killed"))
 
 
-def test_a_container_exiting_non_zero_after_a_restart_fails_before_the_back_off_shows(kubelet: Kubelet,
-                                                                                    wait: Waiter) -> None:
+def test_a_container_exiting_non_zero_after_a_restart_fails_before_the_back_off_shows(
+    kubelet: Kubelet, wait: Waiter
+) -> None:
     pod = kubelet.statefulset("db").pods[0]
     kubelet.logs(pod, "", previous="FATAL: data directory has wrong ownership\n")
     kubelet.later(0.1, kubelet.exited, pod, exit_code=2, restarts=1)
 
     error = _fails(wait)
 
-    assert error.message == (f"release demo: pod {pod} container db (StatefulSet/demo-db) is Error: "
-                             "exited with code 2, restarted 1 times")
+    assert error.message == (
+        f"release demo: pod {pod} container db (StatefulSet/demo-db) is Error: "
+        "exited with code 2, restarted 1 times"
+    )
     assert error.failure is not None and error.failure.logs == ("FATAL: data directory has wrong ownership",)
 
 
 def test_an_evicted_pod_fails_the_wait(kubelet: Kubelet, wait: Waiter) -> None:
     pod = kubelet.deployment("api").pods[0]
-    kubelet.later(0.1, kubelet.api.patch_status, "v1/pods", kubelet.namespace, pod,
-                  {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."})
+    kubelet.later(
+        0.1,
+        kubelet.api.patch_status,
+        "v1/pods",
+        kubelet.namespace,
+        pod,
+        {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."},
+    )
 
     error = _fails(wait)
 
-    assert error.message == (f"release demo: pod {pod} (Deployment/demo-api) is Evicted: "
-                             "The node was low on resource: memory.")
+    assert error.message == (
+        f"release demo: pod {pod} (Deployment/demo-api) is Evicted: The node was low on resource: memory."
+    )
 
 
 @pytest.mark.parametrize("reason", ["ErrImagePull", "ImagePullBackOff"])
@@ -141,8 +176,10 @@ def test_unschedulable_fails_after_its_own_timeout(kubelet: Kubelet, wait: Waite
 
     lasted = time.monotonic() - kubelet.entered[(pod, "Unschedulable")]
     assert 0.7 <= lasted <= 0.7 + 1.0
-    assert error.message == (f"release demo: pod {pod} (Deployment/demo-api) is Unschedulable: "
-                             "0/1 nodes are available: 1 Insufficient memory.")
+    assert error.message == (
+        f"release demo: pod {pod} (Deployment/demo-api) is Unschedulable: "
+        "0/1 nodes are available: 1 Insufficient memory."
+    )
     assert error.failure is not None
     assert error.failure.events[-1].reason == "FailedScheduling"
     assert "resource requests" in (error.hint or "")
@@ -152,17 +189,22 @@ def test_a_failed_job_names_its_pod_container_and_exit(kubelet: Kubelet, wait: W
     kubelet.ready(kubelet.deployment("api"))
     job = kubelet.job("migrate")
     pod = job.pods[0]
-    kubelet.logs(pod, "applying 0003_users.sql\nERROR: relation \"users\" already exists\n")
+    kubelet.logs(pod, 'applying 0003_users.sql\nERROR: relation "users" already exists\n')
     kubelet.later(0.2, kubelet.fail_job, job, exit_code=3)
 
     error = _fails(wait)
 
     assert time.monotonic() - kubelet.entered[(job.name, "Failed")] <= 2.0
-    assert error.message == (f"release demo: pod {pod} container migrate (Job/demo-migrate) is BackoffLimitExceeded: "
-                             "Job has reached the specified backoff limit; exited with code 3")
+    assert error.message == (
+        f"release demo: pod {pod} container migrate (Job/demo-migrate) is BackoffLimitExceeded: "
+        "Job has reached the specified backoff limit; exited with code 3"
+    )
     assert error.failure is not None
     assert error.failure.logs[-1] == 'ERROR: relation "users" already exists'
-    assert {(w.name, w.outcome) for w in error.workloads} == {("demo-api", "ready"), ("demo-migrate", "failed")}
+    assert {(w.name, w.outcome) for w in error.workloads} == {
+        ("demo-api", "ready"),
+        ("demo-migrate", "failed"),
+    }
 
 
 def test_the_deadline_names_what_is_not_ready_and_its_last_state(kubelet: Kubelet, wait: Waiter) -> None:
@@ -179,12 +221,19 @@ def test_the_deadline_names_what_is_not_ready_and_its_last_state(kubelet: Kubele
     assert error.message == (
         "release demo: 2 workload(s) not ready after 0.8 s: "
         f"Deployment/demo-api (0/1 available, 0 updated; pod {api.pods[0]} Pending (ErrImagePull)), "
-        "Job/demo-migrate (0/1 succeeded, 0 active; pod demo-migrate-7c9d5-00000 Pending (ContainerCreating))")
+        "Job/demo-migrate (0/1 succeeded, 0 active; pod demo-migrate-7c9d5-00000 Pending (ContainerCreating))"
+    )
     assert "--timeout" in (error.hint or "")
     assert {(w.name, w.outcome) for w in error.workloads} == {
-        ("demo-agent", "ready"), ("demo-api", "not-ready"), ("demo-migrate", "not-ready")}
+        ("demo-agent", "ready"),
+        ("demo-api", "not-ready"),
+        ("demo-migrate", "not-ready"),
+    }
     assert sorted((s.service, s.outcome) for s in wait.recorder.spans()) == [
-        ("agent", "ok"), ("api", "failed"), ("migrate", "failed")]
+        ("agent", "ok"),
+        ("api", "failed"),
+        ("migrate", "failed"),
+    ]
 
 
 def test_the_first_failure_wins_while_others_are_still_starting(kubelet: Kubelet, wait: Waiter) -> None:

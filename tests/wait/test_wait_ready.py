@@ -8,16 +8,23 @@ import time
 import kmock
 import pytest
 
+from envctl.errors import ClusterError
 from envctl.timing.spans import Cancelled
 from tests.support.kube_api import KubeApi
 from tests.support.kubelet import Kubelet
 from tests.wait.conftest import Waiter
 
 
-def test_every_kind_is_waited_on_concurrently_so_the_total_is_the_slowest(kubelet: Kubelet, wait: Waiter) -> None:
+def test_every_kind_is_waited_on_concurrently_so_the_total_is_the_slowest(
+    kubelet: Kubelet, wait: Waiter
+) -> None:
     delays = {"DaemonSet": 0.2, "Deployment": 0.4, "StatefulSet": 0.6, "Job": 0.8}
-    workloads = [kubelet.daemonset("agent"), kubelet.deployment("api", replicas=2), kubelet.statefulset("db"),
-                 kubelet.job("migrate")]
+    workloads = [
+        kubelet.daemonset("agent"),
+        kubelet.deployment("api", replicas=2),
+        kubelet.statefulset("db"),
+        kubelet.job("migrate"),
+    ]
     for workload in workloads:
         kubelet.later(delays[workload.kind], kubelet.ready, workload)
 
@@ -27,8 +34,11 @@ def test_every_kind_is_waited_on_concurrently_so_the_total_is_the_slowest(kubele
 
     assert 0.8 - 0.1 <= took < 0.8 + 0.7 < sum(delays.values())
     assert {(w.kind, w.name, w.outcome) for w in result.workloads} == {
-        ("DaemonSet", "demo-agent", "ready"), ("Deployment", "demo-api", "ready"),
-        ("StatefulSet", "demo-db", "ready"), ("Job", "demo-migrate", "ready")}
+        ("DaemonSet", "demo-agent", "ready"),
+        ("Deployment", "demo-api", "ready"),
+        ("StatefulSet", "demo-db", "ready"),
+        ("Job", "demo-migrate", "ready"),
+    }
     ready_at = {w.kind: w.ready_at for w in result.workloads}
     for kind, delay in delays.items():
         assert ready_at[kind] is not None
@@ -39,16 +49,25 @@ def test_every_kind_is_waited_on_concurrently_so_the_total_is_the_slowest(kubele
     assert set(spans) == {"agent", "api", "db", "migrate"}
     assert all(s.kind == "wait" and s.outcome == "ok" for s in spans.values())
     assert spans["migrate"].seconds == pytest.approx(ready_at["Job"], abs=1e-3)
-    assert spans["api"].attrs == {"workload": "Deployment/demo-api", "ready_at": round(ready_at["Deployment"], 6)}
+    assert spans["api"].attrs == {
+        "workload": "Deployment/demo-api",
+        "ready_at": round(ready_at["Deployment"], 6),
+    }
     assert [subject for subject, _ in wait.progress.steps] == [
-        "DaemonSet/demo-agent", "Deployment/demo-api", "StatefulSet/demo-db", "Job/demo-migrate"]
+        "DaemonSet/demo-agent",
+        "Deployment/demo-api",
+        "StatefulSet/demo-db",
+        "Job/demo-migrate",
+    ]
 
 
 def test_workloads_already_ready_are_confirmed_at_once(kubelet: Kubelet, wait: Waiter) -> None:
     kubelet.ready(kubelet.deployment("api"))
     result = wait()
     assert result.seconds < 0.5
-    assert [(w.name, w.outcome, w.state) for w in result.workloads] == [("demo-api", "ready", "1/1 available, 1 updated")]
+    assert [(w.name, w.outcome, w.state) for w in result.workloads] == [
+        ("demo-api", "ready", "1/1 available, 1 updated")
+    ]
 
 
 def test_another_release_in_the_namespace_is_ignored(kubelet: Kubelet, wait: Waiter) -> None:
@@ -62,11 +81,21 @@ def test_another_release_in_the_namespace_is_ignored(kubelet: Kubelet, wait: Wai
     assert [(w.name, w.outcome) for w in result.workloads] == [("demo-api", "ready")]
 
 
-def test_a_410_on_a_watch_leads_to_a_relist_and_the_wait_still_succeeds(kube_api: KubeApi, kubelet: Kubelet,
-                                                                        wait: Waiter) -> None:
+def test_a_410_on_a_watch_leads_to_a_relist_and_the_wait_still_succeeds(
+    kube_api: KubeApi, kubelet: Kubelet, wait: Waiter
+) -> None:
     api = kubelet.deployment("api")
-    gone = {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
-                                        "reason": "Expired", "message": "too old resource version: 1 (42)"}}
+    gone = {
+        "type": "ERROR",
+        "object": {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": 410,
+            "reason": "Expired",
+            "message": "too old resource version: 1 (42)",
+        },
+    }
 
     async def expire_first_watches() -> None:
         for resource in ("watch apps/v1/deployments", "watch v1/pods"):
@@ -78,15 +107,20 @@ def test_a_410_on_a_watch_leads_to_a_relist_and_the_wait_still_succeeds(kube_api
     result = wait(timeout=5)
 
     assert [(w.name, w.outcome) for w in result.workloads] == [("demo-api", "ready")]
-    deployment_reads = [("watch=true" in str(r.url)) for r in kube_api.emulator
-                        if r.method == "GET" and f"/namespaces/{kubelet.namespace}/deployments" in str(r.url)]
+    deployment_reads = [
+        ("watch=true" in str(r.url))
+        for r in kube_api.emulator
+        if r.method == "GET" and f"/namespaces/{kubelet.namespace}/deployments" in str(r.url)
+    ]
     assert deployment_reads[:4] == [False, True, False, True], "list, watch (410), list again, watch again"
 
 
 def test_a_release_without_workloads_is_ready_at_once(kubelet: Kubelet, wait: Waiter) -> None:
     result = wait()
     assert result.workloads == ()
-    assert wait.progress.steps == [("demo", f"no workloads labelled app.kubernetes.io/instance=demo in {kubelet.namespace}")]
+    assert wait.progress.steps == [
+        ("demo", f"no workloads labelled app.kubernetes.io/instance=demo in {kubelet.namespace}")
+    ]
 
 
 def test_cancel_event_stops_the_wait_early(kubelet: Kubelet, wait: Waiter) -> None:
@@ -100,3 +134,31 @@ def test_cancel_event_stops_the_wait_early(kubelet: Kubelet, wait: Waiter) -> No
 
     assert time.monotonic() - started < 1.0
     assert [(s.name, s.outcome) for s in wait.recorder.spans()] == [("wait Deployment/demo-api", "cancelled")]
+
+
+def test_a_refused_watch_is_reported_as_a_cluster_error(
+    kube_api: KubeApi, kubelet: Kubelet, wait: Waiter
+) -> None:
+    kubelet.deployment("api")
+    forbidden = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": 403,
+        "reason": "Forbidden",
+        "message": 'pods is forbidden: User "dev" cannot list resource "pods"',
+    }
+
+    async def forbid_pods() -> None:
+        kube_api.emulator["list v1/pods", kmock.namespace(kubelet.namespace)] << 403 << forbidden
+
+    kube_api.run(forbid_pods())
+
+    with pytest.raises(ClusterError) as caught:
+        wait(timeout=5)
+
+    assert caught.value.message == (
+        f"cannot list/watch Pods in namespace {kubelet.namespace}: "
+        '403 Forbidden: pods is forbidden: User "dev" cannot list resource "pods"'
+    )
+    assert "kubectl auth can-i watch pods" in (caught.value.hint or "")

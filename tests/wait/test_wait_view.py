@@ -11,24 +11,45 @@ from envctl.phases.wait_diagnostics import EventLine, PodFailure
 from envctl.views.wait import not_ready_dict, not_ready_lines, not_ready_renderable
 
 FAILURE = PodFailure(
-    workload="Deployment/demo-api", pod="demo-api-1", container="api", reason="CrashLoopBackOff",
-    message="back-off 40s restarting failed container", restarts=3, node="k3d-envctl-server-0",
-    image="envctl-test/api:0123456789ab", logs=("boot", "panic: cannot bind :8080"), log_source="previous",
-    events=(EventLine("2026-11-29T07:00:00+00:00", "Normal", "Started", "Started container api", 1),
-            EventLine("2026-11-29T07:00:05+00:00", "Warning", "BackOff", "Back-off restarting failed container", 4)),
+    workload="Deployment/demo-api",
+    pod="demo-api-1",
+    container="api",
+    reason="CrashLoopBackOff",
+    message="back-off 40s restarting failed container",
+    restarts=3,
+    node="k3d-envctl-server-0",
+    image="envctl-test/api:0123456789ab",
+    logs=("boot", "panic: cannot bind :8080"),
+    log_source="previous",
+    events=(
+        EventLine("2026-11-29T07:00:00+00:00", "Normal", "Started", "Started container api", 1),
+        EventLine(
+            "2026-11-29T07:00:05+00:00", "Warning", "BackOff", "Back-off restarting failed container", 4
+        ),
+    ),
 )
-WORKLOADS = (WorkloadReadiness("Deployment", "demo-web", "ready", 1.25, "1/1 available, 1 updated"),
-             WorkloadReadiness("Deployment", "demo-api", "failed", None, "0/1 available, 0 updated"))
+WORKLOADS = (
+    WorkloadReadiness("Deployment", "demo-web", "ready", 1.25, "1/1 available, 1 updated"),
+    WorkloadReadiness("Deployment", "demo-api", "failed", None, "0/1 available, 0 updated"),
+)
 
 
 def _error(failure: PodFailure | None) -> ReleaseNotReadyError:
-    return ReleaseNotReadyError("release demo: ...", hint="fix it", release="demo", namespace="dev", failure=failure,
-                                workloads=WORKLOADS, pods=(("demo-api-1", "Running, not ready (CrashLoopBackOff)"),))
+    return ReleaseNotReadyError(
+        "release demo: ...",
+        hint="fix it",
+        release="demo",
+        namespace="dev",
+        failure=failure,
+        workloads=WORKLOADS,
+        pods=(("demo-api-1", "Running, not ready (CrashLoopBackOff)"),),
+    )
 
 
 def test_a_pod_failure_shows_reason_log_tail_and_events() -> None:
     assert not_ready_lines(_error(FAILURE)) == [
-        "pod demo-api-1 container api (Deployment/demo-api) is CrashLoopBackOff: back-off 40s restarting failed container",
+        "pod demo-api-1 container api (Deployment/demo-api) is CrashLoopBackOff: "
+        "back-off 40s restarting failed container",
         "  restarts 3, image envctl-test/api:0123456789ab, node k3d-envctl-server-0",
         "  last 2 log lines (previous container):",
         "    | boot",
@@ -40,8 +61,19 @@ def test_a_pod_failure_shows_reason_log_tail_and_events() -> None:
 
 
 def test_a_pod_without_logs_says_so() -> None:
-    no_logs = PodFailure("Deployment/demo-api", "demo-api-1", "api", "ErrImageNeverPull", "not present", 0, None,
-                         None, (), "none", ())
+    no_logs = PodFailure(
+        "Deployment/demo-api",
+        "demo-api-1",
+        "api",
+        "ErrImageNeverPull",
+        "not present",
+        0,
+        None,
+        None,
+        (),
+        "none",
+        (),
+    )
     assert not_ready_lines(_error(no_logs)) == [
         "pod demo-api-1 container api (Deployment/demo-api) is ErrImageNeverPull: not present",
         "  no logs (the container has not written any, or never started)",
