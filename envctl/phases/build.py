@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -83,7 +83,7 @@ class BuildOptions:
             push=settings.push,
             jobs=settings.jobs,
         )
-        return base if not overrides else cls(**{**base.__dict__, **overrides})  # type: ignore[arg-type]
+        return replace(base, **overrides)  # type: ignore[arg-type] - e.g. jobs=, keep_going= from flags
 
 
 @dataclass(frozen=True)

@@ -113,3 +113,33 @@ def test_engine_backend_builds_with_the_legacy_builder(workspace, docker_engine:
     facts = DockerEngine().inspect(web.ref)
     assert facts is not None and facts.image_id == built.image_id
     assert facts.labels["dev.envctl.service"] == "web"
+
+
+def test_cache_registry_push_then_pull_instead_of_build(workspace, docker_engine: str, registry) -> None:
+    web = next(s for s in workspace.services() if s.name == "web")
+    pusher = ImageBuilder(
+        workspace_root=workspace.root, docker=DockerEngine(), runner=SubprocessRunner(),
+        options=BuildOptions(docker_cli=docker_engine, network="none", cache_registry=registry.address, push=True),
+        recorder=Recorder(), progress=CollectingProgress(),
+    )  # fmt: skip
+    built = pusher.build_one(web)
+    assert (built.action, built.pushed_to) == ("built", f"{registry.address}/{web.ref}")
+
+    # A teammate / the next CI run: nothing local, the fingerprint tag is in the cache registry.
+    workspace.remove_images(docker_engine)
+    assert DockerEngine().inspect(web.ref) is None
+    recorder = Recorder()
+    puller = ImageBuilder(
+        workspace_root=workspace.root, docker=DockerEngine(), runner=SubprocessRunner(),
+        options=BuildOptions(docker_cli=docker_engine, network="none", cache_registry=registry.address),
+        recorder=recorder, progress=CollectingProgress(),
+    )  # fmt: skip
+    pulled = puller.build_one(web)
+    assert (pulled.action, pulled.backend, pulled.image_id) == ("pulled", "registry", built.image_id)
+    assert [(s.kind, s.outcome) for s in recorder.spans()] == [("pull", "ok")]
+
+    # Third-party images: pulled only when absent.
+    third = f"{registry.address}/{web.ref}"
+    assert [i.action for i in puller.pull_third_party([third])] == ["present"]
+    subprocess.run([docker_engine, "rmi", third], check=True, capture_output=True)
+    assert [i.action for i in puller.pull_third_party([third])] == ["pulled"]
