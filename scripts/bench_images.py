@@ -37,28 +37,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from envctl.adapters.containerd import ContainerdNodes, Node  # noqa: E402
-from envctl.adapters.docker import DockerEngine  # noqa: E402
-from envctl.adapters.process import SubprocessRunner  # noqa: E402
-from envctl.config import load_config  # noqa: E402
-from envctl.inputs.planning import plan_workspace  # noqa: E402
-from envctl.phases.build import BuildOptions, ImageBuilder, build_images  # noqa: E402
-from envctl.phases.load import RegistryTarget, load_images  # noqa: E402
-from envctl.progress import NullProgress  # noqa: E402
-from envctl.timing.spans import Recorder  # noqa: E402
-from tests.support.containerd_node import start_node, stop_node  # noqa: E402
-from tests.support.registry import start_registry, stop_registry  # noqa: E402
+from envctl.adapters.containerd import ContainerdNodes, Node
+from envctl.adapters.docker import DockerEngine
+from envctl.adapters.process import SubprocessRunner
+from envctl.config import load_config
+from envctl.inputs.planning import plan_workspace
+from envctl.phases.build import BuildOptions, ImageBuilder, build_images
+from envctl.phases.load import RegistryTarget, load_images
+from envctl.progress import NullProgress
+from envctl.timing.spans import Recorder
+from tests.support.containerd_node import start_node, stop_node
+from tests.support.registry import start_registry, stop_registry
 
 BASE_IMAGE = "envctl-bench/busybox:1"
 
 
 def docker_cli() -> str:
-    return os.environ.get("ENVCTL_DOCKER") or ("/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker")
+    return os.environ.get("ENVCTL_DOCKER") or (
+        "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
+    )
 
 
-def ensure_base_image(docker: str) -> None:
-    if subprocess.run([docker, "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
-        return
+def ensure_base_image(docker: str) -> bool:
+    """Make the busybox base unless present; True when this run made it (and so removes it)."""
+    if (
+        subprocess.run([docker, "image", "inspect", BASE_IMAGE], capture_output=True, check=False).returncode
+        == 0
+    ):
+        return False
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for folder in ("bin", "tmp", "app"):
@@ -69,7 +75,13 @@ def ensure_base_image(docker: str) -> None:
         link = tarfile.TarInfo("bin/sh")
         link.type, link.linkname = tarfile.SYMTYPE, "busybox"
         tar.addfile(link)
-    subprocess.run([docker, "import", "-", BASE_IMAGE], input=buf.getvalue(), check=True, capture_output=True)
+    subprocess.run(
+        [docker, "import", "-", BASE_IMAGE],
+        input=buf.getvalue(),
+        check=True,
+        capture_output=True,
+    )
+    return True
 
 
 def make_workspace(root: Path, prefix: str, services: dict[str, int]) -> None:
@@ -95,7 +107,9 @@ def make_workspace(root: Path, prefix: str, services: dict[str, int]) -> None:
 class Envctl:
     """envctl's image path: plan → build_images → load_images, timed as one."""
 
-    def __init__(self, root: Path, docker: str, nodes: list[Node], registry: RegistryTarget | None = None) -> None:
+    def __init__(
+        self, root: Path, docker: str, nodes: list[Node], registry: RegistryTarget | None = None
+    ) -> None:
         self.root, self.docker, self.nodes, self.registry = root, docker, nodes, registry
         self.runner = SubprocessRunner()
 
@@ -153,7 +167,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     docker = docker_cli()
-    ensure_base_image(docker)
+    made_base = ensure_base_image(docker)
     tag = uuid.uuid4().hex[:6]
     prefix = f"envctl-bench-{tag}"
     work = Path(tempfile.mkdtemp(prefix="envctl-bench-"))
@@ -184,7 +198,9 @@ def main() -> int:
             before = change(small, "svc3")
             naive_s, moved["naive"] = naive(small, docker, prefix, names, naive_node)
             (small / "services/svc3/code.txt").write_text(before)
-            change(small, "svc5")  # a different fresh change, so envctl's build is not served by naive's cache
+            change(
+                small, "svc5"
+            )  # a different fresh change, so envctl's build is not served by naive's cache
             one_s, moved["one"], one_actions = tool.run()
             none_s, moved["none"], none_actions = tool.run()
             assert [n for n, a in one_actions.items() if a == "built"] == ["svc5"], one_actions
@@ -224,11 +240,13 @@ def main() -> int:
         if registry is not None:
             stop_registry(registry)
         ids = subprocess.run([docker, "images", "-q", "--filter", f"reference={prefix}*/*"],
-                             capture_output=True, text=True).stdout.split()  # fmt: skip
+                             capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
         ids += subprocess.run([docker, "images", "-q", "--filter", f"reference=*/{prefix}/*"],
-                              capture_output=True, text=True).stdout.split()  # fmt: skip
+                              capture_output=True, text=True, check=False).stdout.split()  # fmt: skip
         if ids:
-            subprocess.run([docker, "rmi", "-f", *sorted(set(ids))], capture_output=True)
+            subprocess.run([docker, "rmi", "-f", *sorted(set(ids))], capture_output=True, check=False)
+        if made_base:
+            subprocess.run([docker, "rmi", BASE_IMAGE], capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
     s, b = results["small"], results["big"]

@@ -83,7 +83,9 @@ def build_argv(
     return argv, env
 
 
-def usable_cache_from(flavor: BuildkitFlavor, sources: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+def usable_cache_from(
+    flavor: BuildkitFlavor, sources: Sequence[str], environ: Mapping[str, str]
+) -> list[str]:
     usable = [s for s in sources if _gha_ok(s, environ)]
     if flavor == "classic":
         # Classic BuildKit reads each comma part of `type=…` as an image ref and silently ignores it.

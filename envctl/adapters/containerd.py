@@ -79,4 +79,6 @@ class ContainerdNodes:
 
     def tag(self, node: Node, image_id: str, ref: str, *, timeout: float = 60) -> None:
         """Give an image the node already holds (by ID) the tag it lacks; nothing is transferred."""
-        self._runner.run(self.ctr(node, "images", "tag", "--force", image_id, normalize_ref(ref)), timeout=timeout)
+        self._runner.run(
+            self.ctr(node, "images", "tag", "--force", image_id, normalize_ref(ref)), timeout=timeout
+        )

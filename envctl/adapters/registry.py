@@ -17,12 +17,7 @@ from envctl.errors import DaemonUnavailableError
 
 __all__ = ["Manifest", "RegistryClient", "repository_of"]
 
-_ACCEPT = ", ".join(
-    (
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-    )
-)
+_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 
 
 def repository_of(ref: str, registry: str) -> tuple[str, str]:
@@ -48,7 +43,9 @@ class RegistryClient:
     def __init__(self, address: str, *, timeout: float = 10.0) -> None:
         self.address = address.rstrip("/")
         host = self.address.split(":")[0]
-        scheme = "http" if host in ("127.0.0.1", "localhost", "::1") or host.endswith(".localhost") else "https"
+        scheme = (
+            "http" if host in ("127.0.0.1", "localhost", "::1") or host.endswith(".localhost") else "https"
+        )
         self._base = f"{scheme}://{self.address}/v2"
         self._timeout = timeout
 
@@ -104,11 +101,11 @@ class RegistryClient:
 
     def _request(self, method: str, path: str, *, accept: str | None = None) -> tuple[bytes, Any] | None:
         """Body and headers, ``None`` on 404; a registry that does not answer raises."""
-        req = urllib.request.Request(self._base + path, method=method)  # noqa: S310 - http(s) only
+        req = urllib.request.Request(self._base + path, method=method)
         if accept:
             req.add_header("Accept", accept)
         try:
-            with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=self._timeout) as resp:
                 return resp.read(), resp.headers
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
@@ -117,4 +114,6 @@ class RegistryClient:
             raise DaemonUnavailableError(msg, hint="check the registry's logs and access rules") from exc
         except (urllib.error.URLError, OSError) as exc:
             msg = f"registry {self.address} does not answer ({exc})"
-            raise DaemonUnavailableError(msg, hint="start the registry or fix its address in envctl.yaml") from exc
+            raise DaemonUnavailableError(
+                msg, hint="start the registry or fix its address in envctl.yaml"
+            ) from exc

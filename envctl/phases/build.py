@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from envctl import __version__
 from envctl.adapters import buildkit
-from envctl.adapters.docker import DockerEngine, EngineBuildFailure, split_ref
+from envctl.adapters.docker import DockerEngine, EngineBuildFailure
 from envctl.adapters.process import SubprocessRunner
 from envctl.adapters.registry import RegistryClient
 from envctl.errors import BuildError, DaemonUnavailableError
@@ -203,7 +203,9 @@ class ImageBuilder:
 
     def _pull(self, service: ServiceToBuild, cached: str, started: float) -> BuiltImage:
         name = service.name
-        with self._recorder.span(f"pull {name}", "pull", service=name, reason="fingerprint tag in cache registry"):
+        with self._recorder.span(
+            f"pull {name}", "pull", service=name, reason="fingerprint tag in cache registry"
+        ):
             self._progress.step(name, f"pulling {cached} (built elsewhere with the same inputs)")
             self._docker.pull(cached, lambda line: self._progress.detail(name, line))
             self._docker.tag(cached, service.ref)
@@ -232,7 +234,9 @@ class ImageBuilder:
             self._docker.tag(image_id, service.ref)
             facts = self._facts(service.ref)
             hits, steps = _cache_stats(backend, log)
-            span.set(cache_hit=steps > 0 and hits == steps, cache_steps=f"{hits}/{steps}", image_size=facts.size)
+            span.set(
+                cache_hit=steps > 0 and hits == steps, cache_steps=f"{hits}/{steps}", image_size=facts.size
+            )
             pushed_to = self._push(service) if self._options.push and self._options.cache_registry else None
         seconds = time.monotonic() - started
         self._progress.step(name, f"built in {seconds:.1f} s (cache {hits}/{steps} steps)")
@@ -299,7 +303,7 @@ class ImageBuilder:
         self._docker.push(target, lambda line: self._progress.detail(service.name, line))
         return target
 
-    def _facts(self, ref: str):  # noqa: ANN202 - ImageFacts
+    def _facts(self, ref: str):
         facts = self._docker.inspect(ref)
         if facts is None:
             msg = f"{ref} is missing right after it was made"
@@ -362,7 +366,11 @@ def build_images(
                     del waiting[name]
                 elif all(d in built for d in deps) and (keep_going or not failures):
                     del waiting[name]
-                    extra = {arg: by_name[dep].ref for arg, dep in service.dependency_args.items() if dep in by_name}
+                    extra = {
+                        arg: by_name[dep].ref
+                        for arg, dep in service.dependency_args.items()
+                        if dep in by_name
+                    }
                     running[pool.submit(builder.build_one, service, extra)] = name
             if not running:
                 break  # the rest wait on failed builds, or we stopped after a failure
@@ -374,7 +382,9 @@ def build_images(
                 except BuildFailed as exc:
                     failures.extend(exc.failures)
                     broken.add(name)
-    never_started = [name for name in by_name if name not in built and name not in {f.service for f in failures}]
+    never_started = [
+        name for name in by_name if name not in built and name not in {f.service for f in failures}
+    ]
     for name in never_started:
         # Recorded so the timeline shows them, and never as built.
         now = builder.recorder.now()

@@ -124,8 +124,12 @@ def load_images(
         if chosen == "registry":
             assert registry is not None
             return _push(image, facts, registry, reason, docker, recorder, progress)
-        node_results = [_import(image, facts, n, held[n.container], containerd, recorder, progress) for n in nodes]
-        return LoadResult(image.service, image.ref, image.ref, "import", reason, facts.size, tuple(node_results))
+        node_results = [
+            _import(image, facts, n, held[n.container], containerd, recorder, progress) for n in nodes
+        ]
+        return LoadResult(
+            image.service, image.ref, image.ref, "import", reason, facts.size, tuple(node_results)
+        )
 
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="load") as pool:
         results = list(pool.map(one, images))
@@ -163,14 +167,20 @@ def _choose_mode(
     sizes = docker.layer_sizes(facts.ref)
     push = sum(size for diff_id, size in zip(facts.diff_ids, sizes, strict=False) if diff_id not in known)
     imports = facts.size * len(lacking)
-    numbers = f"push ~{_mb(push)} of layers the registry lacks vs import {_mb(imports)} into {len(lacking)} node(s)"
+    numbers = (
+        f"push ~{_mb(push)} of layers the registry lacks vs import {_mb(imports)} into {len(lacking)} node(s)"
+    )
     if push <= imports * REGISTRY_SHARE:
         return "registry", f"auto: {numbers}"
     return "import", f"auto: {numbers}"
 
 
 def _has(images: NodeImages | str, facts: ImageFacts) -> bool:
-    return not isinstance(images, str) and facts.image_id in images.ids and normalize_ref(facts.ref) in images.refs
+    return (
+        not isinstance(images, str)
+        and facts.image_id in images.ids
+        and normalize_ref(facts.ref) in images.refs
+    )
 
 
 def _import(
@@ -202,7 +212,9 @@ def _import(
             span.set(bytes_moved=moved, result=outcome)
             # Verify: k3d's tools-node mode reported imports that never happened (k3d#1484).
             if not _has(containerd.images(node), facts):
-                raise _NotLoaded(f"{name} does not list {facts.ref} ({facts.image_id[:19]}) after the {outcome[:-2]}")
+                raise _NotLoaded(
+                    f"{name} does not list {facts.ref} ({facts.image_id[:19]}) after the {outcome[:-2]}"
+                )
     except EnvctlError as exc:
         # Recorded as a failed span by the recorder; the phase goes on with the other pairs.
         return NodeResult(name, "failed", 0, time.monotonic() - started, exc.message.splitlines()[0])
@@ -245,7 +257,9 @@ def _push(
                           facts.size, (node,))  # fmt: skip
     progress.step(image.service, f"pushed to {registry.address} ({_mb(moved)} moved; {reason})")
     node = NodeResult(where, "pushed", moved, time.monotonic() - started)
-    return LoadResult(image.service, facts.ref, registry.chart_ref(facts.ref), "registry", reason, facts.size, (node,))
+    return LoadResult(
+        image.service, facts.ref, registry.chart_ref(facts.ref), "registry", reason, facts.size, (node,)
+    )
 
 
 def _pushed_bytes(

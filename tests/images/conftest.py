@@ -55,8 +55,12 @@ class DemoWorkspace:
         (self.root / relative).write_text(text)
 
     def remove_images(self, docker_cli: str) -> None:
-        out = subprocess.run([docker_cli, "images", "-q", "--filter", f"reference={self.prefix}/*"],
-                             capture_output=True, text=True, check=False).stdout.split()
+        out = subprocess.run(
+            [docker_cli, "images", "-q", "--filter", f"reference={self.prefix}/*"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
         if out:
             subprocess.run([docker_cli, "rmi", "-f", *sorted(set(out))], capture_output=True, check=False)
 
@@ -73,7 +77,9 @@ def containerd_node(docker_engine: str) -> Iterator[NodeHandle]:
     """One node for the session (starting one costs ~1 s; tests use unique image names)."""
     ensure_node_image(docker_engine)
     suffix = uuid.uuid4().hex[:6]
-    node = start_node(docker_engine, f"envctl-test-node-{suffix}", socket_path=f"/run/envctl-{suffix}/containerd.sock")
+    node = start_node(
+        docker_engine, f"envctl-test-node-{suffix}", socket_path=f"/run/envctl-{suffix}/containerd.sock"
+    )
     yield node
     stop_node(docker_engine, node)
 

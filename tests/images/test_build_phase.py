@@ -56,14 +56,20 @@ def test_builds_once_then_only_what_changed(workspace, docker_engine: str) -> No
     api = next(s for s in workspace.services() if s.name == "api")
     labels = subprocess.run(
         [docker_engine, "image", "inspect", "-f", "{{json .Config.Labels}}", api.ref],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert f'"dev.envctl.fingerprint":"{api.fingerprint}"' in labels
     assert '"dev.envctl.service":"api"' in labels
     assert f'"dev.envctl.version":"{__version__}"' in labels
     # The dependent really was built FROM the new base (BASE_REF got base's fingerprint ref).
-    cat = subprocess.run([docker_engine, "run", "--rm", "--network", "none", api.ref, "cat", "/opt/common/lib.sh"],
-                         capture_output=True, text=True, check=True)
+    cat = subprocess.run(
+        [docker_engine, "run", "--rm", "--network", "none", api.ref, "cat", "/opt/common/lib.sh"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert cat.stdout == "echo shared v2\n"
 
 
@@ -71,7 +77,9 @@ def test_failed_build_names_service_and_step_tags_nothing_and_keep_going_finishe
     workspace, docker_engine: str
 ) -> None:
     dockerfile = "examples/services/web/Dockerfile"
-    workspace.edit(dockerfile, (workspace.root / dockerfile).read_text() + "RUN echo compiling web && exit 3\n")
+    workspace.edit(
+        dockerfile, (workspace.root / dockerfile).read_text() + "RUN echo compiling web && exit 3\n"
+    )
     services = workspace.services()
     recorder = Recorder()
     with pytest.raises(BuildFailed) as caught:
@@ -81,7 +89,9 @@ def test_failed_build_names_service_and_step_tags_nothing_and_keep_going_finishe
     assert failure.failures[0].step == "[4/4] RUN echo compiling web && exit 3"
     assert "exit code: 3" in failure.failures[0].error
     assert any("compiling web" in line for line in failure.failures[0].log_tail)
-    assert failure.message.splitlines()[0].startswith("build of web failed at step [4/4] RUN echo compiling web")
+    assert failure.message.splitlines()[0].startswith(
+        "build of web failed at step [4/4] RUN echo compiling web"
+    )
     assert sorted(image.service for image in failure.built) == ["api", "base", "migrate", "worker"]
     web = next(s for s in services if s.name == "web")
     assert DockerEngine().inspect(web.ref) is None  # never tagged

@@ -56,7 +56,9 @@ def test_classic_argv_sets_docker_buildkit_and_keeps_only_image_caches() -> None
 
 
 def test_minimal_request_has_no_optional_flags() -> None:
-    argv, _ = build_argv("classic", "docker", BuildRequest(context="/ws", dockerfile="/ws/D", iidfile="/i"), {})
+    argv, _ = build_argv(
+        "classic", "docker", BuildRequest(context="/ws", dockerfile="/ws/D", iidfile="/i"), {}
+    )
     assert argv == ["docker", "build", "--progress=plain", "--iidfile", "/i", "-f", "/ws/D", "/ws"]
 
 
@@ -89,17 +91,24 @@ def _stand_in_docker(tmp_path: Path, script: str) -> str:
 
 def test_detect_flavor_asks_the_client(tmp_path: Path) -> None:
     runner = SubprocessRunner()
-    with_buildx = _stand_in_docker(tmp_path, '[ "$1 $2" = "buildx version" ] && exit 0\necho "unknown: $*" >&2; exit 2\n')
+    with_buildx = _stand_in_docker(
+        tmp_path, '[ "$1 $2" = "buildx version" ] && exit 0\necho "unknown: $*" >&2; exit 2\n'
+    )
     assert detect_flavor(runner, with_buildx) == "buildx"
     (tmp_path / "old").mkdir()
-    old = _stand_in_docker(tmp_path / "old", '[ "$1" = version ] && [ "$3" = "{{.Client.Version}}" ] && echo 20.10.24+dfsg1 && exit 0\nexit 1\n')
+    old = _stand_in_docker(
+        tmp_path / "old",
+        '[ "$1" = version ] && [ "$3" = "{{.Client.Version}}" ] && echo 20.10.24+dfsg1 && exit 0\nexit 1\n',
+    )
     assert detect_flavor(runner, old) == "classic"
     (tmp_path / "new").mkdir()
     new = _stand_in_docker(tmp_path / "new", '[ "$1" = version ] && echo 28.2.2 && exit 0\nexit 1\n')
     assert detect_flavor(runner, new) is None
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/docker"), reason="Debian's 20.10 docker client is not installed")
+@pytest.mark.skipif(
+    not os.path.exists("/usr/bin/docker"), reason="Debian's 20.10 docker client is not installed"
+)
 def test_detect_flavor_of_the_real_clients_here() -> None:
     runner = SubprocessRunner()
     assert detect_flavor(runner, "/usr/bin/docker") == "classic"

@@ -24,21 +24,32 @@ pytestmark = pytest.mark.docker
 
 def _build(ws, docker_cli, services):
     builder = ImageBuilder(
-        workspace_root=ws.root, docker=DockerEngine(), runner=SubprocessRunner(),
-        options=BuildOptions(docker_cli=docker_cli, network="none"), recorder=Recorder(), progress=CollectingProgress(),
+        workspace_root=ws.root,
+        docker=DockerEngine(),
+        runner=SubprocessRunner(),
+        options=BuildOptions(docker_cli=docker_cli, network="none"),
+        recorder=Recorder(),
+        progress=CollectingProgress(),
     )
     return build_images(services, builder=builder)
 
 
 def _load(images, nodes, mode, docker_cli, *, registry=None, recorder=None):
     return load_images(
-        images, nodes, mode,
-        containerd=ContainerdNodes(SubprocessRunner(), docker_cli), docker=DockerEngine(),
-        recorder=recorder or Recorder(), progress=CollectingProgress(), registry=registry,
+        images,
+        nodes,
+        mode,
+        containerd=ContainerdNodes(SubprocessRunner(), docker_cli),
+        docker=DockerEngine(),
+        recorder=recorder or Recorder(),
+        progress=CollectingProgress(),
+        registry=registry,
     )
 
 
-def test_imports_only_what_the_node_lacks_then_moves_nothing(workspace, docker_engine, containerd_node) -> None:
+def test_imports_only_what_the_node_lacks_then_moves_nothing(
+    workspace, docker_engine, containerd_node
+) -> None:
     node = Node(containerd_node.name, containerd_node.socket_path)
     services = [s for s in workspace.services() if s.name in ("base", "web")]
     images = _build(workspace, docker_engine, services)
@@ -55,7 +66,8 @@ def test_imports_only_what_the_node_lacks_then_moves_nothing(workspace, docker_e
     assert [r.nodes[0].outcome for r in second] == ["present", "present"]
     assert sum(r.bytes_moved for r in second) == 0
     assert [(s.outcome, s.attrs["bytes_moved"], s.attrs["node"]) for s in recorder.spans()] == [
-        ("skipped", 0, node.container), ("skipped", 0, node.container)
+        ("skipped", 0, node.container),
+        ("skipped", 0, node.container),
     ]
 
     # Same image under a new tag: the node gets the tag, not a second copy.
@@ -75,8 +87,11 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     gone = Node(f"envctl-test-gone-{uuid.uuid4().hex[:6]}", None)
     # A running container without containerd: every ctr command in it fails.
     no_ctr = f"envctl-test-noctr-{uuid.uuid4().hex[:6]}"
-    subprocess.run([docker_engine, "run", "-d", "--name", no_ctr, "--network", "none", base_image, "sleep", "300"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [docker_engine, "run", "-d", "--name", no_ctr, "--network", "none", base_image, "sleep", "300"],
+        check=True,
+        capture_output=True,
+    )
     good = Node(containerd_node.name, containerd_node.socket_path)
     recorder = Recorder()
     try:
@@ -88,7 +103,11 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     assert err.message.startswith(f"loading {images[0].ref} (web) into {gone.container} failed: cannot list")
     assert "(and 1 more)" in err.message
     outcomes = [(n.node, n.outcome, n.bytes_moved > 0) for n in err.results[0].nodes]
-    assert outcomes == [(gone.container, "failed", False), (no_ctr, "failed", False), (good.container, "imported", True)]
+    assert outcomes == [
+        (gone.container, "failed", False),
+        (no_ctr, "failed", False),
+        (good.container, "imported", True),
+    ]
     assert [s.outcome for s in recorder.spans()] == ["failed", "failed", "ok"]
     assert normalize_ref(images[0].ref) in node_image_refs(docker_engine, containerd_node)
 
@@ -96,7 +115,10 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     recorder = Recorder()
     with pytest.raises(LoadFailed) as again:
         _load(images, [gone, good], "import", docker_engine, recorder=recorder)
-    assert [(n.outcome, n.bytes_moved) for n in again.value.results[0].nodes] == [("failed", 0), ("present", 0)]
+    assert [(n.outcome, n.bytes_moved) for n in again.value.results[0].nodes] == [
+        ("failed", 0),
+        ("present", 0),
+    ]
 
 
 def _big_image(docker_cli: str, root: Path, prefix: str, base_image: str, code: str) -> BuiltImage:
@@ -107,14 +129,20 @@ def _big_image(docker_cli: str, root: Path, prefix: str, base_image: str, code: 
     (root / "code.txt").write_text(code)
     (root / "Dockerfile").write_text(f"FROM {base_image}\nCOPY big.bin /data/big.bin\nCOPY code.txt /app/\n")
     ref = f"{prefix}/big:fp-{uuid.uuid5(uuid.NAMESPACE_OID, code).hex[:16]}"
-    subprocess.run([docker_cli, "build", "-q", "-t", ref, str(root)], check=True, capture_output=True,
-                   env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    subprocess.run(
+        [docker_cli, "build", "-q", "-t", ref, str(root)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
     facts = DockerEngine().inspect(ref)
     assert facts is not None
     return BuiltImage("big", ref, facts.image_id, facts.size, "built", "test", 0.0)
 
 
-def test_registry_mode_pushes_only_the_changed_layer(workspace, docker_engine, registry, containerd_node) -> None:
+def test_registry_mode_pushes_only_the_changed_layer(
+    workspace, docker_engine, registry, containerd_node
+) -> None:
     root = workspace.root / "big"
     target = RegistryTarget(registry.address, cluster_address="registry.cluster:5000")
     v1 = [_big_image(docker_engine, root, workspace.prefix, workspace.base_image, "v1\n")]

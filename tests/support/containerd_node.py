@@ -110,7 +110,9 @@ def stop_node(docker_cli: str, node: NodeHandle | str) -> None:
 
 def node_image_refs(docker_cli: str, node: NodeHandle) -> set[str]:
     """Every image reference in the node's ``k8s.io`` namespace (tags and ``sha256:`` IDs)."""
-    out = _run([docker_cli, "exec", node.name, "ctr", "-a", node.socket_path, "-n", "k8s.io", "images", "ls", "-q"])
+    out = _run(
+        [docker_cli, "exec", node.name, "ctr", "-a", node.socket_path, "-n", "k8s.io", "images", "ls", "-q"]
+    )
     return {line.strip() for line in out.stdout.decode().splitlines() if line.strip()}
 
 
@@ -143,8 +145,10 @@ def _busybox() -> str:
     raise RuntimeError(msg)
 
 
-def _run(argv: list[str], *, stdin: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120, check=False)  # noqa: S603
+def _run(
+    argv: list[str], *, stdin: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120, check=False)
     if check and done.returncode != 0:
         msg = f"{argv[:4]} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-1000:]}"
         raise RuntimeError(msg)
