@@ -32,7 +32,7 @@ def test_every_kind_is_waited_on_concurrently_so_the_total_is_the_slowest(
     result = wait()
     took = time.monotonic() - started
 
-    assert 0.8 - 0.1 <= took < 0.8 + 0.7 < sum(delays.values())
+    assert 0.8 - 0.1 <= took < 0.8 + 1.0 < sum(delays.values())
     assert {(w.kind, w.name, w.outcome) for w in result.workloads} == {
         ("DaemonSet", "demo-agent", "ready"),
         ("Deployment", "demo-api", "ready"),
