@@ -14,13 +14,24 @@ or cancelled build never owns the fingerprint ref. BuildKit writes its progress 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
+from envctl.adapters.docker import BuildStepFailure
 from envctl.adapters.process import SubprocessRunner
 
-__all__ = ["BuildRequest", "BuildkitFlavor", "build_argv", "cache_stats", "detect_flavor", "failing_step"]
+__all__ = [
+    "BuildRequest",
+    "BuildkitFlavor",
+    "build_argv",
+    "cache_stats",
+    "detect_flavor",
+    "failing_step",
+    "run_build",
+]
 
 BuildkitFlavor = Literal["buildx", "classic"]
 
@@ -35,7 +46,7 @@ class BuildRequest:
 
     context: str
     dockerfile: str
-    iidfile: str
+    iidfile: str = ""  # run_build fills it in
     build_args: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None
@@ -81,6 +92,32 @@ def build_argv(
         argv += ["--cache-to", sink]
     argv.append(request.context)
     return argv, env
+
+
+def run_build(
+    runner: SubprocessRunner,
+    flavor: BuildkitFlavor,
+    docker_cli: str,
+    request: BuildRequest,
+    *,
+    cwd: str,
+    on_line: Callable[[str], None],
+) -> tuple[str, list[str]]:
+    """Run one build; returns (image ID, log). Raises ``BuildStepFailure`` naming the failed step."""
+    log: list[str] = []
+
+    def keep(line: str) -> None:
+        log.append(line)
+        on_line(line)
+
+    with tempfile.TemporaryDirectory(prefix="envctl-build-") as tmp:
+        request = replace(request, iidfile=str(Path(tmp) / "iid"))
+        argv, env = build_argv(flavor, docker_cli, request, runner.env)
+        done = runner.run(argv, env=env, cwd=cwd, check=False, on_line=keep)
+        if done.returncode != 0:
+            error = next((line for line in reversed(log) if line.strip()), f"exit {done.returncode}")
+            raise BuildStepFailure(error, step=failing_step(log) or "(no step reported)", log=log)
+        return Path(request.iidfile).read_text(encoding="utf-8").strip(), log
 
 
 def usable_cache_from(

@@ -16,7 +16,7 @@ from typing import Any
 
 from envctl.errors import BuildError, DaemonUnavailableError
 
-__all__ = ["DockerEngine", "EngineBuildFailure", "ImageFacts", "PushReport", "docker_socket", "split_ref"]
+__all__ = ["BuildStepFailure", "DockerEngine", "ImageFacts", "PushReport", "docker_socket", "split_ref"]
 
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
@@ -49,8 +49,8 @@ class PushReport:
     existing_layers: tuple[str, ...]  # short layer IDs it already had (nothing moved)
 
 
-class EngineBuildFailure(BuildError):
-    """The legacy builder failed; carries the failing step and the log (for the phase's message)."""
+class BuildStepFailure(BuildError):
+    """A build failed (either backend); carries the failing step and the log for the phase's message."""
 
     def __init__(self, message: str, *, step: str, log: list[str]) -> None:
         super().__init__(message, hint="fix the failing step; the log tail shows why")
@@ -209,10 +209,10 @@ class DockerEngine:
                 error = chunk["error"].strip()
                 log.append(error)
                 on_line(error)
-                raise EngineBuildFailure(error, step=step, log=log)
+                raise BuildStepFailure(error, step=step, log=log)
         if image_id is None:
             msg = "the engine reported no image ID for the build"
-            raise EngineBuildFailure(msg, step=step, log=log)
+            raise BuildStepFailure(msg, step=step, log=log)
         return image_id
 
     def _unavailable(self, exc: BaseException) -> DaemonUnavailableError:

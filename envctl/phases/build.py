@@ -13,18 +13,18 @@ ref that the next run would mistake for a finished image.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from envctl import __version__
 from envctl.adapters import buildkit
-from envctl.adapters.docker import DockerEngine, EngineBuildFailure
+from envctl.adapters.docker import BuildStepFailure, DockerEngine
 from envctl.adapters.process import SubprocessRunner
 from envctl.adapters.registry import RegistryClient
 from envctl.errors import BuildError, DaemonUnavailableError
@@ -33,30 +33,12 @@ from envctl.timing.spans import Recorder, Span
 
 if TYPE_CHECKING:
     from envctl.config import BuildSettings
+    from envctl.plan import ServicePlan
 
 __all__ = ["BuildFailed", "BuildFailure", "BuildOptions", "BuiltImage", "ImageBuilder", "build_images"]
 
 Backend = Literal["buildkit-buildx", "buildkit-classic", "engine"]
 LOG_TAIL = 15
-
-
-class ServiceToBuild(Protocol):
-    """What the phase reads from ``plan.ServicePlan``."""
-
-    name: str
-    image: str
-    tag: str
-    fingerprint: str
-    reason: str
-    depends_on: tuple[str, ...]
-    dockerfile: str
-    context: str
-    build_args: Mapping[str, str]
-    target: str | None
-    dependency_args: Mapping[str, str]  # FROM's ARG → the service whose ref it receives
-
-    @property
-    def ref(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -155,7 +137,7 @@ class ImageBuilder:
                 self._backend = self._choose_backend()
             return self._backend
 
-    def build_one(self, service: ServiceToBuild, extra_args: Mapping[str, str] | None = None) -> BuiltImage:
+    def build_one(self, service: ServicePlan, extra_args: Mapping[str, str] | None = None) -> BuiltImage:
         name, ref = service.name, service.ref
         started = time.monotonic()
         facts = self._docker.inspect(ref)
@@ -190,7 +172,7 @@ class ImageBuilder:
                 pulled.append(BuiltImage(ref, ref, facts.image_id, facts.size, "present", "local", 0.0))
         return pulled
 
-    def _cached_ref(self, service: ServiceToBuild) -> str | None:
+    def _cached_ref(self, service: ServicePlan) -> str | None:
         registry = self._options.cache_registry
         if not registry:
             return None
@@ -201,7 +183,7 @@ class ImageBuilder:
             return None
         return f"{registry}/{service.image}:{service.tag}" if found is not None else None
 
-    def _pull(self, service: ServiceToBuild, cached: str, started: float) -> BuiltImage:
+    def _pull(self, service: ServicePlan, cached: str, started: float) -> BuiltImage:
         name = service.name
         with self._recorder.span(
             f"pull {name}", "pull", service=name, reason="fingerprint tag in cache registry"
@@ -214,7 +196,7 @@ class ImageBuilder:
         self._progress.step(name, f"pulled in {seconds:.1f} s")
         return BuiltImage(name, service.ref, facts.image_id, facts.size, "pulled", "registry", seconds)
 
-    def _build(self, service: ServiceToBuild, extra_args: dict[str, str], started: float) -> BuiltImage:
+    def _build(self, service: ServicePlan, extra_args: dict[str, str], started: float) -> BuiltImage:
         name = service.name
         backend = self.backend
         labels = {
@@ -226,10 +208,7 @@ class ImageBuilder:
         with self._recorder.span(f"build {name}", "build", service=name, backend=backend,
                                  reason=service.reason) as span:  # fmt: skip
             self._progress.step(name, f"building with {backend} ({service.reason})")
-            if backend == "engine":
-                image_id, log = self._build_engine(service, args, labels)
-            else:
-                image_id, log = self._build_buildkit(service, args, labels, backend)
+            image_id, log = self._run_backend(service, args, labels, backend)
             # Only now, after success, does the fingerprint ref point at the image.
             self._docker.tag(image_id, service.ref)
             facts = self._facts(service.ref)
@@ -243,22 +222,28 @@ class ImageBuilder:
         return BuiltImage(name, service.ref, facts.image_id, facts.size, "built", backend, seconds,
                           hits, steps, pushed_to)  # fmt: skip
 
-    def _build_buildkit(
-        self, service: ServiceToBuild, args: Mapping[str, str], labels: Mapping[str, str], backend: Backend
+    def _run_backend(
+        self, service: ServicePlan, args: Mapping[str, str], labels: Mapping[str, str], backend: Backend
     ) -> tuple[str, list[str]]:
-        flavor: buildkit.BuildkitFlavor = "buildx" if backend == "buildkit-buildx" else "classic"
-        log: list[str] = []
-
-        def on_line(line: str) -> None:
-            log.append(line)
-            self._progress.detail(service.name, line)
-
-        with tempfile.TemporaryDirectory(prefix="envctl-build-") as tmp:
-            iidfile = os.path.join(tmp, "iid")
+        """(image ID, build log); a failure becomes ``BuildFailed`` naming service, step and log tail."""
+        context, dockerfile = self._root / service.context, self._root / service.dockerfile
+        on_line = partial(self._progress.detail, service.name)
+        try:
+            if backend == "engine":
+                log: list[str] = []
+                image_id = self._docker.build(
+                    context=context,
+                    dockerfile=dockerfile,
+                    build_args=args,
+                    labels=labels,
+                    target=service.target,
+                    network=self._options.network,
+                    on_line=lambda line: (log.append(line), on_line(line)),
+                )
+                return image_id, log
             request = buildkit.BuildRequest(
-                context=str(self._root / service.context),
-                dockerfile=str(self._root / service.dockerfile),
-                iidfile=iidfile,
+                context=str(context),
+                dockerfile=str(dockerfile),
                 build_args=args,
                 labels=labels,
                 target=service.target,
@@ -266,38 +251,15 @@ class ImageBuilder:
                 cache_from=self._options.cache_from,
                 cache_to=self._options.cache_to,
             )
-            argv, env = buildkit.build_argv(flavor, self._options.docker_cli, request, self._runner.env)
-            done = self._runner.run(argv, env=env, cwd=self._root, check=False, on_line=on_line)
-            if done.returncode != 0:
-                step = buildkit.failing_step(log) or "(no step reported)"
-                error = next((ln for ln in reversed(log) if ln.strip()), f"exit {done.returncode}")
-                raise _failed(service.name, step, error, log)
-            return Path(iidfile).read_text(encoding="utf-8").strip(), log
-
-    def _build_engine(
-        self, service: ServiceToBuild, args: Mapping[str, str], labels: Mapping[str, str]
-    ) -> tuple[str, list[str]]:
-        log: list[str] = []
-
-        def on_line(line: str) -> None:
-            log.append(line)
-            self._progress.detail(service.name, line)
-
-        try:
-            image_id = self._docker.build(
-                context=self._root / service.context,
-                dockerfile=self._root / service.dockerfile,
-                build_args=args,
-                labels=labels,
-                target=service.target,
-                network=self._options.network,
-                on_line=on_line,
+            flavor: buildkit.BuildkitFlavor = "buildx" if backend == "buildkit-buildx" else "classic"
+            return buildkit.run_build(
+                self._runner, flavor, self._options.docker_cli, request, cwd=str(self._root), on_line=on_line
             )
-        except EngineBuildFailure as exc:
-            raise _failed(service.name, exc.step, exc.message, exc.log) from exc
-        return image_id, log
+        except BuildStepFailure as exc:
+            failure = BuildFailure(service.name, exc.step, exc.message, tuple(exc.log[-LOG_TAIL:]))
+            raise BuildFailed([failure], []) from exc
 
-    def _push(self, service: ServiceToBuild) -> str:
+    def _push(self, service: ServicePlan) -> str:
         target = f"{self._options.cache_registry}/{service.image}:{service.tag}"
         self._docker.tag(service.ref, target)
         self._docker.push(target, lambda line: self._progress.detail(service.name, line))
@@ -323,10 +285,6 @@ class ImageBuilder:
         return "engine"
 
 
-def _failed(service: str, step: str, error: str, log: Sequence[str]) -> BuildFailed:
-    return BuildFailed([BuildFailure(service, step, error, tuple(log[-LOG_TAIL:]))], [])
-
-
 def _cache_stats(backend: Backend, log: Sequence[str]) -> tuple[int, int]:
     if backend == "engine":
         steps = sum(1 for line in log if line.startswith("Step ") and " : FROM " not in line)
@@ -335,7 +293,7 @@ def _cache_stats(backend: Backend, log: Sequence[str]) -> tuple[int, int]:
 
 
 def build_images(
-    services: Sequence[ServiceToBuild],
+    services: Sequence[ServicePlan],
     *,
     builder: ImageBuilder,
     jobs: int | None = None,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from envctl.adapters.containerd import ContainerdNodes, Node, NodeImages, normalize_ref
 from envctl.adapters.docker import DockerEngine, ImageFacts, split_ref
@@ -26,20 +26,14 @@ from envctl.errors import DaemonUnavailableError, EnvctlError, LoadError
 from envctl.progress import Progress
 from envctl.timing.spans import Recorder
 
+if TYPE_CHECKING:
+    from envctl.phases.build import BuiltImage
+
 __all__ = ["LoadFailed", "LoadMode", "LoadResult", "NodeResult", "RegistryTarget", "load_images"]
 
 LoadMode = Literal["auto", "import", "registry"]
 # auto picks the registry when a push would move at most this share of what imports would move.
 REGISTRY_SHARE = 0.25
-
-
-class ImageToLoad(Protocol):
-    """What the phase reads from ``build.BuiltImage``."""
-
-    service: str
-    ref: str
-    image_id: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -96,7 +90,7 @@ class LoadFailed(LoadError):
 
 
 def load_images(
-    images: Sequence[ImageToLoad],
+    images: Sequence[BuiltImage],
     nodes: Sequence[Node],
     mode: LoadMode,
     *,
@@ -115,7 +109,7 @@ def load_images(
     registry_ok = registry is not None and RegistryClient(registry.address).available()
     limit = jobs or os.cpu_count() or 2
 
-    def one(image: ImageToLoad) -> LoadResult:
+    def one(image: BuiltImage) -> LoadResult:
         facts = docker.inspect(image.ref)
         if facts is None:
             msg = f"{image.ref} is not in the local Docker engine, so it cannot be loaded"
@@ -184,7 +178,7 @@ def _has(images: NodeImages | str, facts: ImageFacts) -> bool:
 
 
 def _import(
-    image: ImageToLoad,
+    image: BuiltImage,
     facts: ImageFacts,
     node: Node,
     held: NodeImages | str,
@@ -228,7 +222,7 @@ class _NotLoaded(LoadError):
 
 
 def _push(
-    image: ImageToLoad,
+    image: BuiltImage,
     facts: ImageFacts,
     registry: RegistryTarget,
     reason: str,
