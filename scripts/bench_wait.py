@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support is not installed
 
 from envctl.adapters.kube import connect
 from envctl.phases.wait import ReleaseNotReadyError, preload, wait_for_release

@@ -30,6 +30,7 @@ from envctl.phases.wait_rules import (
     PodProblem,
     WorkloadStatus,
     belongs_to,
+    is_outdated,
     pod_problems,
     pod_summary,
     workload_status,
@@ -175,6 +176,8 @@ class _ReleaseView:
         seen: set[tuple[str, str | None, str]] = set()
         fatal: PodProblem | None = None
         for pod in self.objects["Pod"].values():
+            if self._outdated(pod):
+                continue
             for problem in pod_problems(pod):
                 key = (problem.pod, problem.container, problem.grace)
                 seen.add(key)
@@ -184,6 +187,13 @@ class _ReleaseView:
         for key in set(self.problem_since) - seen:
             del self.problem_since[key]  # recovered (e.g. a pull that finally worked): its grace starts over
         return fatal
+
+    def _outdated(self, pod: Any) -> bool:
+        return any(
+            belongs_to(pod, obj) and is_outdated(pod, obj)
+            for kind in WORKLOAD_KINDS
+            for obj in self.objects[kind].values()
+        )
 
     def workload_problem(self, status: WorkloadStatus) -> PodProblem:
         """A failed workload's problem, pinned on the pod that shows it best (the last to exit non-zero)."""

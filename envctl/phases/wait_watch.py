@@ -136,10 +136,10 @@ class ResourceWatcher:
                     return
                 self._stopped.wait(RETRY_PAUSE)
             except (urllib3.exceptions.HTTPError, OSError):
-                self._stopped.wait(
-                    RETRY_PAUSE
-                )  # a dropped connection: list again (returns at once if stopped)
-            except Exception as exc:
+                # A dropped or refused connection: list again after a pause (none once stopped);
+                # the waiter's deadline bounds how long that goes on.
+                self._stopped.wait(RETRY_PAUSE)
+            except Exception as exc:  # noqa: BLE001 - e.g. an object the client cannot parse: the waiter raises it
                 self._out.put(WatchBroken(self.kind, exc))
                 return
 

@@ -42,6 +42,8 @@ class Workload:
     name: str  # "<release>-<service>", as the demo chart names them
     service: str
     image: str
+    labels: dict[str, str]
+    job: bool = False  # its pods carry the job-name label
     pods: list[str] = field(default_factory=list)
 
 
@@ -94,66 +96,83 @@ class Kubelet:
     ) -> Workload:
         release = release or self.release
         name = f"{release}-{service}"
-        workload = Workload(kind, name, service, image=f"envctl-test/{service}:0123456789ab")
         selector = {RELEASE_LABEL: release, NAME_LABEL: service}
         labels = {**selector, "app.kubernetes.io/managed-by": "Helm"}
-        template = {
-            "metadata": {"labels": labels},
-            "spec": {
-                "containers": [{"name": service, "image": workload.image, "imagePullPolicy": "IfNotPresent"}],
-                **({"restartPolicy": "Never"} if kind == "Job" else {}),
-            },
-        }
+        workload = Workload(
+            kind, name, service, image=f"envctl-test/{service}:0123456789ab", labels=labels, job=pod_labels
+        )
         body = {
             "apiVersion": _API_VERSIONS[kind],
             "kind": kind,
             "metadata": {"name": name, "namespace": self.namespace, "labels": labels, "generation": 1},
-            "spec": {**spec, "selector": {"matchLabels": selector}, "template": template},
+            "spec": {
+                **spec,
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": self._pod_spec(workload, workload.image),
+                },
+            },
         }
         self.api.create(_RESOURCES[kind], body)
         self.workloads[name] = workload
-        owner_kind = "ReplicaSet" if kind == "Deployment" else kind
         for index in range(pods):
             pod = f"{name}-{index}" if kind == "StatefulSet" else f"{name}-7c9d5-{index:05d}"
-            job_labels = {"job-name": name} if pod_labels else {}
-            self.api.create(
-                "v1/pods",
-                {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {
-                        "name": pod,
-                        "namespace": self.namespace,
-                        "labels": {**labels, **job_labels},
-                        "ownerReferences": [
-                            {
-                                "apiVersion": "apps/v1",
-                                "kind": owner_kind,
-                                "name": name,
-                                "uid": f"uid-{name}",
-                                "controller": True,
-                            }
-                        ],
-                    },
-                    "spec": {**template["spec"], "nodeName": "k3d-envctl-server-0"},
-                    "status": {
-                        "phase": "Pending",
-                        "conditions": [{"type": "PodScheduled", "status": "True"}],
-                        "containerStatuses": [self._container(workload, waiting=("ContainerCreating", ""))],
-                    },
-                },
-            )
+            self._create_pod(workload, pod, image=workload.image)
             workload.pods.append(pod)
-            self._pod_owner[pod] = workload
-            self._serve_no_logs(pod)
-            self.event(
-                pod,
-                "Scheduled",
-                f"Successfully assigned {self.namespace}/{pod} to k3d-envctl-server-0",
-                type_="Normal",
-                offset=-5,
-            )
         return workload
+
+    @staticmethod
+    def _pod_spec(workload: Workload, image: str) -> dict[str, Any]:
+        return {
+            "containers": [{"name": workload.service, "image": image, "imagePullPolicy": "IfNotPresent"}],
+            **({"restartPolicy": "Never"} if workload.kind == "Job" else {}),
+        }
+
+    def _create_pod(self, workload: Workload, pod: str, *, image: str) -> None:
+        owner_kind = "ReplicaSet" if workload.kind == "Deployment" else workload.kind
+        self.api.create(
+            "v1/pods",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": pod,
+                    "namespace": self.namespace,
+                    "labels": {**workload.labels, **({"job-name": workload.name} if workload.job else {})},
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": owner_kind,
+                            "name": workload.name,
+                            "uid": f"uid-{workload.name}",
+                            "controller": True,
+                        }
+                    ],
+                },
+                "spec": {**self._pod_spec(workload, image), "nodeName": "k3d-envctl-server-0"},
+                "status": {
+                    "phase": "Pending",
+                    "conditions": [{"type": "PodScheduled", "status": "True"}],
+                    "containerStatuses": [self._container(workload, waiting=("ContainerCreating", ""))],
+                },
+            },
+        )
+        self._pod_owner[pod] = workload
+        self._serve_no_logs(pod)
+        self.event(
+            pod,
+            "Scheduled",
+            f"Successfully assigned {self.namespace}/{pod} to k3d-envctl-server-0",
+            type_="Normal",
+            offset=-5,
+        )
+
+    def old_pod(self, workload: Workload, image: str) -> str:
+        """A pod of ``workload``'s previous revision (another image), still around during a rollout."""
+        pod = f"{workload.name}-5b6f4-{len(self._pod_owner):05d}"
+        self._create_pod(workload, pod, image=image)
+        return pod
 
     # --- state changes (call directly, or via later()) ----------------------------------------
     def ready(self, workload: Workload) -> None:
@@ -348,7 +367,7 @@ class Kubelet:
         def run() -> None:
             try:
                 action(*args, **kwargs)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread by close()
                 self._errors.append(exc)
 
         timer = threading.Timer(delay, run)

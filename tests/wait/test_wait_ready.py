@@ -162,3 +162,17 @@ def test_a_refused_watch_is_reported_as_a_cluster_error(
         '403 Forbidden: pods is forbidden: User "dev" cannot list resource "pods"'
     )
     assert "kubectl auth can-i watch pods" in (caught.value.hint or "")
+
+
+def test_a_crashing_pod_of_the_previous_revision_does_not_fail_the_rollout_that_fixes_it(
+    kubelet: Kubelet, wait: Waiter
+) -> None:
+    api = kubelet.deployment("api")
+    old = kubelet.old_pod(api, image="envctl-test/api:fedcba987654")  # the broken build, still crashing
+    kubelet.crash_loop(old)
+    kubelet.later(0.3, kubelet.ready, api)
+    kubelet.later(0.4, kubelet.api.delete, "v1/pods", kubelet.namespace, old)
+
+    result = wait()
+
+    assert [(w.name, w.outcome) for w in result.workloads] == [("demo-api", "ready")]
