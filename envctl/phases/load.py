@@ -84,7 +84,10 @@ class LoadFailed(LoadError):
         result, node = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         msg = f"loading {result.ref} ({result.service}) into {node.node} failed: {node.error}{more}"
-        hint = "check the node container runs (`docker ps`) and has disk space; rerun to load only what is missing"
+        if node.node.startswith("registry:"):
+            hint = "check the registry accepts pushes (not read-only, disk space); rerun to push only what is missing"
+        else:
+            hint = "check the node container runs (`docker ps`) and has disk space; rerun to load only what is missing"
         super().__init__(msg, hint=hint)
         self.results = tuple(results)
 

@@ -16,14 +16,16 @@ from envctl.timing.spans import Recorder
 pytestmark = pytest.mark.docker
 
 
-def _builder(ws, docker_cli: str, *, backend: str = "auto", recorder: Recorder | None = None) -> ImageBuilder:
+def _builder(
+    ws, docker_cli: str, *, backend: str = "auto", recorder: Recorder | None = None, progress=None
+) -> ImageBuilder:
     return ImageBuilder(
         workspace_root=ws.root,
         docker=DockerEngine(),
         runner=SubprocessRunner(),
         options=BuildOptions(docker_cli=docker_cli, backend=backend, network="none"),
         recorder=recorder or Recorder(),
-        progress=CollectingProgress(),
+        progress=progress or CollectingProgress(),
     )
 
 
@@ -32,10 +34,22 @@ def _actions(images) -> dict[str, str]:
 
 
 def test_builds_once_then_only_what_changed(workspace, docker_engine: str) -> None:
-    first = build_images(workspace.services(), builder=_builder(workspace, docker_engine), jobs=2)
+    progress, recorder = CollectingProgress(), Recorder()
+    builder = _builder(workspace, docker_engine, recorder=recorder, progress=progress)
+    first = build_images(workspace.services(), builder=builder, jobs=2)
     everything = {"base", "api", "worker", "web", "migrate"}
     assert _actions(first) == dict.fromkeys(everything, "built")
     assert {image.backend for image in first} == {"buildkit-classic"}
+    # One step per state change, the build log as details, one span per service saying how it ran.
+    api_steps = [message.split(" (")[0] for subject, message in progress.steps if subject == "api"]
+    assert api_steps[0] == "building with buildkit-classic" and api_steps[1].startswith("built in ")
+    assert len(api_steps) == 2
+    assert any(line.startswith("#") and "COPY examples/services/api/app /app" in line
+               for subject, line in progress.details if subject == "api")  # fmt: skip
+    api_span = next(s for s in recorder.spans() if s.service == "api")
+    assert (api_span.kind, api_span.outcome, api_span.attrs["backend"]) == ("build", "ok", "buildkit-classic")
+    assert api_span.attrs["image_size"] == next(i.size for i in first if i.service == "api")
+    assert api_span.start >= next(s.end for s in recorder.spans() if s.service == "base")  # base first
 
     recorder = Recorder()
     again = build_images(workspace.services(), builder=_builder(workspace, docker_engine, recorder=recorder))

@@ -17,7 +17,7 @@ from envctl.phases.load import LoadFailed, RegistryTarget, load_images
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
 from tests.support.containerd_node import node_image_refs
-from tests.support.registry import stored_blob_bytes
+from tests.support.registry import start_registry, stop_registry, stored_blob_bytes
 
 pytestmark = pytest.mark.docker
 
@@ -54,9 +54,18 @@ def test_imports_only_what_the_node_lacks_then_moves_nothing(
     services = [s for s in workspace.services() if s.name in ("base", "web")]
     images = _build(workspace, docker_engine, services)
 
-    first = _load(images, [node], "import", docker_engine)
+    recorder = Recorder()
+    first = _load(images, [node], "import", docker_engine, recorder=recorder)
     assert [(r.service, r.nodes[0].outcome) for r in first] == [("base", "imported"), ("web", "imported")]
     assert all(r.bytes_moved > r.image_size / 2 for r in first)  # the whole image travelled
+    spans = sorted(recorder.spans(), key=lambda s: s.service)
+    assert [(s.kind, s.outcome, s.attrs["load_mode"], s.attrs["node"]) for s in spans] == [
+        ("load", "ok", "import", node.container),
+        ("load", "ok", "import", node.container),
+    ]
+    assert [(s.attrs["bytes_moved"], s.attrs["image_size"]) for s in spans] == [
+        (r.bytes_moved, r.image_size) for r in first
+    ]
     held = node_image_refs(docker_engine, containerd_node)
     for image in images:
         assert normalize_ref(image.ref) in held and image.image_id in held
@@ -171,3 +180,32 @@ def test_registry_mode_pushes_only_the_changed_layer(
     no_registry = _load(v3, [node], "auto", docker_engine, registry=RegistryTarget("127.0.0.1:9"))
     assert (no_registry[0].mode, no_registry[0].reason) == ("import", "auto: no cluster registry answers")
     assert no_registry[0].nodes[0].outcome == "imported"
+
+
+def test_a_registry_that_refuses_the_push_is_reported_and_nothing_is_recorded_as_loaded(
+    workspace, docker_engine, tmp_path
+) -> None:
+    refusing = start_registry(tmp_path / "readonly", readonly=True)
+    try:
+        image = _big_image(
+            docker_engine, workspace.root / "big", workspace.prefix, workspace.base_image, "ro\n"
+        )
+        recorder = Recorder()
+        with pytest.raises(LoadFailed) as caught:
+            _load(
+                [image],
+                [],
+                "registry",
+                docker_engine,
+                registry=RegistryTarget(refusing.address),
+                recorder=recorder,
+            )
+    finally:
+        stop_registry(refusing)
+    err = caught.value
+    assert err.message.startswith(
+        f"loading {image.ref} (big) into registry:{refusing.address} failed: push of "
+    )
+    assert err.hint is not None and err.hint.startswith("check the registry accepts pushes")
+    assert [(n.outcome, n.bytes_moved) for n in err.results[0].nodes] == [("failed", 0)]
+    assert [(s.outcome, s.attrs["load_mode"]) for s in recorder.spans()] == [("failed", "registry")]

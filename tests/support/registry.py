@@ -36,6 +36,9 @@ storage:
     rootdirectory: {root}
   delete:
     enabled: true
+  maintenance:
+    readonly:
+      enabled: {readonly}
 http:
   addr: 127.0.0.1:{port}
 """
@@ -49,7 +52,8 @@ class RegistryHandle:
     log: Path
 
 
-def start_registry(workdir: Path, *, timeout: float = 20.0) -> RegistryHandle:
+def start_registry(workdir: Path, *, readonly: bool = False, timeout: float = 20.0) -> RegistryHandle:
+    """Start a registry; ``readonly=True`` makes it refuse every push (for failure tests)."""
     exe = shutil.which("docker-registry")
     if exe is None:
         msg = "docker-registry is not installed: apt-get install docker-registry"
@@ -59,7 +63,9 @@ def start_registry(workdir: Path, *, timeout: float = 20.0) -> RegistryHandle:
     storage.mkdir(exist_ok=True)
     port = _free_port()
     config = workdir / "config.yml"
-    config.write_text(_CONFIG.format(root=storage, port=port), encoding="utf-8")
+    config.write_text(
+        _CONFIG.format(root=storage, port=port, readonly=str(readonly).lower()), encoding="utf-8"
+    )
     log = workdir / "registry.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
