@@ -1,10 +1,11 @@
 """Wait for a release's workloads to become ready, concurrently, and fail fast with the reason.
 
 All workloads (Deployments, StatefulSets, DaemonSets, Jobs) and their pods are watched at once, one
-watch per kind in the release's namespace (wait_watch.py); every event re-evaluates the whole
-release, so the total wait is that of the slowest workload, and a pod entering a state that will not
-clear by waiting (wait_rules.py) ends the wait as soon as its event arrives, with the pod's reason,
-log tail and events (wait_diagnostics.py) carried on the error for the CLI to render.
+watch per kind in the release's namespace (wait_watch.py) feeding one view of the release
+(wait_state.py). Every event re-evaluates the whole release, so the total wait is that of the
+slowest workload, and a pod entering a state that will not clear by waiting (wait_rules.py) ends
+the wait as soon as its event arrives, with the pod's reason, log tail and events
+(wait_diagnostics.py) carried on the error for the CLI to render.
 """
 
 from __future__ import annotations
@@ -26,19 +27,13 @@ from envctl.phases.wait_diagnostics import (
     hint_for,
 )
 from envctl.phases.wait_rules import (
-    WORKLOAD_KINDS,
     PodProblem,
     WorkloadStatus,
-    belongs_to,
-    is_outdated,
-    pod_problems,
     pod_summary,
-    workload_status,
 )
+from envctl.phases.wait_state import ReleaseView
 from envctl.phases.wait_watch import (
     WATCHED_KINDS,
-    Changed,
-    Listed,
     ResourceWatcher,
     WatchBroken,
     release_selector,
@@ -103,7 +98,7 @@ def wait_for_release(
             watcher.join(1.0)
 
 
-def _drain(inbox: queue.Queue[Any], view: _ReleaseView, namespace: str, *, timeout: float) -> None:
+def _drain(inbox: queue.Queue[Any], view: ReleaseView, namespace: str, *, timeout: float) -> None:
     """Apply every message waiting (blocking up to ``timeout`` for the first)."""
     try:
         message = inbox.get(timeout=timeout)
@@ -136,84 +131,6 @@ def _describe(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-class _ReleaseView:
-    """The release as last observed: its workloads and pods, and since when each problem has lasted."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in WATCHED_KINDS}
-        self.synced: set[str] = set()
-        self.problem_since: dict[tuple[str, str | None, str], float] = {}
-
-    def apply(self, message: Listed | Changed) -> None:
-        known = self.objects[message.kind]
-        if isinstance(message, Listed):
-            known.clear()
-            known.update({obj.metadata.name: obj for obj in message.items})
-            self.synced.add(message.kind)
-        elif message.event == "DELETED":
-            known.pop(message.obj.metadata.name, None)
-        else:
-            known[message.obj.metadata.name] = message.obj
-
-    def workloads(self) -> list[WorkloadStatus]:
-        return [workload_status(kind, obj) for kind in WORKLOAD_KINDS for obj in self.objects[kind].values()]
-
-    def owner_of(self, pod: Any) -> str | None:
-        for kind in WORKLOAD_KINDS:
-            for obj in self.objects[kind].values():
-                if belongs_to(pod, obj):
-                    return f"{kind}/{obj.metadata.name}"
-        return None
-
-    def pods_of(self, workload: Any) -> list[Any]:
-        return [pod for pod in self.objects["Pod"].values() if belongs_to(pod, workload)]
-
-    def pod_states(self) -> tuple[tuple[str, str], ...]:
-        return tuple((name, pod_summary(pod)) for name, pod in sorted(self.objects["Pod"].items()))
-
-    def fatal_problem(self, now: float, graces: dict[str, float]) -> PodProblem | None:
-        """The first problem that is fatal now (a graced one once it has lasted its grace)."""
-        seen: set[tuple[str, str | None, str]] = set()
-        fatal: PodProblem | None = None
-        for pod in self.objects["Pod"].values():
-            if self._outdated(pod):
-                continue
-            for problem in pod_problems(pod):
-                key = (problem.pod, problem.container, problem.grace)
-                seen.add(key)
-                since = self.problem_since.setdefault(key, now)
-                if fatal is None and now - since >= graces[problem.grace]:
-                    fatal = problem
-        for key in set(self.problem_since) - seen:
-            del self.problem_since[key]  # recovered (e.g. a pull that finally worked): its grace starts over
-        return fatal
-
-    def _outdated(self, pod: Any) -> bool:
-        return any(
-            belongs_to(pod, obj) and is_outdated(pod, obj)
-            for kind in WORKLOAD_KINDS
-            for obj in self.objects[kind].values()
-        )
-
-    def workload_problem(self, status: WorkloadStatus) -> PodProblem:
-        """A failed workload's problem, pinned on the pod that shows it best (the last to exit non-zero)."""
-        pods = self.pods_of(self.objects[status.kind][status.name])
-        for pod in reversed(pods):
-            for container in (pod.status.container_statuses if pod.status else None) or ():
-                terminated = container.state.terminated if container.state else None
-                if terminated is not None and terminated.exit_code != 0:
-                    exited = f"exited with code {terminated.exit_code}"
-                    message = f"{status.message}; {exited}" if status.message else exited
-                    return PodProblem(
-                        pod.metadata.name,
-                        container.name,
-                        status.reason,
-                        message,
-                        container.restart_count or 0,
-                    )
-        return PodProblem(pods[-1].metadata.name if pods else "", None, status.reason, status.message, 0)
-
-
 class _Waiter:
     """Judges the release after each batch of events, and records what it saw."""
 
@@ -223,7 +140,7 @@ class _Waiter:
         self.started, self.span_start = time.monotonic(), recorder.now()
         self.api_client, self.namespace, self.release = api_client, namespace, release
         self.recorder, self.progress = recorder, progress
-        self.release_view = _ReleaseView()
+        self.release_view = ReleaseView()
         self.ready_at: dict[tuple[str, str], float] = {}
 
     def elapsed(self) -> float:

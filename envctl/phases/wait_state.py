@@ -1,0 +1,101 @@
+"""The release as the waiter last saw it: its workloads and pods, kept current from watch messages.
+
+It answers the waiter's questions (which problem is fatal by now, which workload owns a pod, which
+pods are left over from an older pod template) without any I/O, so it is easy to reason about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envctl.phases.wait_rules import (
+    WORKLOAD_KINDS,
+    PodProblem,
+    WorkloadStatus,
+    belongs_to,
+    is_outdated,
+    pod_problems,
+    pod_summary,
+    workload_status,
+)
+from envctl.phases.wait_watch import WATCHED_KINDS, Changed, Listed
+
+__all__ = ["ReleaseView"]
+
+
+class ReleaseView:
+    """The release as last observed: its workloads and pods, and since when each problem has lasted."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in WATCHED_KINDS}
+        self.synced: set[str] = set()
+        self.problem_since: dict[tuple[str, str | None, str], float] = {}
+
+    def apply(self, message: Listed | Changed) -> None:
+        known = self.objects[message.kind]
+        if isinstance(message, Listed):
+            known.clear()
+            known.update({obj.metadata.name: obj for obj in message.items})
+            self.synced.add(message.kind)
+        elif message.event == "DELETED":
+            known.pop(message.obj.metadata.name, None)
+        else:
+            known[message.obj.metadata.name] = message.obj
+
+    def workloads(self) -> list[WorkloadStatus]:
+        return [workload_status(kind, obj) for kind in WORKLOAD_KINDS for obj in self.objects[kind].values()]
+
+    def owner_of(self, pod: Any) -> str | None:
+        for kind in WORKLOAD_KINDS:
+            for obj in self.objects[kind].values():
+                if belongs_to(pod, obj):
+                    return f"{kind}/{obj.metadata.name}"
+        return None
+
+    def pods_of(self, workload: Any) -> list[Any]:
+        return [pod for pod in self.objects["Pod"].values() if belongs_to(pod, workload)]
+
+    def pod_states(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, pod_summary(pod)) for name, pod in sorted(self.objects["Pod"].items()))
+
+    def fatal_problem(self, now: float, graces: dict[str, float]) -> PodProblem | None:
+        """The first problem that is fatal now (a graced one once it has lasted its grace)."""
+        seen: set[tuple[str, str | None, str]] = set()
+        fatal: PodProblem | None = None
+        for pod in self.objects["Pod"].values():
+            if self._outdated(pod):
+                continue
+            for problem in pod_problems(pod):
+                key = (problem.pod, problem.container, problem.grace)
+                seen.add(key)
+                since = self.problem_since.setdefault(key, now)
+                if fatal is None and now - since >= graces[problem.grace]:
+                    fatal = problem
+        for key in set(self.problem_since) - seen:
+            del self.problem_since[key]  # recovered (e.g. a pull that finally worked): its grace starts over
+        return fatal
+
+    def _outdated(self, pod: Any) -> bool:
+        return any(
+            belongs_to(pod, obj) and is_outdated(pod, obj)
+            for kind in WORKLOAD_KINDS
+            for obj in self.objects[kind].values()
+        )
+
+    def workload_problem(self, status: WorkloadStatus) -> PodProblem:
+        """A failed workload's problem, pinned on the pod that shows it best (the last to exit non-zero)."""
+        pods = self.pods_of(self.objects[status.kind][status.name])
+        for pod in reversed(pods):
+            for container in (pod.status.container_statuses if pod.status else None) or ():
+                terminated = container.state.terminated if container.state else None
+                if terminated is not None and terminated.exit_code != 0:
+                    exited = f"exited with code {terminated.exit_code}"
+                    message = f"{status.message}; {exited}" if status.message else exited
+                    return PodProblem(
+                        pod.metadata.name,
+                        container.name,
+                        status.reason,
+                        message,
+                        container.restart_count or 0,
+                    )
+        return PodProblem(pods[-1].metadata.name if pods else "", None, status.reason, status.message, 0)
