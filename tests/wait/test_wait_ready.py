@@ -64,7 +64,7 @@ def test_every_kind_is_waited_on_concurrently_so_the_total_is_the_slowest(
 def test_workloads_already_ready_are_confirmed_at_once(kubelet: Kubelet, wait: Waiter) -> None:
     kubelet.ready(kubelet.deployment("api"))
     result = wait()
-    assert result.seconds < 0.5
+    assert result.seconds < 2.0  # no event needed: judged on the first lists (the timeout is 10 s)
     assert [(w.name, w.outcome, w.state) for w in result.workloads] == [
         ("demo-api", "ready", "1/1 available, 1 updated")
     ]
