@@ -58,7 +58,12 @@ def main() -> None:
     """Console entry point: run the app, map errors to one line and a documented exit code."""
     verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        # Without standalone mode typer *returns* exit codes (130 for Ctrl-C, n for typer.Exit(n)).
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            if code == ExitCode.INTERRUPTED:
+                output.error("interrupted", "finished work is kept; run the same command again to resume")
+            sys.exit(code)
     except EnvctlError as exc:
         if verbose:
             output.traceback()
@@ -72,10 +77,11 @@ def main() -> None:
     except typer.Abort:
         output.error("aborted", None)
         sys.exit(ExitCode.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - usage errors from click carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(ExitCode.BAD_INPUT)
-        raise
+    except typer.TyperException as exc:
+        # Usage errors (unknown option, bad value): typer's own message, then the documented code.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            output.error(str(exc), "see `envctl --help`")
+        sys.exit(ExitCode.BAD_INPUT)

@@ -61,6 +61,11 @@ def error(message: str, hint: str | None) -> None:
         stderr.print(f"hint: {hint}", markup=False)
 
 
+def problem(renderable: RenderableType) -> None:
+    """Details of a failure (pod logs, events) on stderr, before the one-line error."""
+    stderr.print(renderable)
+
+
 def traceback() -> None:
     stderr.print_exception()
 

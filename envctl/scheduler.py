@@ -253,7 +253,8 @@ class Scheduler:
     def _execute(self, task: Task, results: Mapping[str, Any]) -> tuple[Any, str]:
         """Runs on a worker thread; returns (value, outcome) or raises the task's error."""
         if task.own_spans:
-            value = task.run(TaskContext(task, results, None, self.cancel_event))
+            with self.recorder.bind(task=task.id, after=list(task.after)):
+                value = task.run(TaskContext(task, results, None, self.cancel_event))
             return value, "ok"
         attrs = {**task.attrs, "task": task.id, "after": list(task.after)}
         with self.recorder.span(task.span_name, task.kind, service=task.service, **attrs) as handle:

@@ -1,15 +1,140 @@
-"""`envctl up`: not built yet."""
+"""`envctl up`: ensure the cluster, build/pull and load what changed, deploy, wait — as one graph."""
 
 from __future__ import annotations
 
+import os
+from typing import Annotated, Any
+
 import typer
 
-from envctl.errors import NotBuiltYetError
+from envctl import output
+from envctl.config import parse_duration
+from envctl.errors import InputError
+from envctl.pipeline import Phases, UpOptions, make_tasks
+from envctl.scheduler import Scheduler
+from envctl.timing.spans import Recorder
+from envctl.toolbox import AppState
 
 NAME = "up"
-HELP = "Not built yet."
+HELP = "Create or reuse the cluster, build and load only changed images, deploy, and wait — timing every step."
+
+_LOAD_MODES = ("auto", "import", "registry")
+_OUTPUTS = ("text", "json")
 
 
-def command(ctx: typer.Context) -> None:
-    msg = "`envctl up` is not built yet"
-    raise NotBuiltYetError(msg, hint="see the open issues for its status")
+def command(  # noqa: PLR0913 - one option per documented flag
+    ctx: typer.Context,
+    changed_only: Annotated[
+        bool,
+        typer.Option("--changed-only", help="Rebuild only services whose inputs changed (others reuse their image)."),
+    ] = False,
+    base: Annotated[
+        str | None, typer.Option("--base", metavar="REF", help="Report changes relative to this git ref.")
+    ] = None,
+    services: Annotated[
+        str | None, typer.Option("--services", metavar="A,B", help="Only these services (and what they build FROM).")
+    ] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Concurrent steps (default: CPU count).")] = None,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="After a failed build, finish the independent ones.")
+    ] = False,
+    recreate: Annotated[
+        bool, typer.Option("--recreate", help="Recreate the cluster when its spec differs from envctl.yaml.")
+    ] = False,
+    load_mode: Annotated[
+        str | None, typer.Option("--load-mode", metavar="MODE", help="auto, import or registry (default: config).")
+    ] = None,
+    cache_from: Annotated[
+        list[str] | None, typer.Option("--cache-from", metavar="SPEC", help="BuildKit cache source (repeatable).")
+    ] = None,
+    cache_to: Annotated[
+        list[str] | None, typer.Option("--cache-to", metavar="SPEC", help="BuildKit cache export (repeatable).")
+    ] = None,
+    cache_registry: Annotated[
+        str | None,
+        typer.Option("--cache-registry", metavar="HOST:PORT", help="Pull fingerprint tags from / push them to here."),
+    ] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait for workloads after the deploy.")] = False,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", metavar="DURATION", help="Readiness deadline, e.g. 300s (default: release.timeout).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and the graph this run would execute; touch nothing.")
+    ] = False,
+    no_wait_lock: Annotated[
+        bool, typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting when another up holds the workspace.")
+    ] = False,
+    output_format: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", help="text or json.")] = "text",
+) -> None:
+    state: AppState = ctx.obj
+    config = state.config
+    if load_mode is not None and load_mode not in _LOAD_MODES:
+        msg = f"--load-mode {load_mode!r} is not a load mode"
+        raise InputError(msg, hint=f"use one of: {', '.join(_LOAD_MODES)}")
+    if output_format not in _OUTPUTS:
+        msg = f"--output {output_format!r} is not an up format"
+        raise InputError(msg, hint=f"use one of: {', '.join(_OUTPUTS)}")
+    try:
+        wait_seconds = parse_duration(timeout or config.release.timeout)
+    except ValueError as exc:
+        raise InputError(str(exc), hint="write the timeout with a unit: 90s, 5m") from exc
+    options = UpOptions(
+        changed_only=changed_only,
+        base=base,
+        services=tuple(s.strip() for s in services.split(",") if s.strip()) if services else None,
+        jobs=jobs or config.build.jobs or os.cpu_count() or 2,
+        keep_going=keep_going,
+        recreate=recreate,
+        load_mode=load_mode or config.load.mode,
+        wait=not no_wait,
+        timeout=wait_seconds,
+        dry_run=dry_run,
+    )
+    overrides: dict[str, Any] = {"jobs": options.jobs, "keep_going": keep_going}
+    if cache_from:
+        overrides["cache_from"] = tuple(cache_from)
+    if cache_to:
+        overrides["cache_to"] = tuple(cache_to)
+    if cache_registry:
+        overrides["cache_registry"] = cache_registry
+    if dry_run:
+        _dry_run(state, options)
+        return
+    from envctl.lock import workspace_lock
+    from envctl.execute import run_up
+
+    with workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info):
+        report = run_up(state, options, overrides)
+    if output_format == "json":
+        output.json_out(report.to_dict())
+    if report.error is not None:
+        raise report.error
+
+
+def _dry_run(state: AppState, options: UpOptions) -> None:
+    """The plan and the graph, computed exactly as a real run would, with nothing executed."""
+    from envctl.inputs.planning import plan_workspace
+    from envctl.views.plan import plan_table
+    from envctl.views.schedule import graph_table
+
+    plan = plan_workspace(
+        state.config,
+        state.workspace.root,
+        state.workspace.config_path,
+        state.runner,
+        state.environ,
+        base=options.base,
+        changed_only=options.changed_only,
+        selected=options.services,
+    )
+
+    def never(*_: Any) -> Any:  # the dry run only describes the graph
+        raise AssertionError
+
+    phases = Phases(cluster=never, build=never, pull=never, load=never, deploy=never, wait=never)
+    values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
+    tasks = make_tasks(plan, phases, values_paths, wait=options.wait)
+    output.render(plan_table(plan))
+    output.render(graph_table(Scheduler(tasks, recorder=Recorder(), jobs=options.jobs).describe()))
+
+

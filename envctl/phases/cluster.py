@@ -70,7 +70,7 @@ def ensure_cluster(
 ) -> ClusterInfo:
     """Make the cluster ``spec`` describes usable and write its kubeconfig to ``kubeconfig_path``."""
     fingerprint = cluster_fingerprint(spec)
-    with recorder.span("cluster list", "cluster"):
+    with recorder.span("cluster list", "cluster") as listed:
         existing = k3d.get(spec.name)
 
     action: Action
@@ -99,6 +99,8 @@ def ensure_cluster(
     else:
         action = "reused"
         progress.step(_SUBJECT, f"reusing running cluster {spec.name!r} (spec unchanged)")
+    # The decision goes on the span so `envctl timings` can tell a reuse from a create.
+    listed.set(action=action, cluster=spec.name)
 
     cluster = existing if action == "reused" else k3d.get(spec.name)
     if cluster is None:

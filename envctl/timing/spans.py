@@ -91,16 +91,32 @@ class Recorder:
         self._origin = clock()
         self._spans: list[Span] = []
         self._lock = threading.Lock()
+        self._bound = threading.local()
 
     def now(self) -> float:
         return self._clock() - self._origin
+
+    @contextmanager
+    def bind(self, **attrs: Any) -> Iterator[None]:
+        """Attributes every span recorded *on this thread* inherits for the ``with`` body.
+
+        The scheduler binds a task's dependency edges (``task``/``after``) around tasks that record
+        their own spans, so phases stay unaware of the graph and the critical path still follows it.
+        """
+        previous = getattr(self._bound, "attrs", {})
+        self._bound.attrs = {**previous, **attrs}
+        try:
+            yield
+        finally:
+            self._bound.attrs = previous
 
     @contextmanager
     def span(self, name: str, kind: str, service: str | None = None, **attrs: Any) -> Iterator[SpanHandle]:
         if kind not in KINDS:
             msg = f"unknown span kind {kind!r}"
             raise ValueError(msg)
-        span = Span(name=name, kind=kind, start=self.now(), end=0.0, service=service, attrs=dict(attrs))
+        inherited = getattr(self._bound, "attrs", {})
+        span = Span(name=name, kind=kind, start=self.now(), end=0.0, service=service, attrs={**inherited, **attrs})
         handle = SpanHandle(span)
         try:
             yield handle

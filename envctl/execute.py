@@ -1,0 +1,245 @@
+"""Execute one `envctl up`: bind the phases to their tools, run the graph, record the run.
+
+The plan is computed first — it is cheap (≤ 0.5 s) and pure, so a bad Dockerfile or an unknown
+service fails before anything touches the cluster or the image store. Then the scheduler runs the
+graph from ``pipeline.make_tasks``: the cluster is ensured while images build, each image loads
+as soon as it is built, the deploy waits for every load, the wait follows. Whatever happens —
+success, a failed step, Ctrl-C — the spans are written as one run record under ``.envctl/runs``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from envctl import __version__, output
+from envctl.errors import EnvctlError
+from envctl.pipeline import Phases, UpOptions, make_tasks
+from envctl.plan import Plan
+from envctl.scheduler import ScheduleResult, Scheduler, SchedulerInterrupted, TaskContext
+from envctl.timing.spans import Recorder
+from envctl.toolbox import AppState
+
+__all__ = ["UpReport", "run_up"]
+
+
+@dataclass
+class UpReport:
+    """What one `envctl up` did (``--output json`` prints ``to_dict()``)."""
+
+    run_id: str
+    plan: Plan
+    schedule: ScheduleResult | None
+    outcome: str
+    seconds: float
+    error: EnvctlError | None = None
+    summary: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        tasks = {}
+        if self.schedule is not None:
+            for task_id, done in self.schedule.outcomes.items():
+                tasks[task_id] = {"outcome": done.outcome, "reason": done.reason, "result": _plain(done.value)}
+        return {
+            "version": 1,
+            "envctl_version": __version__,
+            "run_id": self.run_id,
+            "outcome": self.outcome,
+            "seconds": round(self.seconds, 3),
+            "error": None if self.error is None else {"message": self.error.message, "hint": self.error.hint},
+            "plan": self.plan.to_dict(),
+            "tasks": tasks,
+        }
+
+
+def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, Any]) -> UpReport:
+    from envctl.inputs.planning import plan_workspace
+    from envctl.phases import wait as wait_phase
+    from envctl.timing.formats import phase_summary_lines, write_ci_outputs
+    from envctl.timing.history import RunHistory, RunMeta, RunRecord, git_identity
+
+    recorder = Recorder()
+    progress = output.ConsoleProgress()
+    with recorder.span("plan", "plan") as span:
+        plan = plan_workspace(
+            state.config,
+            state.workspace.root,
+            state.workspace.config_path,
+            state.runner,
+            state.environ,
+            base=options.base,
+            changed_only=options.changed_only,
+            selected=options.services,
+        )
+        span.set(services=len(plan.services), changed=list(plan.changed_services))
+    for service in plan.services:
+        progress.step(service.name, f"{service.action}: {service.reason}")
+    meta = RunMeta.start(
+        "envctl " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "envctl up",
+        environ=state.environ,
+        git=git_identity(state.runner, state.workspace.root),
+        changed_services=tuple(plan.changed_services),
+    )
+    phases = bind_phases(state, options, build_overrides, recorder, progress)
+    # The kubernetes models import lazily and slowly; pay for it while images build. (After
+    # bind_phases imported the docker SDK here: two threads importing `requests` at once deadlock
+    # on its circular imports.)
+    threading.Thread(target=wait_phase.preload, daemon=True, name="preload-kubernetes").start()
+    values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
+    scheduler = Scheduler(
+        make_tasks(plan, phases, values_paths, wait=options.wait),
+        recorder=recorder,
+        jobs=options.jobs,
+        fail_fast=not options.keep_going,
+        on_cancel=state.runner.terminate_all,
+    )
+    interrupted: SchedulerInterrupted | None = None
+    try:
+        result = scheduler.run()
+    except SchedulerInterrupted as exc:
+        interrupted, result = exc, exc.result
+    error = None if interrupted else _first_error(result)
+    outcome = "cancelled" if interrupted else ("ok" if error is None else "failed")
+    code = 130 if interrupted else (0 if error is None else error.exit_code)
+    record = RunRecord(meta.finish(outcome, code, recorder.now()), tuple(recorder.spans()))
+    RunHistory(state.workspace.runs_dir, keep=state.config.history.keep).write(record)
+    summary = phase_summary_lines(record)
+    for line in summary:
+        output.info(line)
+    output.info(f"run {meta.run_id} recorded; `envctl timings` shows where the time went")
+    write_ci_outputs(record, state.environ)
+    if interrupted is not None:
+        raise interrupted
+    if error is not None:
+        _show_failure(error)
+    return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary)
+
+
+def _first_error(result: ScheduleResult) -> EnvctlError | None:
+    error = result.first_error
+    if error is None:
+        return None
+    if isinstance(error, EnvctlError):
+        return error
+    raise error  # not an envctl error: a bug; let it crash loudly with its traceback
+
+
+def _show_failure(error: EnvctlError) -> None:
+    from envctl.phases.wait import ReleaseNotReadyError
+
+    if isinstance(error, ReleaseNotReadyError):
+        from envctl.views.wait import not_ready_renderable
+
+        output.problem(not_ready_renderable(error))
+
+
+def bind_phases(
+    state: AppState,
+    options: UpOptions,
+    build_overrides: Mapping[str, Any],
+    recorder: Recorder,
+    progress: Any,
+) -> Phases:
+    """The composition of `up`: each phase bound to the tools the composition root made."""
+    from envctl.adapters.containerd import ContainerdNodes, Node
+    from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET, K3d
+    from envctl.phases.build import BuildOptions, ImageBuilder
+    from envctl.phases.cluster import ensure_cluster
+    from envctl.phases.load import RegistryTarget, load_images
+
+    import docker  # noqa: F401 - imported once on this thread, before worker threads race to import it
+
+    config, workspace, runner = state.config, state.workspace, state.runner
+    builder = ImageBuilder(
+        workspace_root=workspace.root,
+        docker=state.docker,
+        runner=runner,
+        options=BuildOptions.from_config(config.build, docker_cli=state.docker_cli, **build_overrides),
+        recorder=recorder,
+        progress=progress,
+    )
+    containerd = ContainerdNodes(runner, state.docker_cli)
+
+    def cluster(_: TaskContext) -> Any:
+        k3d = K3d(runner, state.environ.get("ENVCTL_K3D", "k3d"))
+        return ensure_cluster(
+            config.cluster, workspace.kubeconfig, k3d=k3d, progress=progress, recorder=recorder, recreate=options.recreate
+        )
+
+    def load(built: Any, info: Any, _: TaskContext) -> Any:
+        nodes = [Node(name, ctr_address=K3S_CONTAINERD_SOCKET) for name in info.nodes]
+        registry = None
+        if info.registry:
+            spec = config.cluster.registry
+            inside = spec.use if spec and spec.use else (f"k3d-{spec.name}:{spec.host_port}" if spec else None)
+            registry = RegistryTarget(address=info.registry, cluster_address=inside)
+        results = load_images(
+            [built],
+            nodes,
+            options.load_mode,  # type: ignore[arg-type] - validated by the CLI
+            containerd=containerd,
+            docker=state.docker,
+            recorder=recorder,
+            progress=progress,
+            registry=registry,
+        )
+        return results[0]
+
+    def deploy(refs: Mapping[str, tuple[str, str]], ctx: TaskContext) -> Any:
+        from envctl.adapters.helm import Helm
+        from envctl.phases.deploy import deploy_release
+
+        info = ctx.results["cluster"]
+        helm = Helm.open(runner, info.kubeconfig, timeout=config.release.timeout, progress=progress)
+        return deploy_release(
+            config.release,
+            workspace.resolve(config.release.chart),
+            [workspace.resolve(path) for path in config.release.values],
+            refs,
+            helm=helm,
+            progress=progress,
+            recorder=recorder,
+        )
+
+    def wait(info: Any, ctx: TaskContext) -> Any:
+        from envctl.adapters.kube import connect
+        from envctl.phases.wait import wait_for_release
+
+        return wait_for_release(
+            connect(info.kubeconfig),
+            config.release.namespace,
+            config.release.name,
+            timeout=options.timeout,
+            recorder=recorder,
+            progress=progress,
+            cancel_event=ctx.cancel_event,
+        )
+
+    return Phases(
+        cluster=cluster,
+        build=lambda service, dependency_args, _: builder.build_one(service, dependency_args),
+        pull=lambda ref, _: builder.pull_third_party([ref])[0],
+        load=load,
+        deploy=deploy,
+        wait=wait,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly view of a phase result (frozen dataclasses of plain fields)."""
+    import dataclasses
+    from pathlib import Path
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,140 @@
+"""`envctl up` end to end on real Docker/containerd/git, with the k3d and helm stand-ins and KMock."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.pipeline.conftest import UpWorld
+
+pytestmark = pytest.mark.docker
+
+
+def _spans(run: dict, kind: str) -> list[dict]:
+    return [s for s in run["spans"] if s["kind"] == kind]
+
+
+def _by_service(run: dict, kind: str) -> dict[str, dict]:
+    return {s["service"]: s for s in _spans(run, kind) if s.get("service")}
+
+
+def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world: UpWorld) -> None:
+    # One slow build (never cached: a unique step) makes the pipelining observable.
+    _slow_build(up_world, "web", seconds=4)
+    with up_world.kubelet() as kubelet:
+        first = up_world.envctl("up", check=True)
+        assert "api" in first.stderr
+        [run] = up_world.runs()
+        assert run["run"]["outcome"] == "ok" and run["run"]["exit_code"] == 0
+        builds = _by_service(run, "build")
+        assert set(builds) == {"base", "api", "worker", "web", "migrate"}
+        assert all(s["outcome"] == "ok" for s in builds.values())
+        # The cluster is ensured while images build: the spans intersect.
+        cluster = _spans(run, "cluster")
+        cluster_start, cluster_end = min(s["start"] for s in cluster), max(s["end"] for s in cluster)
+        assert any(s["start"] < cluster_end and s["end"] > cluster_start for s in builds.values())
+        # Pipelined: some image is loaded before the last build ends.
+        loads = _spans(run, "load")
+        assert {s["service"] for s in loads} == {"api", "worker", "web", "migrate"}
+        assert min(s["start"] for s in loads) < max(s["end"] for s in builds.values())
+        assert sum(s["attrs"].get("bytes_moved", 0) for s in loads) > 0
+        # Every pod ran because its image really was on the node.
+        assert set(kubelet.handled.values()) == {"ready"}, kubelet.handled
+        [values] = up_world.helm_upgrades()
+        assert values["api"]["image"]["tag"].startswith("fp-")
+        assert values["api"]["image"]["repository"] == "envctl-demo/api"
+        waits = _spans(run, "wait")
+        assert {s["service"] for s in waits} >= {"api", "worker", "web", "migrate"}
+
+        second = up_world.envctl("up", check=True)
+        runs = up_world.runs()
+        assert len(runs) == 2
+        again = runs[-1]
+        assert all(s["outcome"] == "skipped" for s in _spans(again, "build")), _spans(again, "build")
+        assert sum(s["attrs"].get("bytes_moved", 0) for s in _spans(again, "load")) == 0
+        [deploy] = [s for s in _spans(again, "deploy") if s["name"].startswith("deploy ")]
+        assert deploy["outcome"] == "skipped"
+        assert len(up_world.helm_upgrades()) == 1  # no second upgrade
+        assert any(s["attrs"].get("action") == "reused" for s in _spans(again, "cluster")), _spans(again, "cluster")
+        assert "skipped" in second.stderr
+
+
+def test_one_changed_service_rebuilds_loads_and_rolls_only_that_service(up_world: UpWorld) -> None:
+    with up_world.kubelet():
+        up_world.envctl("up", check=True)
+        script = up_world.workspace / "examples" / "services" / "worker" / "worker.sh"
+        script.write_text(script.read_text() + "\n# a code change\n")
+        up_world.envctl("up", "--changed-only", check=True)
+    last = up_world.runs()[-1]
+    built = {name for name, s in _by_service(last, "build").items() if s["outcome"] == "ok"}
+    assert built == {"worker"}
+    moved = {s["service"] for s in _spans(last, "load") if s["attrs"].get("bytes_moved", 0) > 0}
+    assert moved == {"worker"}
+    first, second = up_world.helm_upgrades()
+    changed = {svc for svc in ("api", "worker", "web", "migrate") if first[svc]["image"] != second[svc]["image"]}
+    assert changed == {"worker"}
+
+
+def test_a_failed_build_cancels_only_its_dependents_and_is_recorded(up_world: UpWorld) -> None:
+    dockerfile = up_world.workspace / "examples" / "services" / "base" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN exit 3\n")
+    done = up_world.envctl("up", "--keep-going")
+    assert done.returncode == 4, done.stderr
+    assert "base" in done.stderr.splitlines()[-2] or "base" in done.stderr
+    [run] = up_world.runs()
+    assert run["run"]["outcome"] == "failed" and run["run"]["exit_code"] == 4
+    builds = _by_service(run, "build")
+    assert builds["base"]["outcome"] == "failed"
+    assert {builds["web"]["outcome"], builds["migrate"]["outcome"]} == {"ok"}
+    # api and worker build FROM base: never started, recorded as cancelled, never tagged.
+    cancelled = {s["attrs"].get("task") or s["name"] for s in run["spans"] if s["outcome"] == "cancelled"}
+    assert {"build:api", "build:worker", "deploy"} <= cancelled
+    images = up_world.envctl("plan", "--output", "json", check=True)
+    assert '"name": "api"' in images.stdout
+
+
+def test_ctrl_c_leaves_a_readable_partial_run_and_the_next_up_resumes(up_world: UpWorld) -> None:
+    _slow_build(up_world, "web", seconds=20)
+    dockerfile = up_world.workspace / "examples" / "services" / "web" / "Dockerfile"
+    with up_world.kubelet():
+        proc = up_world.popen("up")
+        deadline = time.monotonic() + 120
+        # Interrupt while the slow build runs (the other images are done or in progress).
+        while time.monotonic() < deadline:
+            if _building("sleep 20"):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the slow build step never started")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        [run] = up_world.runs()
+        assert run["run"]["outcome"] == "cancelled" and run["run"]["exit_code"] == 130
+        assert any(s["outcome"] == "cancelled" for s in run["spans"])
+        dockerfile.write_text("".join(line for line in dockerfile.read_text().splitlines(True) if "sleep" not in line))
+        up_world.envctl("up", check=True)
+    assert up_world.runs()[-1]["run"]["outcome"] == "ok"
+
+
+def _slow_build(world: UpWorld, service: str, seconds: int) -> None:
+    dockerfile = world.workspace / "examples" / "services" / service / "Dockerfile"
+    step = f"RUN echo {uuid.uuid4().hex} >/dev/null && sleep {seconds}\n"
+    dockerfile.write_text(dockerfile.read_text() + step)
+    world.git("commit", "-qam", f"slow {service} build")
+
+
+def _building(step: str) -> bool:
+    """Is a build's RUN step running now? (Container processes are visible in the host's table.)"""
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return any(line.endswith(step) or line == step for line in out.splitlines())
+
+
+def test_dry_run_prints_the_graph_and_touches_nothing(up_world: UpWorld) -> None:
+    done = up_world.envctl("up", "--dry-run", check=True)
+    assert "build:api" in done.stdout and "deploy" in done.stdout and "load:web" in done.stdout
+    assert not (up_world.workspace / ".envctl").exists()
