@@ -63,7 +63,7 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     from envctl.timing.history import RunHistory, RunMeta, RunRecord, git_identity
 
     recorder = Recorder()
-    progress = output.ConsoleProgress()
+    progress = output.make_progress()
     with recorder.span("plan", "plan") as span:
         plan = plan_workspace(
             state.config,
@@ -99,7 +99,8 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     )
     interrupted: SchedulerInterrupted | None = None
     try:
-        result = scheduler.run()
+        with progress:
+            result = scheduler.run()
     except SchedulerInterrupted as exc:
         interrupted, result = exc, exc.result
     error = None if interrupted else _first_error(result)

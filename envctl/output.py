@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any
 
 from rich.console import Console, RenderableType
+from rich.markup import escape
 
-__all__ = ["ConsoleProgress", "configure", "debug", "error", "info", "json_out", "line", "render", "stderr", "stdout", "warn"]
+__all__ = ["ConsoleProgress", "LiveProgress", "configure", "make_progress", "debug", "error", "info", "json_out", "line", "render", "stderr", "stdout", "warn"]
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -71,11 +73,62 @@ def traceback() -> None:
 
 
 class ConsoleProgress:
-    """Progress on stderr: one line per step; tool output only with --verbose."""
+    """Progress on stderr as plain lines (CI logs, pipes): one line per step; tool output with --verbose."""
+
+    def __enter__(self) -> ConsoleProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
     def step(self, subject: str, message: str) -> None:
-        stderr.print(f"[bold]{subject}[/bold] {message}", highlight=False)
+        stderr.print(f"[bold]{subject}[/bold] {escape(message)}", highlight=False)
 
     def detail(self, subject: str, line: str) -> None:
         if _verbose:
             stderr.print(f"  {subject} | {line}", style="dim", markup=False)
+
+
+class LiveProgress(ConsoleProgress):
+    """On a terminal: one live row per service/step with its latest state, above the step log."""
+
+    def __init__(self) -> None:
+        from rich.live import Live
+
+        self._latest: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._live = Live(self._table(), console=stderr, refresh_per_second=8, transient=True)
+
+    def __enter__(self) -> LiveProgress:
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.stop()
+
+    def _table(self) -> RenderableType:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        for subject, message in self._latest.items():
+            table.add_row(f"[bold]{escape(subject)}[/bold]", escape(message))
+        return table
+
+    def step(self, subject: str, message: str) -> None:
+        with self._lock:
+            self._latest[subject] = message
+            self._live.console.print(f"[bold]{escape(subject)}[/bold] {escape(message)}", highlight=False)
+            self._live.update(self._table())
+
+    def detail(self, subject: str, line: str) -> None:
+        if _verbose:
+            super().detail(subject, line)
+            return
+        with self._lock:
+            self._latest[subject] = line[-100:]
+            self._live.update(self._table())
+
+
+def make_progress() -> ConsoleProgress:
+    """Live rows on a terminal, plain lines otherwise (CI logs stay readable)."""
+    return LiveProgress() if stderr.is_terminal else ConsoleProgress()
