@@ -24,7 +24,7 @@ from envctl.scheduler import ScheduleResult, Scheduler, SchedulerInterrupted, Ta
 from envctl.timing.spans import Recorder
 from envctl.toolbox import AppState
 
-__all__ = ["UpReport", "run_up"]
+__all__ = ["UpReport", "preflight", "run_up"]
 
 
 @dataclass
@@ -118,6 +118,19 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     if error is not None:
         _show_failure(error)
     return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary)
+
+
+def preflight(state: AppState) -> None:
+    """Missing tools and a silent Docker daemon fail here, in one line, before anything is touched
+    (no cluster call, no build, no run record)."""
+    from envctl.adapters.process import install_hint
+    from envctl.errors import ToolMissingError
+
+    for tool in (state.environ.get("ENVCTL_K3D", "k3d"), "helm"):
+        if state.runner.which(tool) is None:
+            msg = f"`{tool}` is not installed or not on PATH"
+            raise ToolMissingError(msg, hint=install_hint(tool))
+    state.docker.ping()
 
 
 def _first_error(result: ScheduleResult) -> EnvctlError | None:

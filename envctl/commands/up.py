@@ -100,9 +100,10 @@ def command(  # noqa: PLR0913 - one option per documented flag
     if dry_run:
         _dry_run(state, options)
         return
+    from envctl.execute import preflight, run_up
     from envctl.lock import workspace_lock
-    from envctl.execute import run_up
 
+    preflight(state)  # before the lock: a missing tool leaves nothing behind, not even .envctl/
     with workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info):
         report = run_up(state, options, overrides)
     if output_format == "json":
