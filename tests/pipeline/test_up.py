@@ -97,11 +97,11 @@ def test_a_failed_build_cancels_only_its_dependents_and_is_recorded(up_world: Up
     assert '"name": "api"' in images.stdout
 
 
-def test_ctrl_c_leaves_a_readable_partial_run_and_the_next_up_resumes(up_world: UpWorld) -> None:
+def test_ctrl_c_leaves_a_readable_partial_run_and_a_waiting_up_then_resumes(up_world: UpWorld) -> None:
     _slow_build(up_world, "web", seconds=20)
     dockerfile = up_world.workspace / "examples" / "services" / "web" / "Dockerfile"
     with up_world.kubelet():
-        proc = up_world.popen("up")
+        first = up_world.popen("up")
         deadline = time.monotonic() + 120
         # Interrupt while the slow build runs (the other images are done or in progress).
         while time.monotonic() < deadline:
@@ -110,15 +110,29 @@ def test_ctrl_c_leaves_a_readable_partial_run_and_the_next_up_resumes(up_world: 
             time.sleep(0.2)
         else:
             pytest.fail("the slow build step never started")
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
-        [run] = up_world.runs()
-        assert run["run"]["outcome"] == "cancelled" and run["run"]["exit_code"] == 130
-        assert any(s["outcome"] == "cancelled" for s in run["spans"])
+        # Two `up`s never run at once on a workspace: one refuses on request, one waits.
+        refused = up_world.envctl("up", "--no-wait-lock")
+        assert refused.returncode == 9, refused.stderr
+        assert "hint:" in refused.stderr
         dockerfile.write_text("".join(line for line in dockerfile.read_text().splitlines(True) if "sleep" not in line))
-        up_world.envctl("up", check=True)
-    assert up_world.runs()[-1]["run"]["outcome"] == "ok"
+        second = up_world.popen("up")
+        time.sleep(1.5)
+        assert second.poll() is None  # blocked on the lock
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+        assert first.returncode == 130, err
+        assert "error: interrupted" in err
+        _, second_err = second.communicate(timeout=240)
+        assert second.returncode == 0, second_err
+        assert "waiting for" in second_err
+    interrupted, resumed = up_world.runs()
+    assert interrupted["run"]["outcome"] == "cancelled" and interrupted["run"]["exit_code"] == 130
+    assert any(s["outcome"] == "cancelled" for s in interrupted["spans"])
+    assert resumed["run"]["outcome"] == "ok"
+    # What the interrupted run finished stays finished: those builds are skipped by the next one.
+    finished = {s["service"] for s in _spans(interrupted, "build") if s["outcome"] in ("ok", "skipped")}
+    assert finished, "some build finished before the interrupt"
+    assert all(_by_service(resumed, "build")[name]["outcome"] == "skipped" for name in finished)
 
 
 def _slow_build(world: UpWorld, service: str, seconds: int) -> None:
