@@ -28,6 +28,7 @@ test-e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_plan.py
+	$(BIN)/python scripts/bench_pipeline.py --json .envctl/bench-pipeline.json
 
 clean:
 	rm -rf $(VENV) .envctl .pytest_cache
