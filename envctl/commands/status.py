@@ -1,15 +1,71 @@
-"""`envctl status`: not built yet."""
+"""`envctl status`: cluster, release, workloads, and which images are stale — read-only.
+
+It creates, starts, builds, loads and deploys nothing, and writes no run record. Exit codes:
+0 everything is up and current (cluster running with a matching spec, release deployed with the
+inputs a deploy would send now, every workload ready, every deployed image at its fingerprint tag);
+7 (NOT_READY) workloads not ready, images stale or the release's inputs changed; 8 (CLUSTER) the
+cluster is absent, stopped or unreachable; 3 (ENVIRONMENT) a tool (k3d, helm) is missing.
+The report is printed first (stdout), then one `error:` line naming what is wrong (stderr).
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from envctl.errors import NotBuiltYetError
+from envctl import output
+from envctl.errors import (
+    ClusterError,
+    DeployError,
+    EnvctlError,
+    ExitCode,
+    InputError,
+    ToolMissingError,
+    WorkloadsNotReadyError,
+)
+from envctl.toolbox import AppState
 
 NAME = "status"
-HELP = "Not built yet."
+HELP = "Show the cluster, the release, its workloads and which images are stale (read-only)."
+
+_OUTPUTS = ("table", "json")
+_ERRORS: dict[int, type[EnvctlError]] = {
+    ExitCode.ENVIRONMENT: ToolMissingError,
+    ExitCode.NOT_READY: WorkloadsNotReadyError,
+    ExitCode.CLUSTER: ClusterError,
+    ExitCode.DEPLOY: DeployError,
+}
 
 
-def command(ctx: typer.Context) -> None:
-    msg = "`envctl status` is not built yet"
-    raise NotBuiltYetError(msg, hint="see the open issues for its status")
+def command(
+    ctx: typer.Context,
+    output_format: Annotated[
+        str, typer.Option("--output", "-o", metavar="FORMAT", help="table or json.")
+    ] = "table",
+) -> None:
+    if output_format not in _OUTPUTS:
+        msg = f"--output {output_format!r} is not a status format"
+        raise InputError(msg, hint=f"use one of: {', '.join(_OUTPUTS)}")
+    from envctl.status import gather_status
+    from envctl.views.status import status_dict, status_renderable
+
+    state: AppState = ctx.obj
+    report = gather_status(state)
+    if output_format == "json":
+        output.json_out(status_dict(report))
+    else:
+        output.render(status_renderable(report))
+    code = report.exit_code
+    if code == ExitCode.OK:
+        return
+    sections = (report.cluster, report.release, report.workloads)
+    failed = next((s for s in sections if s.error_code == code and s.note), None)
+    if failed is not None:
+        message, hint = failed.note.removeprefix("unknown: "), failed.hint
+    else:
+        message = "; ".join(report.problems()) or "the environment is not up and current"
+        hint = "run `envctl up` to bring it up to date"
+        if report.cluster.state in ("absent", "stopped"):
+            hint = report.cluster.hint or hint
+    raise _ERRORS.get(code, EnvctlError)(message, hint=hint)

@@ -1,0 +1,127 @@
+"""Renderers for `envctl status`: rich tables per section, and the JSON document.
+
+JSON contract (``status_dict``, ``envctl status --output json``; version 1, keys pinned by
+tests/status/test_status_view.py)::
+
+    {"version": 1, "exit_code": int, "ok": bool, "problems": [str],
+     "cluster":  {name, state (running|stopped|absent|unknown), spec (matches|differs|unknown),
+                  differences: [str], nodes: [{name, role, running}], kubeconfig, note, hint},
+     "release":  {name, namespace, state (installed|not-installed|unknown), revision, status,
+                  last_deployed, inputs (current|changed|unknown), deployed_hash, input_hash, note, hint},
+     "workloads": {state (known|unknown), note, hint,
+                   items: [{kind, name, ready, failed, summary, problem}]},
+     "images":   [{service, ref, state (current|stale|not-deployed|build-only|unknown), deployed,
+                   local, detail}]}
+
+New keys may be added within version 1; none is removed or renamed without a version bump.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from envctl.status import StatusReport
+
+__all__ = ["STATUS_JSON_VERSION", "status_dict", "status_renderable"]
+
+STATUS_JSON_VERSION = 1
+_STYLE = {
+    "running": "green", "matches": "green", "installed": "green", "current": "green", "known": "green",
+    "stopped": "yellow", "differs": "yellow", "changed": "yellow", "stale": "yellow", "not-deployed": "yellow",
+    "absent": "red", "not-installed": "red", "unknown": "dim", "build-only": "dim",
+}  # fmt: skip
+
+
+def status_dict(report: StatusReport) -> dict[str, Any]:
+    cluster = {key: value for key, value in asdict(report.cluster).items() if key != "error_code"}
+    release = {key: value for key, value in asdict(report.release).items() if key != "error_code"}
+    workloads = {key: value for key, value in asdict(report.workloads).items() if key != "error_code"}
+    return {
+        "version": STATUS_JSON_VERSION,
+        "exit_code": report.exit_code,
+        "ok": report.exit_code == 0,
+        "problems": report.problems(),
+        "cluster": cluster,
+        "release": release,
+        "workloads": workloads,
+        "images": [asdict(image) for image in report.images],
+    }
+
+
+def _state(text: str) -> Text:
+    return Text(text, style=_STYLE.get(text, ""))
+
+
+def _why(note: str, hint: str | None) -> list[Text]:
+    lines = [Text(note, style="dim")] if note else []
+    if hint:
+        lines.append(Text(f"hint: {hint}", no_wrap=True, overflow="ignore"))
+    return lines
+
+
+def status_renderable(report: StatusReport) -> Group:
+    c, r, w = report.cluster, report.release, report.workloads
+    parts: list[Any] = []
+
+    cluster = Table(title=f"cluster {c.name}", title_justify="left", show_header=False)
+    cluster.add_column("field")
+    cluster.add_column("value", overflow="fold")
+    cluster.add_row("state", _state(c.state))
+    if c.nodes:
+        nodes = ", ".join(f"{n.name} ({n.role}, {'running' if n.running else 'stopped'})" for n in c.nodes)
+        cluster.add_row("nodes", Text(nodes))
+    if c.state in ("running", "stopped"):
+        spec = _state(c.spec)
+        if c.differences:
+            spec.append(": " + "; ".join(c.differences), style="")
+        cluster.add_row("spec", spec)
+    cluster.add_row("kubeconfig", Text(c.kubeconfig or "-"))
+    parts += [cluster, *_why(c.note, c.hint)]
+
+    release = Table(
+        title=f"release {r.name} (namespace {r.namespace})", title_justify="left", show_header=False
+    )
+    release.add_column("field")
+    release.add_column("value", overflow="fold")
+    release.add_row("state", _state(r.state))
+    if r.state == "installed":
+        release.add_row("revision", Text(f"{r.revision} ({r.status})"))
+        release.add_row("last deployed", Text(r.last_deployed or "unknown"))
+        inputs = {"current": "current: `envctl up` would skip the deploy",
+                  "changed": "changed: `envctl up` would upgrade",
+                  "unknown": "unknown"}[r.inputs]  # fmt: skip
+        release.add_row("inputs", Text(inputs, style=_STYLE.get(r.inputs, "")))
+    parts += [release, *_why(r.note, r.hint)]
+
+    workloads = Table(title="workloads", title_justify="left")
+    for column in ("workload", "ready", "state"):
+        workloads.add_column(column, overflow="fold")
+    for item in w.items:  # an unknown section shows only its note (no empty table)
+        ready = (
+            Text("yes", style="green") if item.ready else Text("no", style="red" if item.failed else "yellow")
+        )
+        state = item.summary + (f"; {item.problem}" if item.problem else "")
+        workloads.add_row(f"{item.kind}/{item.name}", ready, Text(state))
+    parts += [workloads] if w.items else [Text("workloads", style="italic")]
+    parts += _why(w.note, w.hint)
+
+    images = Table(title="images", title_justify="left")
+    for column in ("service", "state", "fingerprint ref", "local", "detail"):
+        images.add_column(column, overflow="fold")
+    for image in report.images:
+        local = "-" if image.local is None else ("yes" if image.local else "no")
+        images.add_row(image.service, _state(image.state), image.ref, local, Text(image.detail))
+    parts.append(images)
+
+    problems = report.problems()
+    verdict = (
+        "up and current" if not problems and report.exit_code == 0 else "; ".join(problems) or "see above"
+    )
+    parts.append(Text(f"status: {verdict}", style="green" if report.exit_code == 0 else "yellow"))
+    return Group(*parts)
