@@ -1,0 +1,188 @@
+"""`envctl status` against the world `envctl up` leaves: real git/Docker/containerd, the k3d and helm
+stand-ins, KMock. One `up` serves the module; the tests run in file order and the last one stops
+the cluster. Every test also checks that status changed nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.conftest import STANDINS, UpWorld
+
+pytestmark = pytest.mark.docker
+
+DEPLOYED = ("api", "worker", "web", "migrate")
+
+
+def _status_json(world: UpWorld, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "envctl", "status", "--output", "json"],
+        cwd=world.workspace, env=env or world.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def _helm_calls(world: UpWorld) -> list[list[str]]:
+    if not world.helm_log.exists():
+        return []
+    return [json.loads(line)["argv"] for line in world.helm_log.read_text().splitlines() if line.strip()]
+
+
+def _images(world: UpWorld) -> set[str]:
+    out = subprocess.run(
+        [world.docker, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=envctl-demo/*"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return set(out.stdout.split())
+
+
+def test_fresh_workspace_has_no_cluster_and_exits_8(fresh_world: UpWorld) -> None:
+    done = fresh_world.envctl("status")
+    assert done.returncode == 8, done.stderr
+    assert "absent" in done.stdout and "no cluster: it does not exist" in done.stdout
+    assert f"error: cluster {fresh_world.cluster} absent" in done.stderr
+    assert "hint: run `envctl up` to create it" in done.stderr
+    code, report, _ = _status_json(fresh_world)
+    assert code == 8
+    assert report["cluster"]["state"] == "absent"
+    assert report["release"]["state"] == "unknown"
+    assert report["release"]["note"] == "unknown: no cluster: it does not exist"
+    assert report["workloads"] == {"state": "unknown", "items": [], "note": "unknown: no cluster: it does not exist",
+                                   "hint": "run `envctl up` to create it"}  # fmt: skip
+    assert {i["service"]: i["state"] for i in report["images"]} == {
+        "base": "build-only", **dict.fromkeys(DEPLOYED, "unknown")
+    }
+    # Read-only: no cluster, no kubeconfig, no run record, helm never ran.
+    assert not (fresh_world.workspace / ".envctl" / "kubeconfig").exists()
+    assert not (fresh_world.workspace / ".envctl" / "runs").exists()
+    assert _helm_calls(fresh_world) == []
+    listed = subprocess.run(
+        [fresh_world.docker, "ps", "-aq", "--filter", f"label=k3d.cluster={fresh_world.cluster}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert listed.stdout.split() == []
+
+
+def test_after_up_everything_is_current_and_ready(upped_world: UpWorld) -> None:
+    done = upped_world.envctl("status")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "status: up and current" in done.stdout
+    code, report, _ = _status_json(upped_world)
+    assert code == 0 and report["ok"] is True and report["problems"] == []
+    assert report["cluster"]["state"] == "running" and report["cluster"]["spec"] == "matches"
+    assert [n["name"] for n in report["cluster"]["nodes"]] == [upped_world.node]
+    release = report["release"]
+    assert (release["state"], release["revision"], release["status"], release["inputs"]) == (
+        "installed", 1, "deployed", "current"
+    )
+    assert release["deployed_hash"] == release["input_hash"]
+    assert release["last_deployed"].startswith("20")  # from helm's release record, e.g. 2026-11-29T07:26:14Z
+    workloads = {(w["kind"], w["name"]): w["ready"] for w in report["workloads"]["items"]}
+    assert workloads == {("Deployment", "demo-api"): True, ("Deployment", "demo-worker"): True,
+                         ("Deployment", "demo-web"): True, ("Job", "demo-migrate"): True}  # fmt: skip
+    [values] = upped_world.helm_upgrades()
+    for image in report["images"]:
+        if image["service"] == "base":
+            assert image["state"] == "build-only"
+            continue
+        deployed = values[image["service"]]["image"]
+        assert image["state"] == "current", image
+        assert image["deployed"] == image["ref"] == f"{deployed['repository']}:{deployed['tag']}"
+        assert image["local"] is True
+
+
+def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWorld) -> None:
+    script = upped_world.workspace / "examples" / "services" / "worker" / "worker.sh"
+    original = script.read_text()
+    runs, images = len(upped_world.runs()), _images(upped_world)
+    helm_before = len(_helm_calls(upped_world))
+    [values] = upped_world.helm_upgrades()
+    old_tag = values["worker"]["image"]["tag"]
+    k3d_log = upped_world.workspace.parent / "k3d-argv.jsonl"
+    script.write_text(original + "\n# a code change\n")
+    try:
+        planned = json.loads(upped_world.envctl("plan", "--output", "json", check=True).stdout)
+        new_tag = next(s["tag"] for s in planned["services"] if s["name"] == "worker")
+        assert new_tag != old_tag
+
+        code, report, stderr = _status_json(upped_world, {**upped_world.env, "K3D_STANDIN_LOG": str(k3d_log)})
+        assert code == 7, stderr
+        assert "stale: worker" in stderr
+        states = {i["service"]: i for i in report["images"]}
+        worker = states["worker"]
+        assert worker["state"] == "stale"
+        assert worker["detail"] == f"deployed {old_tag}, inputs now {new_tag}"
+        assert worker["deployed"] == f"envctl-demo/worker:{old_tag}"
+        assert worker["local"] is False  # the new fingerprint was never built
+        assert {s: i["state"] for s, i in states.items() if s != "worker"} == {
+            "base": "build-only", "api": "current", "web": "current", "migrate": "current"
+        }
+        assert report["release"]["inputs"] == "changed"  # `envctl up` would upgrade
+
+        table = upped_world.envctl("status")
+        assert table.returncode == 7
+        assert f"deployed {old_tag}, inputs now {new_tag}" in table.stdout
+    finally:
+        script.write_text(original)
+    # Read-only: no run record, no build, no upgrade; exactly these commands ran.
+    assert len(upped_world.runs()) == runs
+    assert _images(upped_world) == images
+    kubeconfig = str(upped_world.workspace / ".envctl" / "kubeconfig")
+    status_calls = _helm_calls(upped_world)[helm_before:]
+    assert [c for c in status_calls if c[0] not in ("version",)] == [
+        ["status", "demo", "--output", "json", "--namespace", "envctl-demo", "--kubeconfig", kubeconfig],
+        ["get", "values", "demo", "--output", "json", "--revision", "1", "--namespace", "envctl-demo",
+         "--kubeconfig", kubeconfig],
+    ] * 2  # fmt: skip
+    k3d_calls = [json.loads(line)["argv"] for line in k3d_log.read_text().splitlines()]
+    assert k3d_calls == [["k3d", "cluster", "list", "-o", "json"]]
+    # With the edit reverted, everything is current again.
+    assert upped_world.envctl("status").returncode == 0
+
+
+def test_missing_helm_is_reported_in_the_release_section_with_exit_3(upped_world: UpWorld, tmp_path: Path) -> None:
+    only_k3d = tmp_path / "bin"
+    only_k3d.mkdir()
+    (only_k3d / "k3d").symlink_to(STANDINS / "k3d")
+    world_bin = upped_world.env["PATH"].split(os.pathsep)[0]
+    rest = [p for p in upped_world.env["PATH"].split(os.pathsep)[1:] if not (Path(p) / "helm").exists()]
+    assert world_bin.endswith("bin") and (Path(world_bin) / "helm").exists()
+    env = {**upped_world.env, "PATH": os.pathsep.join([str(only_k3d), *rest])}
+    code, report, stderr = _status_json(upped_world, env)
+    assert code == 3, stderr
+    assert report["release"]["state"] == "unknown"
+    assert report["release"]["note"] == "unknown: `helm` is not installed or not on PATH"
+    assert report["release"]["hint"].startswith("run `scripts/install-tools.sh` (pinned helm)")
+    assert "error: `helm` is not installed or not on PATH" in stderr
+    # The sections that need no helm still answer.
+    assert report["cluster"]["state"] == "running"
+    assert all(w["ready"] for w in report["workloads"]["items"]) and report["workloads"]["items"]
+
+
+def test_a_stopped_cluster_says_stopped_and_exits_8(upped_world: UpWorld) -> None:
+    subprocess.run(
+        [str(STANDINS / "k3d"), "cluster", "stop", upped_world.cluster],
+        env=upped_world.env, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    helm_before = len(_helm_calls(upped_world))
+    done = upped_world.envctl("status")
+    assert done.returncode == 8, done.stderr
+    assert "stopped" in done.stdout and "unknown: cluster not running (stopped)" in done.stdout
+    assert "hint: run `envctl up` to start it" in done.stderr
+    code, report, _ = _status_json(upped_world)
+    assert code == 8
+    assert report["cluster"]["state"] == "stopped"
+    assert [n["running"] for n in report["cluster"]["nodes"]] == [False]
+    assert report["release"]["state"] == "unknown" and report["workloads"]["state"] == "unknown"
+    assert _helm_calls(upped_world)[helm_before:] == []  # a stopped cluster is not asked
+    # ...and status did not start it.
+    inspect = subprocess.run(
+        [upped_world.docker, "inspect", "-f", "{{.State.Running}}", upped_world.node],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert inspect.stdout.strip() == "false"
