@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,38 @@ def test_missing_helm_is_reported_in_the_release_section_with_exit_3(upped_world
     # The sections that need no helm still answer.
     assert report["cluster"]["state"] == "running"
     assert all(w["ready"] for w in report["workloads"]["items"]) and report["workloads"]["items"]
+
+
+def test_a_crashing_pod_makes_its_workload_not_ready_by_the_waiters_rules(upped_world: UpWorld) -> None:
+    api, namespace = upped_world.api, "envctl-demo"
+    with urllib.request.urlopen(f"{api.url}/api/v1/namespaces/{namespace}/pods", timeout=10) as resp:
+        pods = json.loads(resp.read())["items"]
+    [pod] = [p for p in pods if p["metadata"]["labels"].get("app.kubernetes.io/name") == "web"]
+    name, container = pod["metadata"]["name"], pod["spec"]["containers"][0]["name"]
+    deployment_before = api.get("apps/v1/deployments", namespace, "demo-web")["status"]
+    pod_before = pod["status"]
+    api.patch_status("apps/v1/deployments", namespace, "demo-web",
+                     {"availableReplicas": 0, "readyReplicas": 0, "updatedReplicas": 1, "replicas": 1})  # fmt: skip
+    api.patch_status("v1/pods", namespace, name, {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [{"name": container, "ready": False, "restartCount": 3, "image": "x", "imageID": "",
+                               "state": {"waiting": {"reason": "CrashLoopBackOff",
+                                                     "message": "back-off 40s restarting failed container"}}}],
+    })  # fmt: skip
+    try:
+        code, report, stderr = _status_json(upped_world)
+    finally:
+        api.patch_status("apps/v1/deployments", namespace, "demo-web", deployment_before)
+        api.patch_status("v1/pods", namespace, name, pod_before)
+    assert code == 7, stderr
+    assert "not ready: Deployment/demo-web" in stderr
+    [web] = [w for w in report["workloads"]["items"] if w["name"] == "demo-web"]
+    assert web == {"kind": "Deployment", "name": "demo-web", "ready": False, "failed": False,
+                   "summary": "0/1 available, 1 updated",
+                   "problem": f"{name}: CrashLoopBackOff (back-off 40s restarting failed container)"}  # fmt: skip
+    assert all(w["ready"] for w in report["workloads"]["items"] if w["name"] != "demo-web")
+    assert {i["state"] for i in report["images"]} == {"current", "build-only"}  # images are not the problem
 
 
 def test_a_stopped_cluster_says_stopped_and_exits_8(upped_world: UpWorld) -> None:
