@@ -39,19 +39,28 @@ _STYLE = {
 
 
 def status_dict(report: StatusReport) -> dict[str, Any]:
-    cluster = {key: value for key, value in asdict(report.cluster).items() if key != "error_code"}
-    release = {key: value for key, value in asdict(report.release).items() if key != "error_code"}
-    workloads = {key: value for key, value in asdict(report.workloads).items() if key != "error_code"}
+    def section(obj: Any) -> dict[str, Any]:
+        return _plain({k: v for k, v in asdict(obj).items() if k != "error_code"})  # exit_code says it
+
     return {
         "version": STATUS_JSON_VERSION,
         "exit_code": report.exit_code,
         "ok": report.exit_code == 0,
         "problems": report.problems(),
-        "cluster": cluster,
-        "release": release,
-        "workloads": workloads,
-        "images": [asdict(image) for image in report.images],
+        "cluster": section(report.cluster),
+        "release": section(report.release),
+        "workloads": section(report.workloads),
+        "images": [section(image) for image in report.images],
     }
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (frozen dataclass fields) become lists, so the dict equals its JSON round trip."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _state(text: str) -> Text:
