@@ -125,9 +125,12 @@ class StatusReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all current and ready · 8 cluster absent/stopped/unreachable · 3 a tool is missing ·
-        7 workloads not ready, images stale or release inputs changed (another section error keeps its code)."""
-        if self.cluster.state in ("absent", "stopped"):
+        """0 all current and ready; 8 the cluster is absent, stopped, unreachable or differs from
+        envctl.yaml (`up` would refuse it without --recreate); 3 a tool is missing; 7 workloads not
+        ready, images stale or the release's inputs changed. A section that could not be read
+        because of an error keeps that error's code; the first such section (cluster, release,
+        workloads) decides."""
+        if self.cluster.state in ("absent", "stopped") or self.cluster.spec == "differs":
             return ExitCode.CLUSTER
         for section in (self.cluster, self.release, self.workloads):
             if section.error_code:
@@ -276,7 +279,7 @@ def _release_status(
         return current, await helm.values(spec.name, spec.namespace, current.revision)
 
     try:
-        # One attempt, short back-off: status answers now rather than retrying for seconds.
+        # One attempt: status reports the state now instead of retrying transient failures.
         helm = Helm.open(state.runner, kubeconfig, timeout=spec.timeout, progress=NullProgress(), attempts=1)
         current, values = run_sync(read())
     except EnvctlError as exc:

@@ -133,6 +133,12 @@ def _stale(report: StatusReport) -> StatusReport:
             ["cluster demo absent"],
             id="absent",
         ),
+        pytest.param(
+            lambda r: replace(r, cluster=replace(r.cluster, spec="differs", differences=("agents: 0 -> 2",))),
+            8,
+            ["cluster demo differs from envctl.yaml"],
+            id="spec-differs",
+        ),
         # helm missing: the release section keeps ToolMissingError's code, even with other problems.
         pytest.param(
             lambda r: _stale(

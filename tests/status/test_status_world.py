@@ -56,7 +56,8 @@ def test_fresh_workspace_has_no_cluster_and_exits_8(fresh_world: UpWorld) -> Non
     assert report["workloads"] == {"state": "unknown", "items": [], "note": "unknown: no cluster: it does not exist",
                                    "hint": "run `envctl up` to create it"}  # fmt: skip
     assert {i["service"]: i["state"] for i in report["images"]} == {
-        "base": "build-only", **dict.fromkeys(DEPLOYED, "unknown")
+        "base": "build-only",
+        **dict.fromkeys(DEPLOYED, "unknown"),
     }
     # Read-only: no cluster, no kubeconfig, no run record, helm never ran.
     assert not (fresh_world.workspace / ".envctl" / "kubeconfig").exists()
@@ -69,6 +70,19 @@ def test_fresh_workspace_has_no_cluster_and_exits_8(fresh_world: UpWorld) -> Non
     assert listed.stdout.split() == []
 
 
+def test_missing_k3d_is_exit_3_with_its_install_hint(fresh_world: UpWorld) -> None:
+    without_k3d = [p for p in fresh_world.env["PATH"].split(os.pathsep) if not (Path(p) / "k3d").exists()]
+    code, report, stderr = _status_json(
+        fresh_world, {**fresh_world.env, "PATH": os.pathsep.join(without_k3d)}
+    )
+    assert code == 3, stderr
+    assert report["cluster"]["state"] == "unknown"
+    assert report["cluster"]["note"].startswith("cannot list clusters: ")
+    assert report["cluster"]["hint"].startswith("run `scripts/install-tools.sh` (pinned k3d)")
+    assert report["release"]["note"] == "unknown: " + report["cluster"]["note"]
+    assert "error: cannot list clusters: " in stderr
+
+
 def test_after_up_everything_is_current_and_ready(upped_world: UpWorld) -> None:
     done = upped_world.envctl("status")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -79,7 +93,10 @@ def test_after_up_everything_is_current_and_ready(upped_world: UpWorld) -> None:
     assert [n["name"] for n in report["cluster"]["nodes"]] == [upped_world.node]
     release = report["release"]
     assert (release["state"], release["revision"], release["status"], release["inputs"]) == (
-        "installed", 1, "deployed", "current"
+        "installed",
+        1,
+        "deployed",
+        "current",
     )
     assert release["deployed_hash"] == release["input_hash"]
     assert release["last_deployed"].startswith("20")  # from helm's release record, e.g. 2026-11-29T07:26:14Z
@@ -121,7 +138,10 @@ def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWor
         assert worker["deployed"] == f"envctl-demo/worker:{old_tag}"
         assert worker["local"] is False  # the new fingerprint was never built
         assert {s: i["state"] for s, i in states.items() if s != "worker"} == {
-            "base": "build-only", "api": "current", "web": "current", "migrate": "current"
+            "base": "build-only",
+            "api": "current",
+            "web": "current",
+            "migrate": "current",
         }
         assert report["release"]["inputs"] == "changed"  # `envctl up` would upgrade
 
@@ -146,7 +166,9 @@ def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWor
     assert upped_world.envctl("status").returncode == 0
 
 
-def test_missing_helm_is_reported_in_the_release_section_with_exit_3(upped_world: UpWorld, tmp_path: Path) -> None:
+def test_missing_helm_is_reported_in_the_release_section_with_exit_3(
+    upped_world: UpWorld, tmp_path: Path
+) -> None:
     only_k3d = tmp_path / "bin"
     only_k3d.mkdir()
     (only_k3d / "k3d").symlink_to(STANDINS / "k3d")
