@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,17 +92,31 @@ def run(
     stdin: str | None = None,
     what: str = "",
 ) -> subprocess.CompletedProcess[str]:
+    """Run one command in its own process group; on timeout, interrupt the group (envctl stops its
+    children on SIGINT), then kill it, so no orphaned build outlives the clean-up."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, text=True, start_new_session=True,
+                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        done = subprocess.run(
-            argv, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
         msg = f"{what or argv[0]}: no answer within {timeout:.0f} s ({' '.join(argv)})"
         raise BenchError(msg) from None
-    if done.returncode != 0:
-        msg = f"{what or argv[0]} exited {done.returncode}: {' '.join(argv)}\n{done.stderr.strip()[-2000:]}"
+    except KeyboardInterrupt:
+        # The child is in its own session, so the terminal's Ctrl-C did not reach it: pass it on.
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+        raise
+    if proc.returncode != 0:
+        msg = f"{what or argv[0]} exited {proc.returncode}: {' '.join(argv)}\n{err.strip()[-2000:]}"
         raise BenchError(msg)
-    return done
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 # --- the workspace edits ---------------------------------------------------------------------
@@ -360,6 +375,9 @@ def main() -> int:
     except BenchError as exc:
         print(f"bench_pipeline: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("bench_pipeline: interrupted; removing what it made", file=sys.stderr)
+        return 130
     finally:
         for w in worlds:
             w.close()
