@@ -189,26 +189,29 @@ def gather_status(state: AppState) -> StatusReport:
     from envctl.inputs.planning import plan_workspace
 
     config, workspace = state.config, state.workspace
-    with ThreadPoolExecutor(1, thread_name_prefix="envctl-status-plan") as pool:
-        # The plan (git + one `docker image ls`) is independent of the cluster: read both at once.
+    release = ReleaseStatus(config.release.name, config.release.namespace, "unknown")
+    workloads = WorkloadsStatus("unknown")
+    deployed_values: dict[str, Any] | None = None
+    # The plan (git + `docker image ls`), the helm reads and the API lists wait on independent
+    # processes and sockets: overlap them (the helm reads need the plan for the input hash).
+    with ThreadPoolExecutor(2, thread_name_prefix="envctl-status") as pool:
         planned = pool.submit(
             plan_workspace, config, workspace.root, workspace.config_path, state.runner, state.environ
         )
         cluster = _cluster_status(state)
-        plan = planned.result()
-    release = ReleaseStatus(config.release.name, config.release.namespace, "unknown")
-    workloads = WorkloadsStatus("unknown")
-    deployed_values: dict[str, Any] | None = None
-    if cluster.state != "running" or cluster.kubeconfig is None:
-        why = cluster.note or f"cluster {cluster.state}"
-        release = replace(release, note=f"unknown: {why}", hint=cluster.hint)
-        workloads = replace(workloads, note=f"unknown: {why}", hint=cluster.hint)
-    else:
-        kubeconfig = Path(cluster.kubeconfig)
-        release, deployed_values = _release_status(state, plan, kubeconfig)
-        workloads = _workloads_status(config.release.name, config.release.namespace, kubeconfig)
-        if release.revision is not None and release.last_deployed is None:
-            release = replace(release, last_deployed=_last_deployed(kubeconfig, release))
+        if cluster.state != "running" or cluster.kubeconfig is None:
+            why = cluster.note or f"cluster {cluster.state}"
+            release = replace(release, note=f"unknown: {why}", hint=cluster.hint)
+            workloads = replace(workloads, note=f"unknown: {why}", hint=cluster.hint)
+            plan = planned.result()
+        else:
+            kubeconfig = Path(cluster.kubeconfig)
+            listed = pool.submit(_workloads_status, config.release.name, config.release.namespace, kubeconfig)
+            plan = planned.result()
+            release, deployed_values = _release_status(state, plan, kubeconfig)
+            workloads = listed.result()
+            if release.revision is not None:
+                release = replace(release, last_deployed=_last_deployed(kubeconfig, release))
     images = tuple(
         _image_status(plan, service, config, release, deployed_values) for service in plan.services
     )
