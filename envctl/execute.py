@@ -93,7 +93,9 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     scheduler = Scheduler(
         make_tasks(plan, phases, values_paths, wait=options.wait),
         recorder=recorder,
-        jobs=options.jobs,
+        # One slot more than --jobs: the cluster task mostly waits on k3d and must not hold back a
+        # build; builds themselves are bounded by --jobs in bind_phases.
+        jobs=options.jobs + 1,
         fail_fast=not options.keep_going,
         on_cancel=state.runner.terminate_all,
     )
@@ -177,6 +179,11 @@ def bind_phases(
         progress=progress,
     )
     containerd = ContainerdNodes(runner, state.docker_cli)
+    build_slots = threading.BoundedSemaphore(options.jobs)
+
+    def build(service: Any, dependency_args: Mapping[str, str], _: TaskContext) -> Any:
+        with build_slots:
+            return builder.build_one(service, dependency_args)
 
     def cluster(_: TaskContext) -> Any:
         k3d = K3d(runner, state.environ.get("ENVCTL_K3D", "k3d"))
@@ -235,7 +242,7 @@ def bind_phases(
 
     return Phases(
         cluster=cluster,
-        build=lambda service, dependency_args, _: builder.build_one(service, dependency_args),
+        build=build,
         pull=lambda ref, _: builder.pull_third_party([ref])[0],
         load=load,
         deploy=deploy,

@@ -61,4 +61,4 @@ def test_fast_path_skips_the_cluster_and_the_env_job_cleans_up():
     assert order == sorted(order)
     artifact = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert artifact["with"]["path"] == ".envctl/runs" and artifact["if"] == "always()"
-    assert steps[-1]["run"] == "envctl down --delete-cluster" and steps[-1]["if"] == "always()"
+    assert steps[-1]["run"] == "envctl down --delete-cluster --yes" and steps[-1]["if"] == "always()"

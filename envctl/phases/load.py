@@ -128,8 +128,13 @@ def load_images(
             image.service, image.ref, image.ref, "import", reason, facts.size, tuple(node_results)
         )
 
-    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="load") as pool:
-        results = list(pool.map(one, images))
+    if len(images) == 1:
+        # The pipeline loads one image per task: run it on the caller's thread, where the
+        # scheduler's span attributes (the graph's edges) are bound.
+        results = [one(images[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="load") as pool:
+            results = list(pool.map(one, images))
     if any(not r.ok for r in results):
         raise LoadFailed(results)
     return results

@@ -134,6 +134,8 @@ class Recorder:
 
     def add(self, span: Span) -> None:
         """Record a span measured elsewhere (e.g. readiness times observed by the waiter)."""
+        for key, value in getattr(self._bound, "attrs", {}).items():
+            span.attrs.setdefault(key, value)
         with self._lock:
             self._spans.append(span)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -49,6 +50,11 @@ def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world:
         assert values["api"]["image"]["repository"] == "envctl-demo/api"
         waits = _spans(run, "wait")
         assert {s["service"] for s in waits} >= {"api", "worker", "web", "migrate"}
+        # The critical path follows the graph's edges: the slow web build → its load → deploy → wait.
+        timings = json.loads(up_world.envctl("timings", "--output", "json", check=True).stdout)
+        path = [(step["kind"], step["service"]) for step in timings["run"]["critical_path"]]
+        assert ("build", "web") in path and ("load", "web") in path, path
+        assert [kind for kind, _ in path][-2:] == ["deploy", "wait"], path
 
         second = up_world.envctl("up", check=True)
         runs = up_world.runs()
