@@ -21,6 +21,8 @@ from envctl.errors import EnvctlError, ExitCode
 from envctl.phases.wait_rules import RELEASE_LABEL
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from envctl.config import EnvConfig
     from envctl.plan import Plan, ServicePlan
     from envctl.toolbox import AppState
@@ -118,6 +120,9 @@ class StatusReport:
     release: ReleaseStatus
     workloads: WorkloadsStatus
     images: tuple[ImageStatus, ...]
+    images_note: str = ""  # why the images are not listed (the plan failed: e.g. a broken Dockerfile)
+    images_hint: str | None = None
+    images_error_code: int | None = None
 
     @property
     def stale(self) -> tuple[ImageStatus, ...]:
@@ -132,9 +137,11 @@ class StatusReport:
         workloads) decides."""
         if self.cluster.state in ("absent", "stopped") or self.cluster.spec == "differs":
             return ExitCode.CLUSTER
-        for section in (self.cluster, self.release, self.workloads):
-            if section.error_code:
-                return section.error_code
+        for code in (self.cluster.error_code, self.release.error_code, self.workloads.error_code):
+            if code:
+                return code
+        if self.images_error_code:
+            return self.images_error_code
         return ExitCode.NOT_READY if self.problems() else ExitCode.OK
 
     def problems(self) -> list[str]:
@@ -203,19 +210,30 @@ def gather_status(state: AppState) -> StatusReport:
             why = cluster.note or f"cluster {cluster.state}"
             release = replace(release, note=f"unknown: {why}", hint=cluster.hint)
             workloads = replace(workloads, note=f"unknown: {why}", hint=cluster.hint)
-            plan = planned.result()
+            plan = _result(planned)
         else:
             kubeconfig = Path(cluster.kubeconfig)
             listed = pool.submit(_workloads_status, config.release.name, config.release.namespace, kubeconfig)
-            plan = planned.result()
+            plan = _result(planned)
             release, deployed_values = _release_status(state, plan, kubeconfig)
             workloads = listed.result()
             if release.revision is not None:
                 release = replace(release, last_deployed=_last_deployed(kubeconfig, release))
+    if isinstance(plan, EnvctlError):
+        note = f"unknown: the plan failed: {plan.message}"
+        return StatusReport(cluster, release, workloads, (), note, plan.hint, plan.exit_code)
     images = tuple(
         _image_status(plan, service, config, release, deployed_values) for service in plan.services
     )
     return StatusReport(cluster, release, workloads, images)
+
+
+def _result(planned: Future[Plan]) -> Plan | EnvctlError:
+    """The plan, or the error that stopped it (a broken Dockerfile must not hide the cluster)."""
+    try:
+        return planned.result()
+    except EnvctlError as exc:
+        return exc
 
 
 def _cluster_status(state: AppState) -> ClusterStatus:
@@ -266,7 +284,7 @@ def _deploy_refs(
 
 
 def _release_status(
-    state: AppState, plan: Plan, kubeconfig: Path
+    state: AppState, plan: Plan | EnvctlError, kubeconfig: Path
 ) -> tuple[ReleaseStatus, dict[str, Any] | None]:
     from envctl.adapters.helm import Helm, run_sync
     from envctl.phases.deploy import HASH_PREFIX, compute_input_hash, make_values
@@ -294,6 +312,8 @@ def _release_status(
     stored = (
         current.description.removeprefix(HASH_PREFIX) if current.description.startswith(HASH_PREFIX) else None
     )
+    if isinstance(plan, EnvctlError):
+        return replace(release, deployed_hash=stored, note="inputs unknown: the plan failed"), values
     refs = _deploy_refs(plan, config, values)
     try:
         chart = state.workspace.resolve(spec.chart)
@@ -307,7 +327,7 @@ def _release_status(
             release, deployed_hash=stored, note=f"inputs unknown: {exc.message}", hint=exc.hint
         ), values
     same = stored == now and current.status == "deployed"
-    note = "" if same else ("not deployed by envctl (no input hash)" if stored is None else "")
+    note = "" if stored else "not deployed by envctl (no input hash)"
     return replace(release, inputs="current" if same else "changed", deployed_hash=stored, input_hash=now,
                    note=note), values  # fmt: skip
 
@@ -315,6 +335,7 @@ def _release_status(
 def _workloads_status(release: str, namespace: str, kubeconfig: Path) -> WorkloadsStatus:
     import urllib3
     from kubernetes.client import ApiException
+    from kubernetes.config import ConfigException
 
     from envctl.adapters.kube import connect
     from envctl.phases.wait_rules import pod_problems, pod_summary
@@ -323,6 +344,9 @@ def _workloads_status(release: str, namespace: str, kubeconfig: Path) -> Workloa
 
     try:
         api = connect(kubeconfig)
+    except ConfigException as exc:
+        note, hint = f"unknown: unreadable kubeconfig {kubeconfig}: {exc}", "rerun `envctl up` to rewrite it"
+        return WorkloadsStatus("unknown", note=note, hint=hint, error_code=ExitCode.CLUSTER)
     except EnvctlError as exc:
         return WorkloadsStatus(
             "unknown", note=f"unknown: {exc.message}", hint=exc.hint, error_code=exc.exit_code

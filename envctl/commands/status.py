@@ -4,7 +4,8 @@ It creates, starts, builds, loads and deploys nothing, and writes no run record.
 0 everything is up and current (cluster running with a matching spec, release deployed with the
 inputs a deploy would send now, every workload ready, every deployed image at its fingerprint tag);
 7 (NOT_READY) workloads not ready, images stale or the release's inputs changed; 8 (CLUSTER) the
-cluster is absent, stopped or unreachable; 3 (ENVIRONMENT) a tool (k3d, helm) is missing.
+cluster is absent, stopped, unreachable or differs from envctl.yaml; 3 (ENVIRONMENT) a tool (k3d,
+helm) is missing; 2 (BAD_INPUT) the plan failed (e.g. a broken Dockerfile: the images are unknown).
 The report is printed first (stdout), then one `error:` line naming what is wrong (stderr).
 """
 
@@ -31,6 +32,7 @@ HELP = "Show the cluster, the release, its workloads and which images are stale 
 
 _OUTPUTS = ("table", "json")
 _ERRORS: dict[int, type[EnvctlError]] = {
+    ExitCode.BAD_INPUT: InputError,
     ExitCode.ENVIRONMENT: ToolMissingError,
     ExitCode.NOT_READY: WorkloadsNotReadyError,
     ExitCode.CLUSTER: ClusterError,
@@ -61,7 +63,9 @@ def command(
         return
     sections = (report.cluster, report.release, report.workloads)
     failed = next((s for s in sections if s.error_code == code and s.note), None)
-    if failed is not None:
+    if failed is None and report.images_error_code == code and report.images_note:
+        message, hint = report.images_note.removeprefix("unknown: "), report.images_hint
+    elif failed is not None:
         message, hint = failed.note.removeprefix("unknown: "), failed.hint
     else:
         message = "; ".join(report.problems()) or "the environment is not up and current"

@@ -11,7 +11,8 @@ tests/status/test_status_view.py)::
      "workloads": {state (known|unknown), note, hint,
                    items: [{kind, name, ready, failed, summary, problem}]},
      "images":   [{service, ref, state (current|stale|not-deployed|build-only|unknown), deployed,
-                   local, detail}]}
+                   local, detail}],
+     "images_note": str (why the list is empty: the plan failed), "images_hint": str|null}
 
 New keys may be added within version 1; none is removed or renamed without a version bump.
 """
@@ -51,6 +52,8 @@ def status_dict(report: StatusReport) -> dict[str, Any]:
         "release": section(report.release),
         "workloads": section(report.workloads),
         "images": [section(image) for image in report.images],
+        "images_note": report.images_note,
+        "images_hint": report.images_hint,
     }
 
 
@@ -126,7 +129,8 @@ def status_renderable(report: StatusReport) -> Group:
     for image in report.images:
         local = "-" if image.local is None else ("yes" if image.local else "no")
         images.add_row(image.service, _state(image.state), image.ref, local, Text(image.detail))
-    parts.append(images)
+    parts += [images] if report.images else [Text("images", style="italic")]
+    parts += _why(report.images_note, report.images_hint)
 
     problems = report.problems()
     verdict = (

@@ -29,7 +29,11 @@ def make_world(root: Path, docker_engine: str, base_image: str) -> Iterator[UpWo
     cluster = f"envctl-test-{uuid.uuid4().hex[:6]}"
     config = yaml.safe_load((workspace / "envctl.yaml").read_text())
     config["cluster"]["name"] = cluster
-    for service in config["services"].values():
+    for name, service in config["services"].items():
+        # Images of their own: other tests on this Docker engine remove envctl-demo/* as they finish.
+        service["image"] = f"{cluster}/{name}"
+        if name in ("api", "worker"):  # they build FROM the base service: point the ARG at its new name
+            service.setdefault("build_args", {})["BASE_REF"] = f"{cluster}/base:latest"
         if "BASE_IMAGE" in service.get("build_args", {}):
             service["build_args"]["BASE_IMAGE"] = base_image
     config["build"] = {"network": "none", "docker_cli": docker_engine}
@@ -62,6 +66,7 @@ def make_world(root: Path, docker_engine: str, base_image: str) -> Iterator[UpWo
         try:
             yield UpWorld(workspace, env, cluster, api, docker_engine, root / "helm-argv.jsonl")
         finally:
+            remove_images(docker_engine, f"{cluster}/*")
             ids = subprocess.run(
                 [docker_engine, "ps", "-aq", "--filter", f"label=k3d.cluster={cluster}"],
                 check=False, capture_output=True, text=True,
@@ -70,9 +75,9 @@ def make_world(root: Path, docker_engine: str, base_image: str) -> Iterator[UpWo
                 subprocess.run([docker_engine, "rm", "-f", "-v", *ids], check=False, capture_output=True)
 
 
-def remove_demo_images(docker_engine: str) -> None:
+def remove_images(docker_engine: str, reference: str) -> None:
     images = subprocess.run(
-        [docker_engine, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=envctl-demo/*"],
+        [docker_engine, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={reference}"],
         check=False, capture_output=True, text=True,
     ).stdout.split()  # fmt: skip
     if images:
@@ -95,4 +100,3 @@ def upped_world(
             world.envctl("up", check=True)
         assert set(kubelet.handled.values()) == {"ready"}, kubelet.handled
         yield world
-    remove_demo_images(docker_engine)

@@ -154,6 +154,13 @@ def _stale(report: StatusReport) -> StatusReport:
             [],
             id="api-unreachable",
         ),
+        # A broken Dockerfile: no image list, the plan's InputError code (2), the cluster still shown.
+        pytest.param(
+            lambda r: replace(r, images=(), images_note="unknown: the plan failed: x", images_error_code=2),
+            2,
+            [],
+            id="plan-failed",
+        ),
     ],
 )
 def test_exit_code_and_problems(change, code: int, problems: list[str]) -> None:
@@ -217,6 +224,8 @@ def test_json_contract_version_1() -> None:
                 "detail": "deployed fp-2, inputs now fp-1",
             }
         ],
+        "images_note": "",
+        "images_hint": None,
     }
     document = status_dict(_good())
     assert json.loads(json.dumps(document)) == document  # plain JSON types only

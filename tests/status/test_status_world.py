@@ -36,7 +36,7 @@ def _helm_calls(world: UpWorld) -> list[list[str]]:
 
 def _images(world: UpWorld) -> set[str]:
     out = subprocess.run(
-        [world.docker, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=envctl-demo/*"],
+        [world.docker, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={world.cluster}/*"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return set(out.stdout.split())
@@ -135,7 +135,7 @@ def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWor
         worker = states["worker"]
         assert worker["state"] == "stale"
         assert worker["detail"] == f"deployed {old_tag}, inputs now {new_tag}"
-        assert worker["deployed"] == f"envctl-demo/worker:{old_tag}"
+        assert worker["deployed"] == f"{upped_world.cluster}/worker:{old_tag}"
         assert worker["local"] is False  # the new fingerprint was never built
         assert {s: i["state"] for s, i in states.items() if s != "worker"} == {
             "base": "build-only",
@@ -164,6 +164,28 @@ def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWor
     assert k3d_calls == [["k3d", "cluster", "list", "-o", "json"]]
     # With the edit reverted, everything is current again.
     assert upped_world.envctl("status").returncode == 0
+
+
+def test_a_broken_dockerfile_hides_only_the_images(upped_world: UpWorld) -> None:
+    dockerfile = upped_world.workspace / "examples" / "services" / "web" / "Dockerfile"
+    original = dockerfile.read_text()
+    dockerfile.write_text(
+        original.replace("COPY examples/services/web/site", "COPY examples/services/web/nothing")
+    )
+    try:
+        code, report, stderr = _status_json(upped_world)
+    finally:
+        dockerfile.write_text(original)
+    assert code == 2, stderr
+    assert report["images"] == []
+    assert report["images_note"].startswith("unknown: the plan failed: ")
+    assert "examples/services/web/nothing" in report["images_note"]
+    assert "error: the plan failed: " in stderr
+    # The cluster, release and workloads are still read.
+    assert report["cluster"]["state"] == "running"
+    assert (report["release"]["state"], report["release"]["inputs"]) == ("installed", "unknown")
+    assert report["release"]["note"] == "inputs unknown: the plan failed"
+    assert report["workloads"]["state"] == "known" and len(report["workloads"]["items"]) == 4
 
 
 def test_missing_helm_is_reported_in_the_release_section_with_exit_3(
