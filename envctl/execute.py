@@ -57,7 +57,6 @@ class UpReport:
 
 
 def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, Any]) -> UpReport:
-    from envctl.inputs.planning import plan_workspace
     from envctl.phases import wait as wait_phase
     from envctl.timing.formats import phase_summary_lines, write_ci_outputs
     from envctl.timing.history import RunHistory, RunMeta, RunRecord, git_identity
@@ -65,16 +64,7 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     recorder = Recorder()
     progress = output.make_progress()
     with recorder.span("plan", "plan") as span:
-        plan = plan_workspace(
-            state.config,
-            state.workspace.root,
-            state.workspace.config_path,
-            state.runner,
-            state.environ,
-            base=options.base,
-            changed_only=options.changed_only,
-            selected=options.services,
-        )
+        plan = state.plan(base=options.base, changed_only=options.changed_only, selected=options.services)
         span.set(services=len(plan.services), changed=list(plan.changed_services))
     for service in plan.services:
         progress.step(service.name, f"{service.action}: {service.reason}")

@@ -97,6 +97,27 @@ class AppState:
 
         return DockerEngine(self.environ)
 
+    def plan(
+        self,
+        *,
+        base: str | None = None,
+        changed_only: bool = False,
+        selected: tuple[str, ...] | None = None,
+    ):  # noqa: ANN201 - envctl.plan.Plan, imported lazily to keep `envctl --help` fast
+        """The workspace's plan (pure decisions over one read of git and the local image list)."""
+        from envctl.inputs.planning import plan_workspace
+
+        return plan_workspace(
+            self.config,
+            self.workspace.root,
+            self.workspace.config_path,
+            self.runner,
+            self.environ,
+            base=base,
+            changed_only=changed_only,
+            selected=selected,
+        )
+
     @property
     def in_ci(self) -> bool:
         return self.environ.get("CI", "").lower() in ("1", "true", "yes")

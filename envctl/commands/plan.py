@@ -37,18 +37,7 @@ def command(
         raise InputError(msg, hint=f"use one of: {', '.join(_FORMATS)}")
     selected = tuple(s.strip() for s in services.split(",") if s.strip()) if services is not None else None
     state: AppState = ctx.obj
-    from envctl.inputs.planning import plan_workspace  # keeps `envctl --help` fast
-
-    plan = plan_workspace(
-        state.config,
-        state.workspace.root,
-        state.workspace.config_path,
-        state.runner,
-        state.environ,
-        base=base,
-        changed_only=changed_only,
-        selected=selected,
-    )
+    plan = state.plan(base=base, changed_only=changed_only, selected=selected)
     if output_format == "json":
         output.json_out(plan.to_dict())
         return

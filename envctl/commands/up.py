@@ -114,20 +114,10 @@ def command(  # noqa: PLR0913 - one option per documented flag
 
 def _dry_run(state: AppState, options: UpOptions) -> None:
     """The plan and the graph, computed exactly as a real run would, with nothing executed."""
-    from envctl.inputs.planning import plan_workspace
     from envctl.views.plan import plan_table
     from envctl.views.schedule import graph_table
 
-    plan = plan_workspace(
-        state.config,
-        state.workspace.root,
-        state.workspace.config_path,
-        state.runner,
-        state.environ,
-        base=options.base,
-        changed_only=options.changed_only,
-        selected=options.services,
-    )
+    plan = state.plan(base=options.base, changed_only=options.changed_only, selected=options.services)
 
     def never(*_: Any) -> Any:  # the dry run only describes the graph
         raise AssertionError
