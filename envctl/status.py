@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from envctl.errors import EnvctlError, ExitCode
+from envctl.errors import DeployError, EnvctlError, ExitCode
 from envctl.phases.wait_rules import RELEASE_LABEL
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ def _deploy_refs(
 def _release_status(
     state: AppState, plan: Plan | EnvctlError, kubeconfig: Path
 ) -> tuple[ReleaseStatus, dict[str, Any] | None]:
-    from envctl.adapters.helm import Helm, run_sync
+    from envctl.adapters.helm import Helm, classify, run_sync
     from envctl.phases.deploy import HASH_PREFIX, compute_input_hash, make_values
     from envctl.progress import NullProgress
 
@@ -304,7 +304,12 @@ def _release_status(
         helm = Helm.open(state.runner, kubeconfig, timeout=spec.timeout, progress=NullProgress(), attempts=1)
         current, values = run_sync(read())
     except EnvctlError as exc:
-        return replace(base, note=f"unknown: {exc.message}", hint=exc.hint, error_code=exc.exit_code), None
+        # A transient helm failure (connection refused, API 5xx) means the cluster does not answer.
+        unreachable = (
+            isinstance(exc, DeployError) and exc.__cause__ and classify(exc.__cause__) == "transient"
+        )
+        code = ExitCode.CLUSTER if unreachable else exc.exit_code
+        return replace(base, note=f"unknown: {exc.message}", hint=exc.hint, error_code=code), None
     if current is None:
         return replace(base, state="not-installed", note=f"not installed in namespace {spec.namespace}",
                        hint="run `envctl up` to deploy it"), None  # fmt: skip

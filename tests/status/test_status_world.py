@@ -209,6 +209,32 @@ def test_missing_helm_is_reported_in_the_release_section_with_exit_3(
     assert all(w["ready"] for w in report["workloads"]["items"]) and report["workloads"]["items"]
 
 
+UNREACHABLE_HELM = """#!/bin/sh
+# A helm whose cluster does not answer: `version` works, `status` fails as helm 3 does; nothing else is known.
+case "$1" in
+  version) printf 'v3.15.4' ;;
+  status) echo 'Error: Kubernetes cluster unreachable: Get "https://127.0.0.1:6443/version": dial tcp 127.0.0.1:6443: connect: connection refused' >&2; exit 1 ;;
+  *) echo "Error: unknown command \"$1\" for \"helm\"" >&2; exit 1 ;;
+esac
+"""
+
+
+def test_an_unreachable_cluster_behind_helm_exits_8(upped_world: UpWorld, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "helm").write_text(UNREACHABLE_HELM)
+    (bin_dir / "helm").chmod(0o755)
+    env = {**upped_world.env, "PATH": f"{bin_dir}{os.pathsep}{upped_world.env['PATH']}"}
+    code, report, stderr = _status_json(upped_world, env)
+    assert code == 8, stderr
+    assert report["release"]["state"] == "unknown"
+    assert report["release"]["note"] == (
+        "unknown: helm status of release demo still failing after 1 attempts: Kubernetes cluster unreachable: "
+        'Get "https://127.0.0.1:6443/version": dial tcp 127.0.0.1:6443: connect: connection refused'
+    )
+    assert {i["state"] for i in report["images"]} == {"unknown", "build-only"}
+
+
 def test_a_crashing_pod_makes_its_workload_not_ready_by_the_waiters_rules(upped_world: UpWorld) -> None:
     api, namespace = upped_world.api, "envctl-demo"
     with urllib.request.urlopen(f"{api.url}/api/v1/namespaces/{namespace}/pods", timeout=10) as resp:
