@@ -72,4 +72,6 @@ def command(
         hint = "run `envctl up` to bring it up to date"
         if report.cluster.state in ("absent", "stopped"):
             hint = report.cluster.hint or hint
+        elif report.cluster.spec == "differs":
+            hint = "`envctl up --recreate` deletes and recreates it: " + "; ".join(report.cluster.differences)
     raise _ERRORS.get(code, EnvctlError)(message, hint=hint)

@@ -267,6 +267,22 @@ def test_a_crashing_pod_makes_its_workload_not_ready_by_the_waiters_rules(upped_
     assert {i["state"] for i in report["images"]} == {"current", "build-only"}  # images are not the problem
 
 
+def test_a_cluster_spec_that_differs_is_named_field_by_field_with_exit_8(upped_world: UpWorld) -> None:
+    config = upped_world.workspace / "envctl.yaml"
+    original = config.read_text()
+    config.write_text(original.replace("  agents: 0\n", "  agents: 2\n"))
+    try:
+        code, report, stderr = _status_json(upped_world)
+    finally:
+        config.write_text(original)
+    assert code == 8, stderr
+    assert (report["cluster"]["state"], report["cluster"]["spec"]) == ("running", "differs")
+    assert report["cluster"]["differences"] == ["agents: 0 -> 2"]
+    assert f"error: cluster {upped_world.cluster} differs from envctl.yaml" in stderr
+    assert "hint: `envctl up --recreate` deletes and recreates it: agents: 0 -> 2" in stderr
+    assert report["release"]["state"] == "installed"  # the rest is still read
+
+
 def test_a_stopped_cluster_says_stopped_and_exits_8(upped_world: UpWorld) -> None:
     subprocess.run(
         [str(STANDINS / "k3d"), "cluster", "stop", upped_world.cluster],
