@@ -193,18 +193,14 @@ def gather_status(state: AppState) -> StatusReport:
     """Read everything `envctl status` shows; never creates, starts or changes anything."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from envctl.inputs.planning import plan_workspace
-
-    config, workspace = state.config, state.workspace
+    config, _ = state.config, state.runner  # made here, once, before two threads use them
     release = ReleaseStatus(config.release.name, config.release.namespace, "unknown")
     workloads = WorkloadsStatus("unknown")
     deployed_values: dict[str, Any] | None = None
     # The plan (git + `docker image ls`), the helm reads and the API lists wait on independent
     # processes and sockets: overlap them (the helm reads need the plan for the input hash).
     with ThreadPoolExecutor(2, thread_name_prefix="envctl-status") as pool:
-        planned = pool.submit(
-            plan_workspace, config, workspace.root, workspace.config_path, state.runner, state.environ
-        )
+        planned = pool.submit(state.plan)
         cluster = _cluster_status(state)
         if cluster.state != "running" or cluster.kubeconfig is None:
             why = cluster.note or f"cluster {cluster.state}"
