@@ -49,7 +49,7 @@ def command(
     if output_format not in _OUTPUTS:
         msg = f"--output {output_format!r} is not a status format"
         raise InputError(msg, hint=f"use one of: {', '.join(_OUTPUTS)}")
-    from envctl.status import gather_status
+    from envctl.status_read import gather_status
     from envctl.views.status import status_dict, status_renderable
 
     state: AppState = ctx.obj

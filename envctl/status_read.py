@@ -1,0 +1,304 @@
+"""Reading what `envctl status` reports — read-only: nothing is created, started, built or deployed.
+
+The cluster comes from ``k3d cluster list -o json``, the release from ``helm status`` / ``helm get
+values``, the workloads from one list per kind (no watches) judged by the waiter's own rules, and
+the images by comparing the plan's fingerprint tags with what the release runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envctl.errors import DeployError, EnvctlError, ExitCode
+from envctl.phases.wait_rules import RELEASE_LABEL
+from envctl.status import (
+    ClusterStatus,
+    ImageStatus,
+    NodeStatus,
+    ReleaseStatus,
+    StatusReport,
+    WorkloadsStatus,
+    WorkloadState,
+    compare_image,
+)
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from envctl.config import EnvConfig
+    from envctl.plan import Plan, ServicePlan
+    from envctl.toolbox import AppState
+
+__all__ = ["gather_status"]
+
+
+def gather_status(state: AppState) -> StatusReport:
+    """Read everything `envctl status` shows; never creates, starts or changes anything."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config, _ = state.config, state.runner  # made here, once, before two threads use them
+    release = ReleaseStatus(config.release.name, config.release.namespace, "unknown")
+    workloads = WorkloadsStatus("unknown")
+    deployed_values: dict[str, Any] | None = None
+    # The plan (git + `docker image ls`), the helm reads and the API lists wait on independent
+    # processes and sockets: overlap them (the helm reads need the plan for the input hash).
+    with ThreadPoolExecutor(2, thread_name_prefix="envctl-status") as pool:
+        planned = pool.submit(state.plan)
+        cluster = _cluster_status(state)
+        if cluster.state != "running" or cluster.kubeconfig is None:
+            why = cluster.note or f"cluster {cluster.state}"
+            release = replace(release, note=f"unknown: {why}", hint=cluster.hint)
+            workloads = replace(workloads, note=f"unknown: {why}", hint=cluster.hint)
+            plan = _result(planned)
+        else:
+            kubeconfig = Path(cluster.kubeconfig)
+            listed = pool.submit(_workloads_status, config.release.name, config.release.namespace, kubeconfig)
+            plan = _result(planned)
+            release, deployed_values = _release_status(state, plan, kubeconfig)
+            workloads = listed.result()
+            if release.revision is not None:
+                release = replace(release, last_deployed=_last_deployed(kubeconfig, release))
+    if isinstance(plan, EnvctlError):
+        note = f"unknown: the plan failed: {plan.message}"
+        return StatusReport(cluster, release, workloads, (), note, plan.hint, plan.exit_code)
+    images = tuple(
+        _image_status(plan, service, config, release, deployed_values) for service in plan.services
+    )
+    return StatusReport(cluster, release, workloads, images)
+
+
+def _result(planned: Future[Plan]) -> Plan | EnvctlError:
+    """The plan, or the error that stopped it (a broken Dockerfile must not hide the cluster)."""
+    try:
+        return planned.result()
+    except EnvctlError as exc:
+        return exc
+
+
+def _cluster_status(state: AppState) -> ClusterStatus:
+    from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, K3d, decode_spec
+    from envctl.phases.cluster import cluster_fingerprint, spec_differences
+
+    spec = state.config.cluster
+    k3d = K3d(state.runner, state.environ.get("ENVCTL_K3D", "k3d"))
+    try:
+        found = k3d.get(spec.name)
+    except EnvctlError as exc:
+        return ClusterStatus(spec.name, "unknown", note=f"cannot list clusters: {exc.message}", hint=exc.hint,
+                             error_code=exc.exit_code or ExitCode.CLUSTER)  # fmt: skip
+    if found is None:
+        return ClusterStatus(spec.name, "absent", note="no cluster: it does not exist",
+                             hint="run `envctl up` to create it")  # fmt: skip
+    nodes = tuple(NodeStatus(n.name, n.role, n.running) for n in found.nodes if n.role in ("server", "agent"))
+    matches = found.label(FINGERPRINT_LABEL) == cluster_fingerprint(spec)
+    raw = found.label(SPEC_LABEL)
+    differences = () if matches else tuple(spec_differences(decode_spec(raw) if raw else None, spec))
+    kubeconfig = state.workspace.kubeconfig
+    common = {"nodes": nodes, "spec": "matches" if matches else "differs", "differences": differences}
+    if not found.running:
+        return ClusterStatus(spec.name, "stopped", **common, note="cluster not running (stopped)",
+                             hint="run `envctl up` to start it")  # fmt: skip
+    if not kubeconfig.is_file():
+        return ClusterStatus(spec.name, "running", **common, note=f"no kubeconfig at {kubeconfig}",
+                             hint="run `envctl up` (it writes the workspace kubeconfig)",
+                             error_code=ExitCode.CLUSTER)  # fmt: skip
+    return ClusterStatus(spec.name, "running", **common, kubeconfig=str(kubeconfig))
+
+
+def _deploy_refs(
+    plan: Plan, config: EnvConfig, deployed: dict[str, Any] | None
+) -> dict[str, tuple[str, str]]:
+    """The (repository, tag) per values_path a deploy would send now. Where the deployed tag is
+    the plan's, its repository is kept (a registry-mode load deploys `<registry>/<repository>`)."""
+    refs: dict[str, tuple[str, str]] = {}
+    for service in plan.services:
+        path = config.services[service.name].values_path
+        if not path:
+            continue
+        refs[path] = (service.image, service.tag)
+        old = _at(deployed, path)
+        if old is not None and compare_image(service.name, service.ref, old, local=None).state == "current":
+            refs[path] = old
+    return refs
+
+
+def _release_status(
+    state: AppState, plan: Plan | EnvctlError, kubeconfig: Path
+) -> tuple[ReleaseStatus, dict[str, Any] | None]:
+    from envctl.adapters.helm import Helm, classify, run_sync
+    from envctl.phases.deploy import HASH_PREFIX, compute_input_hash, make_values
+    from envctl.progress import NullProgress
+
+    config, spec = state.config, state.config.release
+    base = ReleaseStatus(spec.name, spec.namespace, "unknown")
+
+    async def read() -> tuple[Any, dict[str, Any] | None]:
+        current = await helm.current(spec.name, spec.namespace)
+        if current is None:
+            return None, None
+        return current, await helm.values(spec.name, spec.namespace, current.revision)
+
+    try:
+        # One attempt: status reports the state now instead of retrying transient failures.
+        helm = Helm.open(state.runner, kubeconfig, timeout=spec.timeout, progress=NullProgress(), attempts=1)
+        current, values = run_sync(read())
+    except EnvctlError as exc:
+        # A transient helm failure (connection refused, API 5xx) means the cluster does not answer.
+        unreachable = (
+            isinstance(exc, DeployError) and exc.__cause__ and classify(exc.__cause__) == "transient"
+        )
+        code = ExitCode.CLUSTER if unreachable else exc.exit_code
+        return replace(base, note=f"unknown: {exc.message}", hint=exc.hint, error_code=code), None
+    if current is None:
+        return replace(base, state="not-installed", note=f"not installed in namespace {spec.namespace}",
+                       hint="run `envctl up` to deploy it"), None  # fmt: skip
+    release = replace(base, state="installed", revision=current.revision, status=current.status)
+    stored = (
+        current.description.removeprefix(HASH_PREFIX) if current.description.startswith(HASH_PREFIX) else None
+    )
+    if isinstance(plan, EnvctlError):
+        return replace(release, deployed_hash=stored, note="inputs unknown: the plan failed"), values
+    refs = _deploy_refs(plan, config, values)
+    try:
+        chart = state.workspace.resolve(spec.chart)
+        if not (chart / "Chart.yaml").is_file():
+            return replace(release, note=f"inputs unknown: no Helm chart at {chart}"), values
+        now = compute_input_hash(
+            chart, make_values([state.workspace.resolve(p) for p in spec.values], spec.set, refs), refs
+        )
+    except EnvctlError as exc:
+        return replace(
+            release, deployed_hash=stored, note=f"inputs unknown: {exc.message}", hint=exc.hint
+        ), values
+    same = stored == now and current.status == "deployed"
+    note = "" if stored else "not deployed by envctl (no input hash)"
+    return replace(release, inputs="current" if same else "changed", deployed_hash=stored, input_hash=now,
+                   note=note), values  # fmt: skip
+
+
+def _workloads_status(release: str, namespace: str, kubeconfig: Path) -> WorkloadsStatus:
+    import urllib3
+    from kubernetes.client import ApiException
+    from kubernetes.config import ConfigException
+
+    from envctl.adapters.kube import connect
+    from envctl.phases.wait_rules import pod_problems, pod_summary
+    from envctl.phases.wait_state import ReleaseView
+    from envctl.phases.wait_watch import WATCHED_KINDS, Listed, release_selector
+
+    try:
+        api = connect(kubeconfig)
+    except ConfigException as exc:
+        note, hint = f"unknown: unreadable kubeconfig {kubeconfig}: {exc}", "rerun `envctl up` to rewrite it"
+        return WorkloadsStatus("unknown", note=note, hint=hint, error_code=ExitCode.CLUSTER)
+    except EnvctlError as exc:
+        return WorkloadsStatus(
+            "unknown", note=f"unknown: {exc.message}", hint=exc.hint, error_code=exc.exit_code
+        )
+    view = ReleaseView()
+    try:
+        for kind in WATCHED_KINDS:
+            listed = _lister(api, kind)(
+                namespace, label_selector=release_selector(release), _request_timeout=10
+            )
+            # Filtered here too: a test API (KMock) ignores label selectors.
+            mine = tuple(o for o in listed.items if ((o.metadata.labels or {}).get(RELEASE_LABEL) == release))
+            view.apply(Listed(kind, mine))
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        return WorkloadsStatus("unknown", note=f"unknown: the API did not answer ({first})",
+                               hint="check the cluster with `envctl doctor`", error_code=ExitCode.CLUSTER)  # fmt: skip
+    finally:
+        api.close()
+    items = []
+    for status in view.workloads():
+        problem = ""
+        if not status.ready:
+            pods = view.pods_of(view.objects[status.kind][status.name])
+            bad = next((p for pod in pods for p in pod_problems(pod)), None)
+            if bad is not None:
+                problem = f"{bad.pod}: {bad.reason}" + (f" ({bad.message})" if bad.message else "")
+            elif pods:
+                problem = "; ".join(f"{pod.metadata.name}: {pod_summary(pod)}" for pod in pods)
+        items.append(
+            WorkloadState(status.kind, status.name, status.ready, status.failed, status.summary, problem)
+        )
+    note = "" if items else f"no workloads labelled {release_selector(release)} in namespace {namespace}"
+    return WorkloadsStatus("known", tuple(items), note=note)
+
+
+def _lister(api: Any, kind: str) -> Any:
+    import kubernetes
+
+    apps, batch = kubernetes.client.AppsV1Api(api), kubernetes.client.BatchV1Api(api)
+    return {
+        "Deployment": apps.list_namespaced_deployment,
+        "StatefulSet": apps.list_namespaced_stateful_set,
+        "DaemonSet": apps.list_namespaced_daemon_set,
+        "Job": batch.list_namespaced_job,
+        "Pod": kubernetes.client.CoreV1Api(api).list_namespaced_pod,
+    }[kind]
+
+
+def _last_deployed(kubeconfig: Path, release: ReleaseStatus) -> str | None:
+    """``info.last_deployed`` of the revision, from the Secret helm 3 stores it in
+    (``sh.helm.release.v1.<name>.v<rev>``, data.release = base64(gzip(release JSON))): the helm
+    adapter's ``ReleaseState`` carries no time, and this is one read with no extra helm process."""
+    import base64
+    import gzip
+    import json
+
+    import kubernetes
+
+    from envctl.adapters.kube import connect
+
+    try:
+        api = connect(kubeconfig)
+        try:
+            secret = kubernetes.client.CoreV1Api(api).read_namespaced_secret(
+                f"sh.helm.release.v1.{release.name}.v{release.revision}",
+                release.namespace,
+                _request_timeout=10,
+            )
+        finally:
+            api.close()
+        raw = base64.b64decode(base64.b64decode((secret.data or {})["release"]))
+        info = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).get("info") or {}
+    except Exception:  # noqa: BLE001 - the time is a nicety; any failure just leaves it unknown
+        return None
+    stamp = info.get("last_deployed")
+    return str(stamp) if stamp else None
+
+
+def _image_status(
+    plan: Plan, service: ServicePlan, config: EnvConfig, release: ReleaseStatus, values: dict[str, Any] | None
+) -> ImageStatus:
+    local = (not service.changed) if plan.local_images_checked else None
+    path = config.services[service.name].values_path
+    if not path:
+        return ImageStatus(
+            service.name,
+            service.ref,
+            "build-only",
+            None,
+            local,
+            "no values_path: built for others, not deployed",
+        )
+    if release.state == "not-installed":
+        return ImageStatus(service.name, service.ref, "not-deployed", None, local, "release not installed")
+    if release.state != "installed":
+        return ImageStatus(
+            service.name, service.ref, "unknown", None, local, release.note or "release unknown"
+        )
+    return compare_image(service.name, service.ref, _at(values, path), local=local)
+
+
+def _at(values: dict[str, Any] | None, path: str) -> tuple[str, str] | None:
+    node: Any = values or {}
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or "tag" not in node:
+        return None
+    return str(node.get("repository", "")), str(node["tag"])
