@@ -47,7 +47,7 @@ def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world:
         assert set(kubelet.handled.values()) == {"ready"}, kubelet.handled
         [values] = up_world.helm_upgrades()
         assert values["api"]["image"]["tag"].startswith("fp-")
-        assert values["api"]["image"]["repository"] == "envctl-demo/api"
+        assert values["api"]["image"]["repository"] == f"{up_world.prefix}/api"
         waits = _spans(run, "wait")
         assert {s["service"] for s in waits} >= {"api", "worker", "web", "migrate"}
         # The critical path follows the graph's edges: the slow web build → its load → deploy → wait.
