@@ -20,7 +20,7 @@ from envctl import __version__, output
 from envctl.errors import EnvctlError
 from envctl.pipeline import Phases, UpOptions, make_tasks
 from envctl.plan import Plan
-from envctl.scheduler import ScheduleResult, Scheduler, SchedulerInterrupted, TaskContext
+from envctl.scheduler import Scheduler, ScheduleResult, SchedulerInterrupted, TaskContext
 from envctl.timing.spans import Recorder
 from envctl.toolbox import AppState
 
@@ -151,13 +151,13 @@ def bind_phases(
     progress: Any,
 ) -> Phases:
     """The composition of `up`: each phase bound to the tools the composition root made."""
+    import docker  # noqa: F401 - imported once on this thread, before worker threads race to import it
+
     from envctl.adapters.containerd import ContainerdNodes, Node
     from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET, K3d
     from envctl.phases.build import BuildOptions, ImageBuilder
     from envctl.phases.cluster import ensure_cluster
     from envctl.phases.load import RegistryTarget, load_images
-
-    import docker  # noqa: F401 - imported once on this thread, before worker threads race to import it
 
     config, workspace, runner = state.config, state.workspace, state.runner
     builder = ImageBuilder(
@@ -201,11 +201,14 @@ def bind_phases(
         return results[0]
 
     def deploy(refs: Mapping[str, tuple[str, str]], ctx: TaskContext) -> Any:
-        from envctl.adapters.helm import Helm
-        from envctl.phases.deploy import deploy_release
+        from envctl.adapters.helm import Helm, run_sync
+        from envctl.phases.deploy import deploy_release, deployed_image_refs
 
         info = ctx.results["cluster"]
         helm = Helm.open(runner, info.kubeconfig, timeout=config.release.timeout, progress=progress)
+        outside = [s.values_path for s in config.services.values() if s.values_path and s.values_path not in refs]
+        if outside:  # `--services` planned only some: the others keep what the release runs now
+            refs = {**run_sync(deployed_image_refs(helm, config.release, outside)), **refs}
         return deploy_release(
             config.release,
             workspace.resolve(config.release.chart),

@@ -9,16 +9,44 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, RenderableType
-from rich.markup import escape
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
-__all__ = ["ConsoleProgress", "LiveProgress", "configure", "make_progress", "debug", "error", "info", "json_out", "line", "render", "stderr", "stdout", "warn"]
+__all__ = [
+    "ConsoleProgress",
+    "LiveProgress",
+    "configure",
+    "debug",
+    "error",
+    "info",
+    "json_out",
+    "line",
+    "make_progress",
+    "problem",
+    "render",
+    "warn",
+]
 
-stdout = Console(soft_wrap=True, highlight=False)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 _verbose = False
+_consoles: dict[str, Console] = {}
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _console(name: str) -> Console:
+    """The stdout/stderr rich console, made on first use: a command that only prints JSON
+    (``envctl plan -o json`` in CI) never pays for importing rich's console."""
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(stderr=name == "stderr", soft_wrap=True, highlight=False)
+    return _consoles[name]
 
 
 def configure(*, verbose: bool) -> None:
@@ -32,11 +60,11 @@ def is_verbose() -> bool:
 
 def line(text: str) -> None:
     """A plain result line on stdout (no markup interpretation)."""
-    stdout.print(text, markup=False)
+    _console("stdout").print(text, markup=False)
 
 
 def render(renderable: RenderableType) -> None:
-    stdout.print(renderable)
+    _console("stdout").print(renderable)
 
 
 def json_out(data: Any) -> None:
@@ -45,31 +73,31 @@ def json_out(data: Any) -> None:
 
 
 def info(text: str) -> None:
-    stderr.print(text, markup=False)
+    _console("stderr").print(text, markup=False)
 
 
 def warn(text: str) -> None:
-    stderr.print(f"warning: {text}", style="yellow", markup=False)
+    _console("stderr").print(f"warning: {text}", style="yellow", markup=False)
 
 
 def debug(text: str) -> None:
     if _verbose:
-        stderr.print(text, style="dim", markup=False)
+        _console("stderr").print(text, style="dim", markup=False)
 
 
 def error(message: str, hint: str | None) -> None:
-    stderr.print(f"error: {message}", style="bold red", markup=False)
+    _console("stderr").print(f"error: {message}", style="bold red", markup=False)
     if hint:
-        stderr.print(f"hint: {hint}", markup=False)
+        _console("stderr").print(f"hint: {hint}", markup=False)
 
 
 def problem(renderable: RenderableType) -> None:
     """Details of a failure (pod logs, events) on stderr, before the one-line error."""
-    stderr.print(renderable)
+    _console("stderr").print(renderable)
 
 
 def traceback() -> None:
-    stderr.print_exception()
+    _console("stderr").print_exception()
 
 
 class ConsoleProgress:
@@ -82,11 +110,11 @@ class ConsoleProgress:
         pass
 
     def step(self, subject: str, message: str) -> None:
-        stderr.print(f"[bold]{subject}[/bold] {escape(message)}", highlight=False)
+        _console("stderr").print(f"[bold]{subject}[/bold] {escape(message)}", highlight=False)
 
     def detail(self, subject: str, line: str) -> None:
         if _verbose:
-            stderr.print(f"  {subject} | {line}", style="dim", markup=False)
+            _console("stderr").print(f"  {subject} | {line}", style="dim", markup=False)
 
 
 class LiveProgress(ConsoleProgress):
@@ -97,7 +125,7 @@ class LiveProgress(ConsoleProgress):
 
         self._latest: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._live = Live(self._table(), console=stderr, refresh_per_second=8, transient=True)
+        self._live = Live(self._table(), console=_console("stderr"), refresh_per_second=8, transient=True)
 
     def __enter__(self) -> LiveProgress:
         self._live.start()
@@ -131,4 +159,4 @@ class LiveProgress(ConsoleProgress):
 
 def make_progress() -> ConsoleProgress:
     """Live rows on a terminal, plain lines otherwise (CI logs stay readable)."""
-    return LiveProgress() if stderr.is_terminal else ConsoleProgress()
+    return LiveProgress() if _console("stderr").is_terminal else ConsoleProgress()

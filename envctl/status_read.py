@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import DeployError, EnvctlError, ExitCode
+from envctl.phases.deploy import image_ref_at
 from envctl.phases.wait_rules import RELEASE_LABEL
 from envctl.status import (
     ClusterStatus,
@@ -118,7 +119,7 @@ def _deploy_refs(
         if not path:
             continue
         refs[path] = (service.image, service.tag)
-        old = _at(deployed, path)
+        old = image_ref_at(deployed, path)
         if old is not None and compare_image(service.name, service.ref, old, local=None).state == "current":
             refs[path] = old
     return refs
@@ -292,13 +293,4 @@ def _image_status(
         return ImageStatus(
             service.name, service.ref, "unknown", None, local, release.note or "release unknown"
         )
-    return compare_image(service.name, service.ref, _at(values, path), local=local)
-
-
-def _at(values: dict[str, Any] | None, path: str) -> tuple[str, str] | None:
-    node: Any = values or {}
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or "tag" not in node:
-        return None
-    return str(node.get("repository", "")), str(node["tag"])
+    return compare_image(service.name, service.ref, image_ref_at(values, path), local=local)

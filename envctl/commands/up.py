@@ -10,9 +10,6 @@ import typer
 from envctl import output
 from envctl.config import parse_duration
 from envctl.errors import InputError
-from envctl.pipeline import Phases, UpOptions, make_tasks
-from envctl.scheduler import Scheduler
-from envctl.timing.spans import Recorder
 from envctl.toolbox import AppState
 
 NAME = "up"
@@ -78,6 +75,8 @@ def command(  # noqa: PLR0913 - one option per documented flag
         wait_seconds = parse_duration(timeout or config.release.timeout)
     except ValueError as exc:
         raise InputError(str(exc), hint="write the timeout with a unit: 90s, 5m") from exc
+    from envctl.pipeline import UpOptions  # the graph's modules load only when `up` runs
+
     options = UpOptions(
         changed_only=changed_only,
         base=base,
@@ -112,8 +111,11 @@ def command(  # noqa: PLR0913 - one option per documented flag
         raise report.error
 
 
-def _dry_run(state: AppState, options: UpOptions) -> None:
+def _dry_run(state: AppState, options: Any) -> None:
     """The plan and the graph, computed exactly as a real run would, with nothing executed."""
+    from envctl.pipeline import Phases, make_tasks
+    from envctl.scheduler import Scheduler
+    from envctl.timing.spans import Recorder
     from envctl.views.plan import plan_table
     from envctl.views.schedule import graph_table
 

@@ -285,6 +285,25 @@ def _lookup(values: Mapping[str, Any], dotted: str) -> dict[str, Any]:
     return dict(node) if isinstance(node, Mapping) else {}
 
 
+def image_ref_at(values: Mapping[str, Any] | None, values_path: str) -> ImageRef | None:
+    """The (repository, tag) a values tree holds at ``values_path``, if it holds a tag there."""
+    node = _lookup(values or {}, values_path)
+    return (str(node.get("repository", "")), str(node["tag"])) if "tag" in node else None
+
+
+async def deployed_image_refs(helm: Helm, release_spec: ReleaseSpec, values_paths: Iterable[str]) -> dict[str, ImageRef]:
+    """The images the deployed release runs at ``values_paths`` (empty when it is not installed).
+
+    `up --services a,b` deploys the other services with these, so a partial run never resets
+    them to the chart's default images.
+    """
+    current = await helm.current(release_spec.name, release_spec.namespace)
+    if current is None:
+        return {}
+    values = await helm.values(release_spec.name, release_spec.namespace, current.revision)
+    return {path: ref for path in values_paths if (ref := image_ref_at(values, path)) is not None}
+
+
 def remove_release(
     release_spec: ReleaseSpec,
     *,

@@ -85,6 +85,21 @@ def test_one_changed_service_rebuilds_loads_and_rolls_only_that_service(up_world
     assert changed == {"worker"}
 
 
+def test_up_with_services_keeps_the_deployed_images_of_the_others(up_world: UpWorld) -> None:
+    with up_world.kubelet():
+        up_world.envctl("up", check=True)
+        for service, name in (("api", "app/run.sh"), ("worker", "worker.sh")):
+            path = up_world.workspace / "examples" / "services" / service / name
+            path.write_text(path.read_text() + "\n# changed\n")
+        up_world.envctl("up", "--services", "worker", check=True)
+    last = up_world.runs()[-1]
+    assert {name for name, s in _by_service(last, "build").items() if s["outcome"] == "ok"} == {"worker"}
+    first, second = up_world.helm_upgrades()
+    # api changed on disk but was not selected: it keeps the image the release ran, not a chart default.
+    assert second["api"]["image"] == first["api"]["image"]
+    assert second["worker"]["image"]["tag"] != first["worker"]["image"]["tag"]
+
+
 def test_a_failed_build_cancels_only_its_dependents_and_is_recorded(up_world: UpWorld) -> None:
     dockerfile = up_world.workspace / "examples" / "services" / "base" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "RUN exit 3\n")
