@@ -95,9 +95,10 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
             result = scheduler.run()
     except SchedulerInterrupted as exc:
         interrupted, result = exc, exc.result
-    error = None if interrupted else _first_error(result)
-    outcome = "cancelled" if interrupted else ("ok" if error is None else "failed")
-    code = 130 if interrupted else (0 if error is None else error.exit_code)
+    failure = None if interrupted else result.first_error
+    error = failure if isinstance(failure, EnvctlError) else None
+    outcome = "cancelled" if interrupted else ("ok" if failure is None else "failed")
+    code = 130 if interrupted else (0 if failure is None else getattr(failure, "exit_code", 1))
     record = RunRecord(meta.finish(outcome, code, recorder.now()), tuple(recorder.spans()))
     RunHistory(state.workspace.runs_dir, keep=state.config.history.keep).write(record)
     summary = phase_summary_lines(record)
@@ -107,6 +108,8 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     write_ci_outputs(record, state.environ)
     if interrupted is not None:
         raise interrupted
+    if failure is not None and error is None:
+        raise failure  # not an envctl error: a bug, recorded above; crash loudly with its traceback
     if error is not None:
         _show_failure(error)
     return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary)
@@ -123,15 +126,6 @@ def preflight(state: AppState) -> None:
             msg = f"`{tool}` is not installed or not on PATH"
             raise ToolMissingError(msg, hint=install_hint(tool))
     state.docker.ping()
-
-
-def _first_error(result: ScheduleResult) -> EnvctlError | None:
-    error = result.first_error
-    if error is None:
-        return None
-    if isinstance(error, EnvctlError):
-        return error
-    raise error  # not an envctl error: a bug; let it crash loudly with its traceback
 
 
 def _show_failure(error: EnvctlError) -> None:
