@@ -69,7 +69,7 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     for service in plan.services:
         progress.step(service.name, f"{service.action}: {service.reason}")
     meta = RunMeta.start(
-        "envctl " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "envctl up",
+        shlex.join(sys.argv[1:]) or "up",  # as typed after `envctl` (the views prefix "envctl")
         environ=state.environ,
         git=git_identity(state.runner, state.workspace.root),
         changed_services=tuple(plan.changed_services),

@@ -268,7 +268,7 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
         ))
     created = [s for s in run.spans if s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate"))]
     if created:
-        secs = sum(s.seconds for s in created)
+        secs = phase_seconds(run.spans, "cluster")  # the whole create (list, create, kubeconfig, readiness)
         runs_created = sum(
             1 for r in history if any(s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate")) for s in r.spans)
         )
