@@ -7,6 +7,7 @@ terminate them cleanly (``terminate_all``). Errors become ``ToolMissingError`` (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -120,12 +121,14 @@ class SubprocessRunner:
         cons = self._spawn(consumer, stdin=True)
         moved = 0
         prod_err = b""
+        broken = False
         try:
             assert prod.stdout is not None and cons.stdin is not None
             err_reader = _Drain(prod.stderr)
             cons_out = _Drain(cons.stdout)
             cons_err = _Drain(cons.stderr)
             deadline = None if timeout is None else started + timeout
+            broken = False
             try:
                 while chunk := prod.stdout.read1(1 << 20):
                     cons.stdin.write(chunk)
@@ -134,11 +137,16 @@ class SubprocessRunner:
                         on_chunk(len(chunk))
                     if deadline is not None and time.monotonic() > deadline:
                         raise subprocess.TimeoutExpired(list(producer), timeout or 0)
+                cons.stdin.close()
             except BrokenPipeError:
-                pass  # the consumer died; its exit code and stderr say why
-            cons.stdin.close()
-            prod.wait(timeout=_remaining(deadline))
+                broken = True  # the consumer died (e.g. the node's disk is full); its stderr says why
+            if broken:
+                # Nobody reads the producer's output any more: without this it blocks forever.
+                self._stop(prod)
+                with contextlib.suppress(BrokenPipeError):
+                    cons.stdin.close()
             cons.wait(timeout=_remaining(deadline))
+            prod.wait(timeout=_remaining(deadline))
             prod_err = err_reader.result()
         except BaseException:
             self._stop(prod)
@@ -156,7 +164,8 @@ class SubprocessRunner:
             cons_err.result().decode(errors="replace"),
             seconds,
         )
-        for result in (first, second):
+        # When the consumer broke the pipe, its failure is the cause (the producer was stopped).
+        for result in (second, first) if broken else (first, second):
             if result.returncode != 0:
                 raise self.failure(result)
         return first, second, moved

@@ -16,7 +16,7 @@ from envctl.phases.build import BuildOptions, BuiltImage, ImageBuilder, build_im
 from envctl.phases.load import LoadFailed, RegistryTarget, load_images
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
-from tests.support.containerd_node import node_image_refs
+from tests.support.containerd_node import node_image_refs, start_node, stop_node
 from tests.support.registry import start_registry, stop_registry, stored_blob_bytes
 
 pytestmark = pytest.mark.docker
@@ -128,6 +128,26 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
         ("failed", 0),
         ("present", 0),
     ]
+
+
+def test_a_node_whose_disk_fills_up_names_image_node_and_cause(workspace, docker_engine, base_image) -> None:
+    workspace.edit("examples/services/web/site/index.html", uuid.uuid4().hex)
+    images = _build(workspace, docker_engine, [s for s in workspace.services() if s.name == "web"])
+    name = f"envctl-test-full-{uuid.uuid4().hex[:6]}"
+    node = start_node(docker_engine, name, socket_path=f"/run/{name}/containerd.sock", root_size="600k")
+    recorder = Recorder()
+    try:
+        with pytest.raises(LoadFailed) as caught:
+            _load(images, [Node(node.name, node.socket_path)], "import", docker_engine, recorder=recorder)
+        held = node_image_refs(docker_engine, node)
+    finally:
+        stop_node(docker_engine, node)
+    err = caught.value
+    assert err.message.startswith(f"loading {images[0].ref} (web) into {name} failed:")
+    assert "no space left on device" in err.message
+    assert [(n.node, n.outcome) for n in err.results[0].nodes] == [(name, "failed")]
+    assert [s.outcome for s in recorder.spans()] == ["failed"]
+    assert normalize_ref(images[0].ref) not in held
 
 
 def _big_image(docker_cli: str, root: Path, prefix: str, base_image: str, code: str) -> BuiltImage:

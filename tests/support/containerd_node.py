@@ -70,8 +70,13 @@ def start_node(
     socket_path: str,
     labels: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    root_size: str | None = None,
 ) -> NodeHandle:
-    """Start a node container running containerd on ``socket_path``; wait until ctr answers."""
+    """Start a node container running containerd on ``socket_path``; wait until ctr answers.
+
+    ``root_size`` (e.g. "600k") puts containerd's root on a tmpfs that small: a node whose disk
+    fills up during an import, for real.
+    """
     image = ensure_node_image(docker_cli)
     labels = dict(labels or {})
     _run([docker_cli, "rm", "-f", name], check=False)
@@ -79,6 +84,8 @@ def start_node(
     argv = [docker_cli, "run", "-d", "--name", name]
     for key, value in sorted(labels.items()):
         argv += ["--label", f"{key}={value}"]
+    if root_size:
+        argv += ["--tmpfs", f"/var/lib/containerd:size={root_size}"]
     argv += [
         "--cap-add", "SYS_ADMIN",
         "--security-opt", "seccomp=unconfined",
