@@ -56,7 +56,13 @@ def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world:
         assert ("build", "web") in path and ("load", "web") in path, path
         assert [kind for kind, _ in path][-2:] == ["deploy", "wait"], path
 
-        second = up_world.envctl("up", check=True)
+        second = up_world.envctl("up", "--output", "json", check=True)
+        report = json.loads(second.stdout)
+        assert report["version"] == 1 and report["outcome"] == "ok" and report["error"] is None
+        assert report["tasks"]["deploy"]["result"]["action"] == "skipped"
+        assert report["tasks"]["cluster"]["result"]["action"] == "reused"
+        assert {t["result"]["action"] for k, t in report["tasks"].items() if k.startswith("build:")} == {"present"}
+        assert report["run_id"] == up_world.runs()[-1]["run"]["run_id"]
         runs = up_world.runs()
         assert len(runs) == 2
         again = runs[-1]
