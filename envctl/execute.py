@@ -80,8 +80,9 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     # on its circular imports.)
     threading.Thread(target=wait_phase.preload, daemon=True, name="preload-kubernetes").start()
     values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
+    history = RunHistory(state.workspace.runs_dir, keep=state.config.history.keep)
     scheduler = Scheduler(
-        make_tasks(plan, phases, values_paths, wait=options.wait),
+        make_tasks(plan, phases, values_paths, wait=options.wait, expected=expected_build_seconds(history)),
         recorder=recorder,
         # One slot more than --jobs: the cluster task mostly waits on k3d and must not hold back a
         # build; builds themselves are bounded by --jobs in bind_phases.
@@ -100,7 +101,7 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     outcome = "cancelled" if interrupted else ("ok" if failure is None else "failed")
     code = 130 if interrupted else (0 if failure is None else getattr(failure, "exit_code", 1))
     record = RunRecord(meta.finish(outcome, code, recorder.now()), tuple(recorder.spans()))
-    RunHistory(state.workspace.runs_dir, keep=state.config.history.keep).write(record)
+    history.write(record)
     summary = phase_summary_lines(record)
     for line in summary:
         output.info(line)
@@ -113,6 +114,18 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
     if error is not None:
         _show_failure(error)
     return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary)
+
+
+def expected_build_seconds(history: Any, last: int = 10) -> dict[str, float]:
+    """Median seconds of each service's real builds (not skips) over the last runs."""
+    import statistics
+
+    seen: dict[str, list[float]] = {}
+    for run in history.scan(last).records:
+        for span in run.spans:
+            if span.kind == "build" and span.outcome == "ok" and span.service:
+                seen.setdefault(span.service, []).append(span.seconds)
+    return {service: statistics.median(times) for service, times in seen.items()}
 
 
 def preflight(state: AppState) -> None:

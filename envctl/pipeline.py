@@ -16,7 +16,7 @@ from typing import Any
 from envctl.plan import Plan, ServicePlan
 from envctl.scheduler import Task, TaskContext
 
-__all__ = ["ImageRef", "Phases", "UpOptions", "make_tasks", "service_refs"]
+__all__ = ["ImageRef", "Phases", "UpOptions", "chain_seconds", "make_tasks", "service_refs"]
 
 ImageRef = tuple[str, str]  # (repository, tag) as the chart reads them
 
@@ -73,14 +73,36 @@ def service_refs(
     return refs
 
 
+def chain_seconds(plan: Plan, expected: Mapping[str, float]) -> dict[str, float]:
+    """Per service: its expected build time plus the longest expected chain of builds FROM it.
+
+    Starting the longest chain first (longest-processing-time-first) keeps a slow build from
+    queueing behind quick ones when --jobs is smaller than the number of ready builds.
+    """
+    dependents: dict[str, list[str]] = {s.name: [] for s in plan.services}
+    for service in plan.services:
+        for dep in service.depends_on:
+            dependents.setdefault(dep, []).append(service.name)
+    chain: dict[str, float] = {}
+    for service in reversed(plan.services):  # the plan lists dependencies first
+        below = max((chain.get(d, 0.0) for d in dependents.get(service.name, ())), default=0.0)
+        chain[service.name] = expected.get(service.name, 0.0) + below
+    return chain
+
+
 def make_tasks(
     plan: Plan,
     phases: Phases,
     values_paths: Mapping[str, str | None],
     *,
     wait: bool = True,
+    expected: Mapping[str, float] | None = None,
 ) -> list[Task]:
-    """The graph of one `envctl up` (the same graph `--dry-run` prints)."""
+    """The graph of one `envctl up` (the same graph `--dry-run` prints).
+
+    ``expected`` (seconds per service build, e.g. medians from the run history) orders ready builds.
+    """
+    priority = chain_seconds(plan, expected or {})
     tasks: list[Task] = [
         Task("cluster", "cluster", phases.cluster, own_spans=True, reason="create, start or reuse the k3d cluster"),
     ]
@@ -97,6 +119,7 @@ def make_tasks(
                 service=service.name,
                 reason=f"{service.action}: {service.reason}",
                 own_spans=True,
+                priority=priority.get(service.name, 0.0),
             )
         )
         if values_paths.get(service.name):

@@ -59,6 +59,7 @@ class Task:
     name: str | None = None  # span name; defaults to the id
     own_spans: bool = False  # the task records its own (finer) spans
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    priority: float = 0.0  # among ready tasks, higher starts first (e.g. the longest expected chain)
 
     @property
     def span_name(self) -> str:
@@ -280,13 +281,14 @@ class Scheduler:
 
     def _ready(self, outcomes: Mapping[str, TaskOutcome], running: Mapping[Future[Any], str]) -> list[Task]:
         busy = set(running.values())
-        return [
+        ready = [
             t
             for t in self.tasks.values()
             if t.id not in outcomes
             and t.id not in busy
             and all(dep in outcomes and outcomes[dep].outcome in ("ok", "skipped") for dep in t.after)
         ]
+        return sorted(ready, key=lambda t: -t.priority)  # stable: equal priorities keep declaration order
 
     def _cancel_blocked(self, outcomes: dict[str, TaskOutcome]) -> None:
         """Cancel (transitively) every task with a dependency that failed or was cancelled."""
