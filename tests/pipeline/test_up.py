@@ -91,9 +91,17 @@ def test_one_changed_service_rebuilds_loads_and_rolls_only_that_service(up_world
     assert changed == {"worker"}
 
 
-def test_up_with_services_keeps_the_deployed_images_of_the_others(up_world: UpWorld) -> None:
+def test_up_with_services_keeps_the_deployed_images_of_the_others(up_world: UpWorld, tmp_path) -> None:
+    # In GitHub Actions, `up` also writes the job summary and step outputs.
+    up_world.env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
+    up_world.env["GITHUB_OUTPUT"] = str(tmp_path / "output.txt")
     with up_world.kubelet():
         up_world.envctl("up", check=True)
+        summary = (tmp_path / "summary.md").read_text()
+        assert "critical path" in summary.lower() and "|" in summary
+        outputs = dict(line.split("=", 1) for line in (tmp_path / "output.txt").read_text().splitlines())
+        assert set(json.loads(outputs["changed_services"])) == {"base", "api", "migrate", "web", "worker"}
+        assert float(outputs["duration_seconds"]) > 0 and outputs["run_id"] == up_world.runs()[-1]["run"]["run_id"]
         for service, name in (("api", "app/run.sh"), ("worker", "worker.sh")):
             path = up_world.workspace / "examples" / "services" / service / name
             path.write_text(path.read_text() + "\n# changed\n")
