@@ -185,7 +185,12 @@ def bind_phases(
     def cluster(_: TaskContext) -> Any:
         k3d = K3d(runner, state.environ.get("ENVCTL_K3D", "k3d"))
         return ensure_cluster(
-            config.cluster, workspace.kubeconfig, k3d=k3d, progress=progress, recorder=recorder, recreate=options.recreate
+            config.cluster,
+            workspace.kubeconfig,
+            k3d=k3d,
+            progress=progress,
+            recorder=recorder,
+            recreate=options.recreate,
         )
 
     def load(built: Any, info: Any, _: TaskContext) -> Any:

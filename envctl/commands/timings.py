@@ -24,13 +24,18 @@ def command(
         int | None, typer.Option("--last", metavar="N", min=1, help="Compare the last N runs (implies --compare).")
     ] = None,
     compare: Annotated[
-        bool, typer.Option("--compare", help="Median and p95 per phase and service over the last runs; flag regressions.")
+        bool,
+        typer.Option("--compare", help="Median and p95 per phase and service over the last runs; flag regressions."),
     ] = False,
-    run_id: Annotated[str | None, typer.Option("--run", metavar="ID", help="Show this run instead of the latest.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", metavar="ID", help="Show this run instead of the latest.")
+    ] = None,
     output_format: Annotated[
         str, typer.Option("--output", "-o", metavar="FORMAT", help="table, json, markdown or chrome-trace.")
     ] = "table",
-    svg: Annotated[Path | None, typer.Option("--svg", metavar="FILE", help="Also write the waterfall as an SVG picture.")] = None,
+    svg: Annotated[
+        Path | None, typer.Option("--svg", metavar="FILE", help="Also write the waterfall as an SVG picture.")
+    ] = None,
 ) -> None:
     if output_format not in _FORMATS:
         msg = f"--output {output_format!r} is not a timings format"
@@ -60,7 +65,7 @@ def command(
     stats = None
     if compare or last is not None:
         if run_id is not None:  # compare the chosen run against the runs before it
-            recent = [r for r in recent if r.meta.run_id < run.meta.run_id][-(window - 1):] + [run]
+            recent = [r for r in recent if r.meta.run_id < run.meta.run_id][-(window - 1) :] + [run]
         stats = an.compare_runs(recent)
 
     if svg is not None:
@@ -69,7 +74,9 @@ def command(
         svg.write_text(waterfall_svg(run, analysis), encoding="utf-8")
         output.info(f"wrote {svg}")
     if output_format == "json":
-        output.json_out(formats.timings_json(run, analysis, advice, (recent, stats) if stats is not None else None, scan.corrupt))
+        output.json_out(
+            formats.timings_json(run, analysis, advice, (recent, stats) if stats is not None else None, scan.corrupt)
+        )
     elif output_format == "markdown":
         output.line(formats.markdown(run, analysis, advice, stats))
     elif output_format == "chrome-trace":

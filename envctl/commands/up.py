@@ -31,7 +31,9 @@ def command(  # noqa: PLR0913 - one option per documented flag
     services: Annotated[
         str | None, typer.Option("--services", metavar="A,B", help="Only these services (and what they build FROM).")
     ] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Concurrent steps (default: CPU count).")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Concurrent steps (default: CPU count).")
+    ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="After a failed build, finish the independent ones.")
     ] = False,
@@ -53,13 +55,15 @@ def command(  # noqa: PLR0913 - one option per documented flag
     ] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait for workloads after the deploy.")] = False,
     timeout: Annotated[
-        str | None, typer.Option("--timeout", metavar="DURATION", help="Readiness deadline, e.g. 300s (default: release.timeout).")
+        str | None,
+        typer.Option("--timeout", metavar="DURATION", help="Readiness deadline, e.g. 300s (default: release.timeout)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and the graph this run would execute; touch nothing.")
     ] = False,
     no_wait_lock: Annotated[
-        bool, typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting when another up holds the workspace.")
+        bool,
+        typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting when another up holds the workspace."),
     ] = False,
     output_format: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", help="text or json.")] = "text",
 ) -> None:
@@ -129,5 +133,3 @@ def _dry_run(state: AppState, options: Any) -> None:
     tasks = make_tasks(plan, phases, values_paths, wait=options.wait)
     output.render(plan_table(plan))
     output.render(graph_table(Scheduler(tasks, recorder=Recorder(), jobs=options.jobs).describe()))
-
-

@@ -21,7 +21,9 @@ from envctl.errors import InputError
 
 __all__ = ["BaseRef", "CopySource", "DockerfileInputs", "clean_source", "parse_dockerfile"]
 
-_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 _REMOTE = ("http://", "https://", "git@", "git://", "ssh://")
 
 
@@ -125,9 +127,7 @@ def _env_pairs(value: str) -> list[tuple[str, str]]:
     return [(k, v.strip("\"'")) for k, _, v in (token.partition("=") for token in value.split())]
 
 
-def parse_dockerfile(
-    text: str, *, path: str, build_args: Mapping[str, str], target: str | None
-) -> DockerfileInputs:
+def parse_dockerfile(text: str, *, path: str, build_args: Mapping[str, str], target: str | None) -> DockerfileInputs:
     """What a build of ``target`` (default: the last stage) reads; ``path`` is only for messages."""
     from dockerfile_parse import DockerfileParser
 
@@ -151,7 +151,9 @@ def parse_dockerfile(
             raw = words[0] if words else ""
             name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
             whole = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-[^}]*)?\}?", raw)
-            stages.append(_Stage(len(stages), name, substitute(raw, global_args), whole[1] if whole else None, line, [], []))
+            stages.append(
+                _Stage(len(stages), name, substitute(raw, global_args), whole[1] if whole else None, line, [], [])
+            )
             env = {}
         elif instruction == "ENV" and stages:
             for key, val in _env_pairs(value):

@@ -124,7 +124,9 @@ def collect_inputs(
         if not kept:
             why = f"everything it matches is excluded by {ignore_path}" if matched else "it matches no file"
             msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"
-            raise InputError(msg, hint="fix the source path in the Dockerfile or the service's `context` in envctl.yaml")
+            raise InputError(
+                msg, hint="fix the source path in the Dockerfile or the service's `context` in envctl.yaml"
+            )
         files.update(kept)
         groups.append((copy, digest, kept))
     for pattern in spec.extra_inputs:
@@ -166,8 +168,11 @@ def _ignored_by_git(snapshot: Snapshot, context: str, source: str) -> list[str]:
     if full.is_file():
         found = [path]
     elif full.is_dir():
-        found = [Path(folder, f).relative_to(snapshot.disk_root).as_posix()
-                 for folder, _dirs, names in os.walk(full) for f in names]
+        found = [
+            Path(folder, f).relative_to(snapshot.disk_root).as_posix()
+            for folder, _dirs, names in os.walk(full)
+            for f in names
+        ]
     else:
         return []
     for item in found:
@@ -184,7 +189,7 @@ def compute_fingerprints(inputs: Mapping[str, ServiceInputs]) -> dict[str, str]:
         if name in done:
             return done[name]
         if name in visiting:
-            cycle = " -> ".join([*visiting[visiting.index(name):], name])
+            cycle = " -> ".join([*visiting[visiting.index(name) :], name])
             msg = f"services build FROM each other in a cycle: {cycle}"
             raise InputError(msg, hint="break the cycle; a service cannot start FROM its own dependents")
         visiting.append(name)

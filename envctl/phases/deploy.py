@@ -103,9 +103,7 @@ def _set_dotted(values: dict[str, Any], path: str, value: Any, *, origin: str) -
         if not isinstance(child, dict):
             where = ".".join(parts[: depth + 1])
             msg = f"{origin} {path!r}: {where!r} is {type(child).__name__} {child!r} in the values, not a mapping"
-            raise ConfigError(
-                msg, hint=f"point {origin} at a key inside a mapping, or change the values file"
-            )
+            raise ConfigError(msg, hint=f"point {origin} at a key inside a mapping, or change the values file")
         node = child
     node[parts[-1]] = _copy(value)
 
@@ -113,9 +111,7 @@ def _set_dotted(values: dict[str, Any], path: str, value: Any, *, origin: str) -
 def load_values_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         msg = f"values file {path} does not exist"
-        raise ConfigError(
-            msg, hint="fix release.values in envctl.yaml (paths are relative to the workspace root)"
-        )
+        raise ConfigError(msg, hint="fix release.values in envctl.yaml (paths are relative to the workspace root)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -142,9 +138,7 @@ def make_values(
     return values
 
 
-def compute_input_hash(
-    chart_dir: Path, values: Mapping[str, Any], service_refs: Mapping[str, ImageRef]
-) -> str:
+def compute_input_hash(chart_dir: Path, values: Mapping[str, Any], service_refs: Mapping[str, ImageRef]) -> str:
     """SHA-256 over the chart's files (sorted by path, minus .helmignore), the values and the image refs."""
     import pathspec
 
@@ -160,9 +154,7 @@ def compute_input_hash(
             continue
         digest.update(b"file\0" + relative.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update(
-        b"values\0" + json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()
-    )
+    digest.update(b"values\0" + json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode())
     refs = sorted((path, repo, tag) for path, (repo, tag) in service_refs.items())
     digest.update(b"refs\0" + json.dumps(refs).encode())
     return digest.hexdigest()
@@ -218,9 +210,7 @@ async def deploy_release_async(
     with recorder.span(f"deploy {name}", "deploy", **attrs) as span:
         if not (chart_dir / "Chart.yaml").is_file():
             msg = f"no Helm chart at {chart_dir} (no Chart.yaml)"
-            raise ConfigError(
-                msg, hint="fix release.chart in envctl.yaml (a chart folder, relative to the workspace)"
-            )
+            raise ConfigError(msg, hint="fix release.chart in envctl.yaml (a chart folder, relative to the workspace)")
         values = make_values(values_files, release_spec.set, service_refs)
         input_hash = compute_input_hash(chart_dir, values, service_refs)
         span.set(input_hash=input_hash)
@@ -229,20 +219,12 @@ async def deploy_release_async(
             progress.step(name, f"release left {current.status} at rev {current.revision}; recovering first")
             with recorder.span(f"recover {name}", "deploy", release=name, status=current.status):
                 current = await helm.recover(name, namespace)
-        if (
-            current is not None
-            and current.status == "deployed"
-            and current.description == HASH_PREFIX + input_hash
-        ):
-            reason = (
-                f"release {name} rev {current.revision} already has these inputs (hash {input_hash[:12]})"
-            )
+        if current is not None and current.status == "deployed" and current.description == HASH_PREFIX + input_hash:
+            reason = f"release {name} rev {current.revision} already has these inputs (hash {input_hash[:12]})"
             span.skip(reason)
             span.set(action="skipped", revision=current.revision)
             progress.step(name, f"skipped: {reason}")
-            return DeployResult(
-                name, namespace, current.revision, "skipped", reason, input_hash, clock() - started
-            )
+            return DeployResult(name, namespace, current.revision, "skipped", reason, input_hash, clock() - started)
         reason = await _why_deploy(helm, current, service_refs, input_hash)
         progress.step(name, f"{'upgrading' if current else 'installing'}: {reason}")
         deployed = await helm.install_or_upgrade(
@@ -291,7 +273,9 @@ def image_ref_at(values: Mapping[str, Any] | None, values_path: str) -> ImageRef
     return (str(node.get("repository", "")), str(node["tag"])) if "tag" in node else None
 
 
-async def deployed_image_refs(helm: Helm, release_spec: ReleaseSpec, values_paths: Iterable[str]) -> dict[str, ImageRef]:
+async def deployed_image_refs(
+    helm: Helm, release_spec: ReleaseSpec, values_paths: Iterable[str]
+) -> dict[str, ImageRef]:
     """The images the deployed release runs at ``values_paths`` (empty when it is not installed).
 
     `up --services a,b` deploys the other services with these, so a partial run never resets
@@ -319,9 +303,7 @@ def remove_release(
         removed = run_sync(helm.uninstall(name, namespace))
         if removed is None:
             span.skip("not installed")
-            progress.step(
-                name, f"release {name} is not installed in namespace {namespace}; nothing to uninstall"
-            )
+            progress.step(name, f"release {name} is not installed in namespace {namespace}; nothing to uninstall")
             return RemoveResult(name, namespace, "not-installed", None, clock() - started)
         span.set(revision=removed.revision)
         progress.step(name, f"uninstalled release {name} (rev {removed.revision}) from namespace {namespace}")

@@ -205,12 +205,11 @@ def compare_runs(runs: Sequence[RunRecord], *, ratio: float = 1.5, min_delta: fl
         earlier = [v for v in raw[:-1] if not math.isnan(v)]
         baseline = statistics.median(earlier) if earlier else None
         regression = (
-            baseline is not None
-            and len(earlier) >= 2
-            and latest >= ratio * baseline
-            and latest - baseline >= min_delta
+            baseline is not None and len(earlier) >= 2 and latest >= ratio * baseline and latest - baseline >= min_delta
         )
-        stats.append(Stat(kind, service, len(present), statistics.median(present), p95(present), latest, baseline, regression))
+        stats.append(
+            Stat(kind, service, len(present), statistics.median(present), p95(present), latest, baseline, regression)
+        )
     order = {k: i for i, k in enumerate(("total", *PHASE_ORDER))}
     return sorted(stats, key=lambda s: (s.service is not None, s.service or "", order.get(s.kind, 99)))
 
@@ -229,10 +228,12 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
     if analysis.critical_by_phase:
         top, secs = analysis.critical_by_phase[0]
         if share[top] >= 0.4 and secs >= 1.0:
-            advice.append(Advice(
-                "critical-path",
-                f"{PHASE_LABEL.get(top, top)} is {share[top]:.0%} of the critical path ({secs:.1f} s of {wall:.1f} s)",
-            ))
+            advice.append(
+                Advice(
+                    "critical-path",
+                    f"{PHASE_LABEL.get(top, top)} is {share[top]:.0%} of the critical path ({secs:.1f} s of {wall:.1f} s)",
+                )
+            )
     loads = [s for s in run.spans if s.kind == "load" and s.outcome == "ok"]
     imports = [s for s in loads if s.attrs.get("load_mode") == "import" and int(s.attrs.get("bytes_moved") or 0) > 0]
     if imports:
@@ -245,42 +246,65 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
             mostly_old = sum(1 for s in known if int(s.attrs["bytes_new"]) < 0.5 * int(s.attrs["bytes_moved"]))
             if moved_known and new < moved_known:
                 saved = 1 - new / moved_known
-                advice.append(Advice(
-                    "load",
-                    f"{mostly_old} of {len(loads)} loads were imports of mostly unchanged layers "
-                    f"({_mb(moved_known)} moved, {_mb(new)} new) — registry load mode would move {saved:.0%} fewer bytes "
-                    "(set `load: {mode: registry}` in envctl.yaml)",
-                ))
+                advice.append(
+                    Advice(
+                        "load",
+                        f"{mostly_old} of {len(loads)} loads were imports of mostly unchanged layers "
+                        f"({_mb(moved_known)} moved, {_mb(new)} new) — registry load mode would move {saved:.0%} fewer bytes "
+                        "(set `load: {mode: registry}` in envctl.yaml)",
+                    )
+                )
         elif share.get("load", 0) >= 0.25:
-            advice.append(Advice(
-                "load",
-                f"image load is {share['load']:.0%} of the critical path: {len(imports)} import(s) moved {_mb(moved)} "
-                f"in {load_secs:.1f} s — registry load mode pushes only the layers the registry lacks",
-            ))
+            advice.append(
+                Advice(
+                    "load",
+                    f"image load is {share['load']:.0%} of the critical path: {len(imports)} import(s) moved {_mb(moved)} "
+                    f"in {load_secs:.1f} s — registry load mode pushes only the layers the registry lacks",
+                )
+            )
     builds = [s for s in run.spans if s.kind == "build" and s.outcome == "ok"]
-    cold = [s for s in builds if s.attrs.get("cache_hit") is False or (s.attrs.get("cache_steps") and not s.attrs.get("cache_hits"))]
+    cold = [
+        s
+        for s in builds
+        if s.attrs.get("cache_hit") is False or (s.attrs.get("cache_steps") and not s.attrs.get("cache_hits"))
+    ]
     if cold:
         secs = sum(s.seconds for s in cold)
-        advice.append(Advice(
-            "build-cache",
-            f"{len(cold)} of {len(builds)} builds had no cache hits ({secs:.1f} s of build time) — keep a BuildKit "
-            "layer cache between runs (`build.cache_from`/`cache_to`: type=gha in CI, a local directory on a laptop)",
-        ))
-    created = [s for s in run.spans if s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate"))]
+        advice.append(
+            Advice(
+                "build-cache",
+                f"{len(cold)} of {len(builds)} builds had no cache hits ({secs:.1f} s of build time) — keep a BuildKit "
+                "layer cache between runs (`build.cache_from`/`cache_to`: type=gha in CI, a local directory on a laptop)",
+            )
+        )
+    created = [
+        s
+        for s in run.spans
+        if s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate"))
+    ]
     if created:
         secs = phase_seconds(run.spans, "cluster")  # the whole create (list, create, kubeconfig, readiness)
         runs_created = sum(
-            1 for r in history if any(s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate")) for s in r.spans)
+            1
+            for r in history
+            if any(
+                s.kind == "cluster" and str(s.attrs.get("action", "")).startswith(("create", "recreate"))
+                for s in r.spans
+            )
         )
         often = f"; created in {runs_created} of the last {len(history)} runs" if len(history) > 1 else ""
-        advice.append(Advice(
-            "cluster",
-            f"the cluster was created this run ({secs:.1f} s, {share.get('cluster', 0):.0%} of the critical path{often}) — "
-            "keep it between runs (`envctl down` without --delete-cluster) so `envctl up` reuses it",
-        ))
+        advice.append(
+            Advice(
+                "cluster",
+                f"the cluster was created this run ({secs:.1f} s, {share.get('cluster', 0):.0%} of the critical path{often}) — "
+                "keep it between runs (`envctl down` without --delete-cluster) so `envctl up` reuses it",
+            )
+        )
     overhead = dict(analysis.tools).get("envctl overhead", 0.0)
     if overhead >= 2.0 and overhead / wall >= 0.1:
-        advice.append(Advice("overhead", f"envctl's own overhead is {overhead:.1f} s ({overhead / wall:.0%} of the run)"))
+        advice.append(
+            Advice("overhead", f"envctl's own overhead is {overhead:.1f} s ({overhead / wall:.0%} of the run)")
+        )
     return advice
 
 

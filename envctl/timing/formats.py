@@ -147,7 +147,9 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
     tid_of: dict[tuple[str, str | None], int] = {}
     for kind in kinds:
         pid = pid_of[kind]
-        events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": PHASE_LABEL.get(kind, kind)}})
+        events.append(
+            {"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": PHASE_LABEL.get(kind, kind)}}
+        )
         events.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}})
         services = sorted({s.service or "" for s in run.spans if s.kind == kind})
         for index, service in enumerate(services):
@@ -156,17 +158,23 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
                 {"ph": "M", "name": "thread_name", "pid": pid, "tid": index, "args": {"name": service or kind}}
             )
     for span in run.spans:
-        events.append({
-            "name": span.name,
-            "cat": span.kind,
-            "ph": "X",
-            "ts": round(span.start * 1e6),
-            "dur": round(span.seconds * 1e6),
-            "pid": pid_of[span.kind],
-            "tid": tid_of[(span.kind, span.service)],
-            "args": {"outcome": span.outcome, "critical": analysis.is_critical(span), **span.attrs},
-        })
-    return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"run_id": run.meta.run_id, "command": run.meta.command}}
+        events.append(
+            {
+                "name": span.name,
+                "cat": span.kind,
+                "ph": "X",
+                "ts": round(span.start * 1e6),
+                "dur": round(span.seconds * 1e6),
+                "pid": pid_of[span.kind],
+                "tid": tid_of[(span.kind, span.service)],
+                "args": {"outcome": span.outcome, "critical": analysis.is_critical(span), **span.attrs},
+            }
+        )
+    return {
+        "traceEvents": events,
+        "displayTimeUnit": "ms",
+        "otherData": {"run_id": run.meta.run_id, "command": run.meta.command},
+    }
 
 
 def write_ci_outputs(run: RunRecord, environ: Mapping[str, str], analysis: RunAnalysis | None = None) -> list[Path]:

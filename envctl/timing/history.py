@@ -96,7 +96,9 @@ class RunMeta:
         )
 
     def finish(self, outcome: str, exit_code: int, duration_seconds: float, **changes: Any) -> RunMeta:
-        return replace(self, outcome=outcome, exit_code=exit_code, duration_seconds=round(duration_seconds, 6), **changes)
+        return replace(
+            self, outcome=outcome, exit_code=exit_code, duration_seconds=round(duration_seconds, 6), **changes
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

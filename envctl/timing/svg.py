@@ -80,21 +80,23 @@ def waterfall_svg(run: RunRecord, analysis: RunAnalysis) -> str:
     height = chart_bottom + 50
     meta = run.meta
     title = f"envctl {meta.command} — run {meta.run_id} — {meta.outcome}, {analysis.wall_seconds:.1f} s"
-    return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" viewBox="0 0 {_WIDTH} {height}">',
-        "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
-        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2b8b8"/>'
-        '<line x1="0" y1="0" x2="0" y2="6" stroke="#b22222" stroke-width="3"/></pattern></defs>',
-        "<style>text{font-family:DejaVu Sans,Arial,sans-serif}.title{font-size:16px;font-weight:bold}"
-        ".phase{font-size:13px;font-weight:bold}.label{font-size:12px;fill:#222}.dur{font-size:11px;fill:#444}"
-        ".tick{font-size:11px;fill:#555}.grid{stroke:#e3e3e3;stroke-width:1}.foot{font-size:12px;fill:#222}</style>",
-        f'<rect width="{_WIDTH}" height="{height}" fill="#ffffff"/>',
-        f'<text x="8" y="24" class="title">{escape(title)}</text>',
-        *axis,
-        *rows,
-        f'<rect x="8" y="{chart_bottom + 14}" width="14" height="10" fill="none" stroke="{CRITICAL_COLOUR}" stroke-width="3"/>',
-        f'<text x="28" y="{chart_bottom + 24}" class="foot">critical path</text>',
-        f'<text x="130" y="{chart_bottom + 24}" class="foot">{escape(totals)}</text>',
-        "</svg>",
-        "",
-    ])
+    return "\n".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" viewBox="0 0 {_WIDTH} {height}">',
+            '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2b8b8"/>'
+            '<line x1="0" y1="0" x2="0" y2="6" stroke="#b22222" stroke-width="3"/></pattern></defs>',
+            "<style>text{font-family:DejaVu Sans,Arial,sans-serif}.title{font-size:16px;font-weight:bold}"
+            ".phase{font-size:13px;font-weight:bold}.label{font-size:12px;fill:#222}.dur{font-size:11px;fill:#444}"
+            ".tick{font-size:11px;fill:#555}.grid{stroke:#e3e3e3;stroke-width:1}.foot{font-size:12px;fill:#222}</style>",
+            f'<rect width="{_WIDTH}" height="{height}" fill="#ffffff"/>',
+            f'<text x="8" y="24" class="title">{escape(title)}</text>',
+            *axis,
+            *rows,
+            f'<rect x="8" y="{chart_bottom + 14}" width="14" height="10" fill="none" stroke="{CRITICAL_COLOUR}" stroke-width="3"/>',
+            f'<text x="28" y="{chart_bottom + 24}" class="foot">critical path</text>',
+            f'<text x="130" y="{chart_bottom + 24}" class="foot">{escape(totals)}</text>',
+            "</svg>",
+            "",
+        ]
+    )

@@ -13,7 +13,9 @@ __all__ = ["graph_table"]
 
 def graph_table(tasks: Sequence[TaskDescription]) -> Table:
     """Rows in start order; indentation shows depth in the graph (what can run at once)."""
-    table = Table(title="envctl up --dry-run: the graph this run would execute (nothing was touched)", title_justify="left")
+    table = Table(
+        title="envctl up --dry-run: the graph this run would execute (nothing was touched)", title_justify="left"
+    )
     table.add_column("step", no_wrap=True)
     table.add_column("kind")
     table.add_column("after")

@@ -85,13 +85,22 @@ def _critical(analysis: RunAnalysis) -> Text:
 
 def compare_table(stats: Sequence[Stat], runs: int) -> Table:
     table = Table(title=f"last {runs} runs: median and p95, latest against the runs before it", title_justify="left")
-    for name, justify in (("step", "left"), ("runs", "right"), ("median s", "right"), ("p95 s", "right"),
-                          ("latest s", "right"), ("vs before", "right"), ("", "left")):
+    for name, justify in (
+        ("step", "left"),
+        ("runs", "right"),
+        ("median s", "right"),
+        ("p95 s", "right"),
+        ("latest s", "right"),
+        ("vs before", "right"),
+        ("", "left"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for stat in stats:
         ratio = f"{stat.latest / stat.baseline:.2f}×" if stat.baseline else "—"
         flag = Text("regression", style="bold red") if stat.regression else Text("")
-        table.add_row(stat.label, str(stat.runs), f"{stat.median:.1f}", f"{stat.p95:.1f}", f"{stat.latest:.1f}", ratio, flag)
+        table.add_row(
+            stat.label, str(stat.runs), f"{stat.median:.1f}", f"{stat.p95:.1f}", f"{stat.latest:.1f}", ratio, flag
+        )
     return table
 
 
