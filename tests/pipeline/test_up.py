@@ -183,6 +183,21 @@ def _building(step: str) -> bool:
     return any(line.endswith(step) or line == step for line in out.splitlines())
 
 
+def test_a_crash_looping_pod_fails_the_run_fast_naming_pod_and_reason(up_world: UpWorld) -> None:
+    with up_world.kubelet(crash=frozenset({"worker"})):
+        started = time.monotonic()
+        done = up_world.envctl("up", "--timeout", "300s")
+        elapsed = time.monotonic() - started
+    assert done.returncode == 7, done.stderr
+    error = next(line for line in done.stderr.splitlines() if line.startswith("error:"))
+    assert "demo-worker" in error and "CrashLoopBackOff" in error
+    assert elapsed < 60  # not the 300 s deadline: the waiter fails as soon as it sees the state
+    [run] = up_world.runs()
+    assert run["run"]["outcome"] == "failed" and run["run"]["exit_code"] == 7
+    waits = {s["service"]: s["outcome"] for s in _spans(run, "wait")}
+    assert waits["worker"] == "failed"
+
+
 def test_dry_run_prints_the_graph_and_touches_nothing(up_world: UpWorld) -> None:
     done = up_world.envctl("up", "--dry-run", check=True)
     assert "build:api" in done.stdout and "deploy" in done.stdout and "load:web" in done.stdout

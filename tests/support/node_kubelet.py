@@ -36,8 +36,11 @@ def _normalise(ref: str) -> str:
 class NodeKubelet:
     """Use as a context manager around the `envctl up` runs of one test."""
 
-    def __init__(self, api: KubeApi, namespace: str, node: str, docker: str, *, poll: float = 0.1) -> None:
+    def __init__(
+        self, api: KubeApi, namespace: str, node: str, docker: str, *, poll: float = 0.1, crash: frozenset[str] = frozenset()
+    ) -> None:
         self.api, self.namespace, self.node, self.docker, self.poll = api, namespace, node, docker, poll
+        self.crash = crash  # services whose container exits 1 at start, over and over (CrashLoopBackOff)
         self.handled: dict[str, str] = {}  # pod -> "ready" | "missing-image"
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
@@ -85,6 +88,17 @@ class NodeKubelet:
                 "phase": "Pending",
                 "containerStatuses": [{"name": container["name"], "image": image, "imageID": "", "ready": False,
                                        "restartCount": 0, "state": {"waiting": waiting}}],
+            })  # fmt: skip
+            return
+        if service in self.crash:
+            self.handled[name] = "crash-loop"
+            last = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": _NOW, "finishedAt": _NOW}}
+            waiting = {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}
+            self.api.patch_status("v1/pods", self.namespace, name, {
+                "phase": "Running",
+                "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
+                "containerStatuses": [{"name": container["name"], "image": image, "imageID": image, "ready": False,
+                                       "restartCount": 3, "state": {"waiting": waiting}, "lastState": last}],
             })  # fmt: skip
             return
         self.handled[name] = "ready"
