@@ -79,8 +79,8 @@ def _result(planned: Future[Plan]) -> Plan | EnvctlError:
 
 
 def _cluster_status(state: AppState) -> ClusterStatus:
-    from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, K3d, decode_spec
-    from envctl.phases.cluster import cluster_fingerprint, spec_differences
+    from envctl.adapters.k3d import K3d
+    from envctl.phases.cluster import spec_drift
 
     spec = state.config.cluster
     k3d = K3d(state.runner, state.environ.get("ENVCTL_K3D", "k3d"))
@@ -93,9 +93,8 @@ def _cluster_status(state: AppState) -> ClusterStatus:
         return ClusterStatus(spec.name, "absent", note="no cluster: it does not exist",
                              hint="run `envctl up` to create it")  # fmt: skip
     nodes = tuple(NodeStatus(n.name, n.role, n.running) for n in found.nodes if n.role in ("server", "agent"))
-    matches = found.label(FINGERPRINT_LABEL) == cluster_fingerprint(spec)
-    raw = found.label(SPEC_LABEL)
-    differences = () if matches else tuple(spec_differences(decode_spec(raw) if raw else None, spec))
+    differences = spec_drift(found, spec)
+    matches = not differences
     kubeconfig = state.workspace.kubeconfig
     common = {"nodes": nodes, "spec": "matches" if matches else "differs", "differences": differences}
     if not found.running:

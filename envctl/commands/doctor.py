@@ -159,8 +159,7 @@ def _check_disk(folder: Path) -> Check:
 
 
 def _check_cluster(state: AppState, k3d: K3d, *, have_k3d: bool) -> Check:
-    from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, decode_spec
-    from envctl.phases.cluster import cluster_fingerprint, spec_differences
+    from envctl.phases.cluster import spec_drift
 
     if _workspace_root(state) is None:
         return Check("cluster", "skip", "skipped: not in a workspace (no envctl.yaml here or above)", False)
@@ -177,9 +176,7 @@ def _check_cluster(state: AppState, k3d: K3d, *, have_k3d: bool) -> Check:
         return Check("cluster", "warn", detail, False, exc.hint)
     if found is None:
         return Check("cluster", "ok", f"{spec.name!r} absent; `envctl up` creates it", False)
-    if found.label(FINGERPRINT_LABEL) != cluster_fingerprint(spec):
-        raw = found.label(SPEC_LABEL)
-        changes = spec_differences(decode_spec(raw) if raw else None, spec)
+    if changes := spec_drift(found, spec):
         return Check("cluster", "warn", f"{spec.name!r} differs from the config: {'; '.join(changes)}", False,
                      "envctl up --recreate   # deletes and recreates the cluster")
     if not found.running:

@@ -23,7 +23,7 @@ from envctl.errors import ClusterError
 from envctl.progress import Progress
 from envctl.timing.spans import Recorder
 
-__all__ = ["ClusterInfo", "cluster_fingerprint", "ensure_cluster", "spec_differences", "write_kubeconfig"]
+__all__ = ["ClusterInfo", "cluster_fingerprint", "ensure_cluster", "spec_differences", "spec_drift", "write_kubeconfig"]
 
 Action = Literal["reused", "started", "created", "recreated"]
 _SUBJECT = "cluster"
@@ -57,6 +57,17 @@ def spec_differences(stored: dict[str, Any] | None, wanted: ClusterSpec) -> list
     ]
 
 
+def spec_drift(cluster: K3dCluster, wanted: ClusterSpec) -> tuple[str, ...]:
+    """How an existing cluster differs from ``wanted`` (empty when its stored fingerprint matches).
+
+    The one comparison `up`, `status` and `doctor` all make.
+    """
+    if cluster.label(FINGERPRINT_LABEL) == cluster_fingerprint(wanted):
+        return ()
+    raw = cluster.label(SPEC_LABEL)
+    return tuple(spec_differences(decode_spec(raw) if raw else None, wanted))
+
+
 def ensure_cluster(
     spec: ClusterSpec,
     kubeconfig_path: Path,
@@ -79,8 +90,7 @@ def ensure_cluster(
         progress.step(_SUBJECT, f"creating {spec.name!r} ({spec.servers} server, {spec.agents} agent)")
         with recorder.span("cluster create", "cluster", image=spec.image):
             k3d.create(spec, fingerprint)
-    elif existing.label(FINGERPRINT_LABEL) != fingerprint:
-        changes = spec_differences(_stored_spec(existing), spec)
+    elif changes := spec_drift(existing, spec):
         if not recreate:
             msg = f"cluster {spec.name!r} exists with a different spec: {'; '.join(changes)}"
             hint = "rerun with --recreate to delete and recreate it (its workloads are lost)"
@@ -170,11 +180,6 @@ def _wait_until_ready(kubeconfig: Path, spec: ClusterSpec, timeout: float, inter
             time.sleep(interval)
     finally:
         api.close()
-
-
-def _stored_spec(cluster: K3dCluster) -> dict[str, Any] | None:
-    raw = cluster.label(SPEC_LABEL)
-    return decode_spec(raw) if raw else None
 
 
 def _registry_address(spec: ClusterSpec) -> str | None:
