@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from envctl import output
+from envctl.commands import require_choice
 from envctl.errors import ConfigError, EnvctlError, ToolMissingError
 from envctl.toolbox import AppState
 
@@ -67,8 +68,7 @@ def command(
     ctx: typer.Context,
     output_format: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
 ) -> None:
-    if output_format not in ("table", "json"):
-        raise typer.BadParameter("use table or json", param_hint="--output")
+    require_choice("--output", output_format, ("table", "json"), "a doctor format")
     state: AppState = ctx.obj
     report = run_checks(state)
     from envctl.views.doctor import doctor_dict, doctor_table

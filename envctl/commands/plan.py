@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from envctl import output
-from envctl.errors import InputError
+from envctl.commands import require_choice, split_names
 from envctl.toolbox import AppState
 
 NAME = "plan"
@@ -32,10 +32,8 @@ def command(
         str, typer.Option("--output", "-o", metavar="FORMAT", help="table, json or github ($GITHUB_OUTPUT lines).")
     ] = "table",
 ) -> None:
-    if output_format not in _FORMATS:
-        msg = f"--output {output_format!r} is not a plan format"
-        raise InputError(msg, hint=f"use one of: {', '.join(_FORMATS)}")
-    selected = tuple(s.strip() for s in services.split(",") if s.strip()) if services is not None else None
+    require_choice("--output", output_format, _FORMATS, "a plan format")
+    selected = split_names(services)
     state: AppState = ctx.obj
     plan = state.plan(base=base, changed_only=changed_only, selected=selected)
     if output_format == "json":

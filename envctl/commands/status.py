@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from envctl import output
+from envctl.commands import require_choice
 from envctl.errors import (
     ClusterError,
     DeployError,
@@ -46,9 +47,7 @@ def command(
         str, typer.Option("--output", "-o", metavar="FORMAT", help="table or json.")
     ] = "table",
 ) -> None:
-    if output_format not in _OUTPUTS:
-        msg = f"--output {output_format!r} is not a status format"
-        raise InputError(msg, hint=f"use one of: {', '.join(_OUTPUTS)}")
+    require_choice("--output", output_format, _OUTPUTS, "a status format")
     from envctl.status_read import gather_status
     from envctl.views.status import status_dict, status_renderable
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from envctl import output
+from envctl.commands import require_choice
 from envctl.errors import InputError
 from envctl.toolbox import AppState
 
@@ -37,9 +38,7 @@ def command(
         Path | None, typer.Option("--svg", metavar="FILE", help="Also write the waterfall as an SVG picture.")
     ] = None,
 ) -> None:
-    if output_format not in _FORMATS:
-        msg = f"--output {output_format!r} is not a timings format"
-        raise InputError(msg, hint=f"use one of: {', '.join(_FORMATS)}")
+    require_choice("--output", output_format, _FORMATS, "a timings format")
     state: AppState = ctx.obj
     from envctl.timing import analysis as an
     from envctl.timing import formats

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from envctl import output
+from envctl.commands import require_choice, split_names
 from envctl.config import parse_duration
 from envctl.errors import InputError
 from envctl.toolbox import AppState
@@ -69,12 +70,9 @@ def command(  # noqa: PLR0913 - one option per documented flag
 ) -> None:
     state: AppState = ctx.obj
     config = state.config
-    if load_mode is not None and load_mode not in _LOAD_MODES:
-        msg = f"--load-mode {load_mode!r} is not a load mode"
-        raise InputError(msg, hint=f"use one of: {', '.join(_LOAD_MODES)}")
-    if output_format not in _OUTPUTS:
-        msg = f"--output {output_format!r} is not an up format"
-        raise InputError(msg, hint=f"use one of: {', '.join(_OUTPUTS)}")
+    if load_mode is not None:
+        require_choice("--load-mode", load_mode, _LOAD_MODES, "a load mode")
+    require_choice("--output", output_format, _OUTPUTS, "an up format")
     try:
         wait_seconds = parse_duration(timeout or config.release.timeout)
     except ValueError as exc:
@@ -84,7 +82,7 @@ def command(  # noqa: PLR0913 - one option per documented flag
     options = UpOptions(
         changed_only=changed_only,
         base=base,
-        services=tuple(s.strip() for s in services.split(",") if s.strip()) if services else None,
+        services=split_names(services),
         jobs=jobs or config.build.jobs or os.cpu_count() or 2,
         keep_going=keep_going,
         recreate=recreate,
