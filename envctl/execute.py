@@ -164,7 +164,7 @@ def bind_phases(
     from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET, K3d
     from envctl.phases.build import BuildOptions, ImageBuilder
     from envctl.phases.cluster import ensure_cluster
-    from envctl.phases.load import RegistryTarget, load_images
+    from envctl.phases.load import RegistryTarget, load_images, node_holdings
 
     config, workspace, runner = state.config, state.workspace, state.runner
     builder = ImageBuilder(
@@ -177,6 +177,16 @@ def bind_phases(
     )
     containerd = ContainerdNodes(runner, state.docker_cli)
     build_slots = threading.BoundedSemaphore(options.jobs)
+    # What the nodes held when the first load began: listed once per run, not once per image.
+    # Safe to share: each load only asks about its own image, and envctl only adds images.
+    holdings: dict[str, Any] = {}
+    holdings_lock = threading.Lock()
+
+    def nodes_hold(nodes: list[Node]) -> dict[str, Any]:
+        with holdings_lock:
+            if not holdings:
+                holdings.update(node_holdings(containerd, nodes))
+            return holdings
 
     def build(service: Any, dependency_args: Mapping[str, str], _: TaskContext) -> Any:
         with build_slots:
@@ -209,6 +219,7 @@ def bind_phases(
             recorder=recorder,
             progress=progress,
             registry=registry,
+            held=nodes_hold(nodes),
         )
         return results[0]
 

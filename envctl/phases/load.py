@@ -29,7 +29,7 @@ from envctl.timing.spans import Recorder
 if TYPE_CHECKING:
     from envctl.phases.build import BuiltImage
 
-__all__ = ["LoadFailed", "LoadMode", "LoadResult", "NodeResult", "RegistryTarget", "load_images"]
+__all__ = ["LoadFailed", "LoadMode", "LoadResult", "NodeResult", "RegistryTarget", "load_images", "node_holdings"]
 
 LoadMode = Literal["auto", "import", "registry"]
 # auto picks the registry when a push would move at most this share of what imports would move.
@@ -103,12 +103,17 @@ def load_images(
     progress: Progress,
     registry: RegistryTarget | None = None,
     jobs: int | None = None,
+    held: Mapping[str, NodeImages | str] | None = None,
 ) -> list[LoadResult]:
-    """Load ``images`` so every node can run them; raises ``LoadFailed`` after trying them all."""
+    """Load ``images`` so every node can run them; raises ``LoadFailed`` after trying them all.
+
+    ``held`` is what each node held when the run's loads began (``node_holdings``); a caller that
+    loads one image per call passes it so the nodes are listed once per run, not once per image.
+    """
     if mode == "registry" and registry is None:
         msg = "load mode 'registry' needs a cluster registry, and none is configured"
         raise LoadError(msg, hint="set cluster.registry in envctl.yaml, or use --load-mode import")
-    held = {node.container: _node_images(containerd, node) for node in nodes}
+    held = held if held is not None else node_holdings(containerd, nodes)
     registry_ok = registry is not None and RegistryClient(registry.address).available()
     limit = jobs or os.cpu_count() or 2
 
@@ -138,6 +143,11 @@ def load_images(
     if any(not r.ok for r in results):
         raise LoadFailed(results)
     return results
+
+
+def node_holdings(containerd: ContainerdNodes, nodes: Sequence[Node]) -> dict[str, NodeImages | str]:
+    """Per node container: the images it holds, or why it could not be asked."""
+    return {node.container: _node_images(containerd, node) for node in nodes}
 
 
 def _node_images(containerd: ContainerdNodes, node: Node) -> NodeImages | str:
