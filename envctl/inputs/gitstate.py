@@ -1,7 +1,7 @@
 """File snapshots of a workspace: paths plus git blob hashes, read without walking ignored trees.
 
 Three sources, one shape (``Snapshot``):
-* the git working tree: tracked files' blob hashes come from the index (``git ls-files -s``, no file
+* the git working tree: tracked files' blob hashes come from the index (``git ls-files --stage``, no file
   is read); files that ``git status`` reports modified or untracked are hashed here the way git
   does (``sha1("blob <len>\\0" + content)``), so a clean file hashes the same either way;
 * a git ref (``--base REF``): ``git ls-tree -r`` gives every blob hash; file texts (Dockerfiles,
@@ -18,16 +18,19 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
+from envctl.adapters.git import Git
 from envctl.adapters.process import SubprocessRunner
-from envctl.errors import InputError, ToolFailedError
+from envctl.errors import InputError
+
+T = TypeVar("T")
 
 __all__ = ["Snapshot", "blob_hash", "git_prefix", "snapshot_at_ref", "snapshot_filesystem", "snapshot_worktree"]
 
 # Folders never walked in a non-git workspace: VCS data, virtualenvs, dependency caches, our state.
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".envctl", "__pycache__",
                         ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
-_GIT_TIMEOUT = 60
 
 
 def blob_hash(data: bytes) -> str:
@@ -80,16 +83,7 @@ class Snapshot:
 
 def git_prefix(runner: SubprocessRunner, root: Path) -> str | None:
     """The workspace's path inside its git repository ("" at the top), or None if not in a repo."""
-    if runner.which("git") is None:
-        return None
-    done = runner.run(["git", "rev-parse", "--show-prefix"], cwd=root, check=False, timeout=_GIT_TIMEOUT)
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip().rstrip("/")
-
-
-def _z_fields(text: str) -> list[str]:
-    return [entry for entry in text.split("\0") if entry]
+    return Git(runner, root).prefix()
 
 
 def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None = None) -> Snapshot:
@@ -98,22 +92,18 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None =
     ``prefix`` is ``git_prefix(root)`` when the caller already knows it. The index listing and
     the status run concurrently (each is a separate git process).
     """
-    status_argv = ["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                   "--no-renames", "--ignore-submodules", "."]
-    status = _Background(lambda: runner.run(status_argv, cwd=root, timeout=_GIT_TIMEOUT).stdout)
-    listed = runner.run(["git", "ls-files", "-s", "-z"], cwd=root, timeout=_GIT_TIMEOUT)
+    git = Git(runner, root)
+    status = _Background(git.status)
     blobs: dict[str, str | None] = {}
-    for entry in _z_fields(listed.stdout):
-        meta, _, path = entry.partition("\t")
-        mode, sha, stage = meta.split()
-        if mode == "160000":  # a submodule: not a file of this repository
+    for entry in git.index():
+        if entry.mode == "160000":  # a submodule: not a file of this repository
             continue
         # stage != 0 is a merge conflict: the worktree file is what a build would read
-        blobs[path] = sha if stage == "0" else None
+        blobs[entry.path] = entry.sha if entry.stage == 0 else None
     if prefix is None:
-        prefix = git_prefix(runner, root) or ""
-    for entry in _z_fields(status.result()):
-        code, path = entry[:2], entry[3:]
+        prefix = git.prefix() or ""
+    for item in status.result():
+        code, path = item.code, item.path
         if prefix:  # status prints repo-relative paths; ls-files printed cwd-relative ones
             if not path.startswith(prefix + "/"):
                 continue
@@ -125,25 +115,26 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None =
     return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), disk_root=root)
 
 
-class _Background:
+class _Background(Generic[T]):
     """Run a function on a thread now; ``result()`` joins and returns (or re-raises) its outcome."""
 
-    def __init__(self, work: Callable[[], str]) -> None:
-        self._value: str = ""
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._value: T | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
         self._thread.start()
 
-    def _run(self, work: Callable[[], str]) -> None:
+    def _run(self, work: Callable[[], T]) -> None:
         try:
             self._value = work()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller in result()
             self._error = exc
 
-    def result(self) -> str:
+    def result(self) -> T:
         self._thread.join()
         if self._error is not None:
             raise self._error
+        assert self._value is not None
         return self._value
 
 
@@ -156,23 +147,16 @@ def _read_disk(root: Path, path: str) -> bytes:
 
 def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
     """The workspace's files as committed at ``ref``; InputError when ``ref`` is not a git ref."""
-    resolved = runner.run(
-        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-        cwd=root, check=False, timeout=_GIT_TIMEOUT,
-    )
-    if resolved.returncode != 0:
+    git = Git(runner, root)
+    commit = git.resolve_commit(ref)
+    if commit is None:
         msg = f"--base {ref!r} is not a git ref in {root}"
         raise InputError(msg, hint="pass a branch, tag or commit that exists (e.g. `git fetch origin main` first)")
-    commit = resolved.stdout.strip()
-    listed = runner.run(["git", "ls-tree", "-r", "-z", commit], cwd=root, timeout=_GIT_TIMEOUT)
-    blobs: dict[str, str | None] = {}
-    for entry in _z_fields(listed.stdout):
-        meta, _, path = entry.partition("\t")
-        _mode, kind, sha = meta.split()
-        if kind == "blob":
-            blobs[path] = sha
-
-    texts = _prefetch_texts(runner, root, {p: sha for p, sha in blobs.items() if _is_build_text(p)})
+    blobs: dict[str, str | None] = {entry.path: entry.sha for entry in git.tree(commit) if entry.kind == "blob"}
+    # Dockerfiles, ignore files and configs in ONE process (one per file costs more than all of them)
+    wanted = [(path, sha) for path, sha in blobs.items() if sha is not None and _is_build_text(path)]
+    batch = git.read_blobs([sha for _path, sha in wanted]) or []
+    texts = {path: data for (path, _sha), data in zip(wanted, batch, strict=False)}
 
     def read(path: str) -> bytes:
         if path in texts:
@@ -180,10 +164,7 @@ def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
         sha = blobs.get(path)
         if sha is None:
             raise FileNotFoundError(path)
-        try:
-            return runner.run(["git", "cat-file", "blob", sha], cwd=root, timeout=_GIT_TIMEOUT).stdout.encode()
-        except ToolFailedError as exc:  # pragma: no cover - a corrupt repository
-            raise FileNotFoundError(path) from exc
+        return git.read_blob(sha)
 
     return Snapshot(ref, blobs, read)
 
@@ -191,28 +172,6 @@ def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
 def _is_build_text(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return "Dockerfile" in name or name.endswith((".dockerignore", "envctl.yaml"))
-
-
-def _prefetch_texts(runner: SubprocessRunner, root: Path, wanted: dict[str, str | None]) -> dict[str, bytes]:
-    """Dockerfiles, ignore files and configs at a ref in ONE ``git cat-file --batch`` call (a
-    process per file costs more than reading them all). Missing entries are read one by one later."""
-    if not wanted:
-        return {}
-    order = list(wanted.items())
-    done = runner.run(["git", "cat-file", "--batch"], cwd=root, stdin="".join(f"{sha}\n" for _, sha in order).encode(),
-                      timeout=_GIT_TIMEOUT, check=False)
-    data = done.stdout.encode()  # texts are UTF-8: the runner's decode round-trips them
-    texts: dict[str, bytes] = {}
-    pos = 0
-    for path, sha in order:
-        end = data.find(b"\n", pos)
-        header = data[pos:end].split()
-        if end < 0 or len(header) != 3 or header[0].decode() != sha:
-            return texts  # anything unexpected: fall back to reading one file at a time
-        size = int(header[2])
-        texts[path] = data[end + 1 : end + 1 + size]
-        pos = end + 1 + size + 1
-    return texts
 
 
 def snapshot_filesystem(root: Path) -> Snapshot:
