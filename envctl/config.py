@@ -10,10 +10,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from envctl.errors import ConfigError
+from envctl.containment import resolve_inside
+from envctl.errors import ConfigError, InputError
+from envctl.references import check_reference, check_repository
+from envctl.safeyaml import load_yaml_document
 
 __all__ = [
     "BuildSettings",
@@ -32,6 +34,10 @@ CONFIG_FILE = "envctl.yaml"
 _DURATION = re.compile(r"^(\d+)(s|m|h)$")
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _VALUES_PATH = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"
+# Build args travel to the docker client as environment variables (never on its command line),
+# so their names must be variable names, and never one the client itself reads.
+_ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CLIENT_VARIABLES = re.compile(r"^(PATH|HOME|DOCKER_.*|BUILDX_.*|BUILDKIT_PROGRESS)$")
 Duration = Annotated[str, Field(pattern=_DURATION.pattern, description="a duration with a unit: 90s, 5m, 1h")]
 
 
@@ -68,6 +74,11 @@ class ClusterSpec(_Model):
     k3s_args: tuple[str, ...] = Field((), description="extra k3d --k3s-arg values")
     registry: RegistrySpec | None = None
 
+    @field_validator("image")
+    @classmethod
+    def _image_is_a_reference(cls, value: str) -> str:
+        return _valid_reference(value)
+
 
 class ReleaseSpec(_Model):
     name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=53)] = "demo"
@@ -91,11 +102,26 @@ class ServiceSpec(_Model):
 
     @field_validator("image")
     @classmethod
-    def _image_has_no_tag(cls, value: str) -> str:
+    def _image_is_a_repository(cls, value: str) -> str:
         last = value.rsplit("/", 1)[-1]
         if ":" in last or "@" in last:
             msg = "must be a repository without a tag (envctl tags images with their fingerprint)"
             raise ValueError(msg)
+        problem = check_repository(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("build_args")
+    @classmethod
+    def _build_arg_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ARG_NAME.match(name):
+                msg = f"build arg {name!r} is not a variable name (letters, digits and _)"
+                raise ValueError(msg)
+            if _CLIENT_VARIABLES.match(name):
+                msg = f"build arg {name!r} would change how the docker client itself runs"
+                raise ValueError(msg)
         return value
 
 
@@ -130,6 +156,13 @@ class EnvConfig(_Model):
     load: LoadSettings = Field(default_factory=LoadSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
 
+    @field_validator("images")
+    @classmethod
+    def _images_are_references(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            _valid_reference(ref)
+        return value
+
     @model_validator(mode="after")
     def _images_are_unique(self) -> EnvConfig:
         seen: dict[str, str] = {}
@@ -146,14 +179,7 @@ def load_config(path: Path) -> EnvConfig:
     if not path.is_file():
         msg = f"{path}: no such config file"
         raise ConfigError(msg, hint="run `envctl init` in the workspace root, or pass --config PATH")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        msg = f"{path}:{where}: malformed YAML: {problem}"
-        raise ConfigError(msg, hint="fix the YAML syntax at that position") from exc
+    raw = load_yaml_document(path)
     if not isinstance(raw, dict):
         msg = f"{path}: expected a mapping at the top level, got {type(raw).__name__}"
         raise ConfigError(msg, hint="start the file with `version: 1`")
@@ -161,9 +187,33 @@ def load_config(path: Path) -> EnvConfig:
         msg = f"{path}: missing key 'version'"
         raise ConfigError(msg, hint="add `version: 1` at the top")
     try:
-        return EnvConfig.model_validate(raw)
+        config = EnvConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc), hint=_hint(exc)) from exc
+    _check_containment(path, config)
+    return config
+
+
+def _check_containment(path: Path, config: EnvConfig) -> None:
+    """Files envctl hands to helm or a build as they are must not lead out of the workspace.
+
+    (Build contexts, Dockerfiles and what they copy are checked where they are read, in inputs/.)
+    """
+    named = [("release.chart", config.release.chart)]
+    named += [("release.values", values) for values in config.release.values]
+    for what, relative in named:
+        try:
+            resolve_inside(path.parent, relative, what)
+        except InputError as exc:
+            raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
+
+
+def _valid_reference(value: str) -> str:
+    problem = check_reference(value)
+    if problem is not None:
+        msg = f"{value!r} {problem}" if not problem.startswith(("tag ", "digest ", "registry ")) else problem
+        raise ValueError(msg)
+    return value
 
 
 def _describe(path: Path, exc: ValidationError) -> str:

@@ -29,13 +29,45 @@ CASES = [
     pytest.param("version: 1\nrelease: {timeout: soon}\n", "release.timeout = 'soon'", id="bad-duration"),
     pytest.param("version: 1\n" + SERVICE + "  web:\n    dockerfile: w/Dockerfile\n    image: demo/api\n",
                  "services 'api' and 'web' both use image 'demo/api'", id="duplicate-image"),
+    # Hostile or broken YAML: refused with the line, never a traceback or a hang.
+    pytest.param(b"version: 1\n# caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9 at offset 16)", id="not-utf8"),
+    pytest.param("version: 1\nrelease:\n  name: a\n  name: b\n",
+                 "line 4 column 3: refused YAML: key 'name' appears twice (first on line 3)", id="duplicate-key"),
+    pytest.param("version: 1\nversion: 1\n", "key 'version' appears twice", id="duplicate-top-key"),
+    pytest.param("version: 1\nrelease:\n  set: {a: " + "[" * 20_000 + "]" * 20_000 + "}\n",
+                 "line 3 column 73: refused YAML: nesting deeper than 64 levels", id="deep-nesting"),
+    pytest.param("version: 1\nrelease:\n  set:\n"
+                 + "".join(f"    {chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}" if i else '"x"'] * 9)
+                           + "]\n" for i in range(8)),
+                 "aliases expand to more than 100,000 values", id="alias-bomb"),
+    pytest.param("version: 1\nx: \x07\n", "offset 14: malformed YAML: character U+0007 is not allowed",
+                 id="control-character"),
+    # Image names are Docker references, checked when the file is read.
+    pytest.param("version: 1\n" + SERVICE.replace("demo/api", "'demo api'"),
+                 "services.api.image = 'demo api': Value error, contains white space", id="image-with-space"),
+    pytest.param("version: 1\n" + SERVICE.replace("demo/api", "demo/API"),
+                 "services.api.image = 'demo/API': Value error, must be lower case", id="image-upper-case"),
+    pytest.param("version: 1\n" + SERVICE.replace("demo/api", "demo//api"),
+                 "is not a Docker repository name", id="image-empty-component"),
+    pytest.param("version: 1\n" + SERVICE.replace("demo/api", "bad_host.example:x/api"),
+                 "registry 'bad_host.example:x' is not a host[:port]", id="image-bad-registry"),
+    pytest.param("version: 1\nimages: ['postgres:16 alpine']\n", "images = ['postgres:16 alpine']: Value error, tag '16 alpine' is not valid",
+                 id="third-party-bad-tag"),
+    pytest.param("version: 1\ncluster: {image: 'rancher/k3s:'}\n", "tag '' is not valid", id="cluster-image-empty-tag"),
+    # Build args and secrets.
+    pytest.param("version: 1\n" + SERVICE + "    build_args: {'A-B': x}\n",
+                 "build arg 'A-B' is not a variable name", id="build-arg-name"),
+    pytest.param("version: 1\n" + SERVICE + "    build_args: {DOCKER_HOST: x}\n",
+                 "build arg 'DOCKER_HOST' would change how the docker client itself runs", id="build-arg-client-var"),
+    pytest.param("version: 1\nrelease: {values: [../outside.yaml]}\n",
+                 "release.values '../outside.yaml' leaves the workspace", id="values-outside"),
 ]
 
 
 @pytest.mark.parametrize(("text", "message"), CASES)
-def test_config_errors(tmp_path: Path, text: str, message: str) -> None:
+def test_config_errors(tmp_path: Path, text: str | bytes, message: str) -> None:
     path = tmp_path / "envctl.yaml"
-    path.write_text(text)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.message.startswith(f"{path}: ")
@@ -53,3 +85,41 @@ def test_repository_demo_config_is_valid() -> None:
     assert {name: s.values_path for name, s in config.services.items() if s.values_path} == {
         "api": "api.image", "web": "web.image", "worker": "worker.image", "migrate": "migrate.image",
     }
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("release.chart", "chart: charts/demo"), ("release.values", "values: [values/ci.yaml]")],
+)
+def test_a_symlink_out_of_the_workspace_is_refused_naming_the_link(tmp_path: Path, key: str, value: str) -> None:
+    root, outside = tmp_path / "ws", tmp_path / "host"
+    (root / "charts").mkdir(parents=True)
+    (root / "values").mkdir()
+    outside.mkdir()
+    (outside / "ci.yaml").write_text("secret: 1\n")
+    if key == "release.chart":
+        (root / "charts" / "demo").symlink_to(outside)  # a folder link on the way
+    else:
+        (root / "values" / "ci.yaml").symlink_to(outside / "ci.yaml")  # the file itself
+    path = root / "envctl.yaml"
+    path.write_text(f"version: 1\nrelease:\n  {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    link = value.split(": ")[1].strip("[]")
+    assert f"{key} '{link}' leaves the workspace through the symlink {link} → {outside}" in caught.value.message
+    assert caught.value.hint
+
+
+def test_links_that_stay_inside_and_registry_references_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "real.yaml").write_text("a: 1\n")
+    (tmp_path / "values" / "ci.yaml").symlink_to("real.yaml")
+    path = tmp_path / "envctl.yaml"
+    path.write_text(
+        "version: 1\nrelease: {values: [values/ci.yaml]}\n"
+        + SERVICE.replace("demo/api", "127.0.0.1:5111/demo/api-v2__x.y")
+        + "    build_args: {BASE_IMAGE: busybox}\n"
+        + "images: ['postgres:16-alpine', 'ghcr.io/org/x@sha256:" + "a" * 64 + "']\n"
+    )
+    config = load_config(path)
+    assert config.services["api"].image == "127.0.0.1:5111/demo/api-v2__x.y"
