@@ -30,6 +30,7 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "apps/v1/statefulsets": ("StatefulSet", True),
     "apps/v1/daemonsets": ("DaemonSet", True),
     "batch/v1/jobs": ("Job", True),
+    "coordination.k8s.io/v1/leases": ("Lease", True),
 }
 
 VERSION_INFO = {
@@ -56,7 +57,10 @@ def _path(resource: str, namespace: str | None, name: str | None = None, sub: st
 class KubeApi:
     """A running emulated API server; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, emulator: type[kmock.KubernetesEmulator] = kmock.KubernetesEmulator) -> None:
+        # ``emulator``: KMock's, or a layer over it (kube_server_side.ServerSideEmulator adds
+        # resourceVersion conflicts).
+        self._emulator_cls = emulator
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -82,7 +86,7 @@ class KubeApi:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        async with kmock.KubernetesEmulator() as emu, kmock.Server(emu) as server:
+        async with self._emulator_cls() as emu, kmock.Server(emu) as server:
             for resource, (kind, namespaced) in RESOURCES.items():
                 emu.resources[resource] = kmock.ResourceInfo(kind=kind, namespaced=namespaced)
             emu["get /version/"] << VERSION_INFO

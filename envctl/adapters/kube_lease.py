@@ -1,0 +1,145 @@
+"""Kubernetes ``Lease`` objects (coordination.k8s.io/v1) as typed records, with optimistic concurrency.
+
+Every write names the resourceVersion it read; the API server refuses it with 409 when someone
+else wrote in between, which this adapter reports as ``LeaseConflict`` so the lock can re-read and
+decide again (the compare-and-swap client-go's leader election is built on). Holder details
+(host, pid, command, CI run URL) travel as annotations, so a waiting run can name who it waits for.
+
+``kubernetes`` is imported lazily (``envctl plan`` never needs it).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["HOLDER_ANNOTATIONS", "LeaseApi", "LeaseConflict", "LeaseRecord"]
+
+HOLDER_ANNOTATIONS = {
+    "host": "envctl.dev/holder-host",
+    "pid": "envctl.dev/holder-pid",
+    "command": "envctl.dev/holder-command",
+    "run_url": "envctl.dev/holder-run-url",
+}
+
+
+class LeaseConflict(Exception):
+    """Someone else wrote the Lease since we read it (HTTP 409), or created it first."""
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """What a Lease says: who holds it, since when, when it was last renewed, for how long."""
+
+    holder: str | None
+    duration_seconds: int
+    acquired_at: datetime.datetime | None = None
+    renewed_at: datetime.datetime | None = None
+    transitions: int = 0
+    holder_info: dict[str, str] = field(default_factory=dict)  # HOLDER_ANNOTATIONS keys → values
+    resource_version: str | None = None
+
+    def describe_holder(self) -> str:
+        """``envctl up on runner-7 (pid 4242, https://ci/run/5)``, from what the holder wrote."""
+        info = self.holder_info
+        who = f"{info.get('command') or 'envctl'} on {info.get('host') or self.holder or 'an unknown host'}"
+        extra = [f"pid {info['pid']}"] if info.get("pid") else []
+        if info.get("run_url"):
+            extra.append(info["run_url"])
+        return f"{who} ({', '.join(extra)})" if extra else who
+
+
+def _micro_time(when: datetime.datetime | None) -> str | None:
+    if when is None:
+        return None
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _body(name: str, namespace: str, record: LeaseRecord) -> dict[str, Any]:
+    annotations: dict[str, str | None] = {
+        key: record.holder_info.get(short) for short, key in HOLDER_ANNOTATIONS.items()
+    }
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {"app.kubernetes.io/managed-by": "envctl"},
+        "annotations": annotations,
+    }
+    if record.resource_version is not None:
+        metadata["resourceVersion"] = record.resource_version  # the precondition of the write
+    else:  # a create: no nulls (a patch's null removes a previous holder's annotation)
+        metadata["annotations"] = {key: value for key, value in annotations.items() if value is not None}
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": metadata,
+        "spec": {
+            "holderIdentity": record.holder,
+            "leaseDurationSeconds": record.duration_seconds,
+            "acquireTime": _micro_time(record.acquired_at),
+            "renewTime": _micro_time(record.renewed_at),
+            "leaseTransitions": record.transitions,
+        },
+    }
+
+
+def _record(lease: Any) -> LeaseRecord:
+    spec, meta = lease.spec, lease.metadata
+    annotations = meta.annotations or {}
+    info = {short: annotations[key] for short, key in HOLDER_ANNOTATIONS.items() if annotations.get(key)}
+    return LeaseRecord(
+        holder=spec.holder_identity or None,
+        duration_seconds=spec.lease_duration_seconds or 0,
+        acquired_at=spec.acquire_time,
+        renewed_at=spec.renew_time,
+        transitions=spec.lease_transitions or 0,
+        holder_info=info,
+        resource_version=meta.resource_version,
+    )
+
+
+class LeaseApi:
+    """Read, create and compare-and-swap one namespace's Leases through an ``ApiClient``."""
+
+    def __init__(self, api_client: Any, *, request_timeout: float = 10.0) -> None:
+        import kubernetes
+
+        self._api = kubernetes.client.CoordinationV1Api(api_client)
+        self._timeout = request_timeout
+
+    def read(self, namespace: str, name: str) -> LeaseRecord | None:
+        import kubernetes
+
+        try:
+            lease = self._api.read_namespaced_lease(name, namespace, _request_timeout=self._timeout)
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _record(lease)
+
+    def create(self, namespace: str, name: str, record: LeaseRecord) -> LeaseRecord:
+        """Create the Lease; ``LeaseConflict`` when it already exists."""
+        body: Any = _body(name, namespace, record)  # the client accepts a plain JSON dict as the body
+        return self._write(lambda: self._api.create_namespaced_lease(namespace, body, _request_timeout=self._timeout))
+
+    def replace(self, namespace: str, name: str, record: LeaseRecord) -> LeaseRecord:
+        """Write ``record`` if the Lease is still at ``record.resource_version``; else ``LeaseConflict``."""
+        if record.resource_version is None:
+            msg = "a Lease update needs the resourceVersion it was read at"
+            raise ValueError(msg)
+        body: Any = _body(name, namespace, record)
+        return self._write(
+            lambda: self._api.patch_namespaced_lease(name, namespace, body, _request_timeout=self._timeout)
+        )
+
+    def _write(self, call: Any) -> LeaseRecord:
+        import kubernetes
+
+        try:
+            return _record(call())
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 409:
+                raise LeaseConflict(str(exc.reason)) from exc
+            raise
