@@ -1,8 +1,9 @@
 """The BuildKit backend: ``docker buildx build`` when buildx exists, else classic ``DOCKER_BUILDKIT=1``.
 
 Which one a machine has (shared/reference/libraries.md §4.2):
-* ``docker buildx version`` succeeds → ``docker buildx build --load`` with ``--cache-from/--cache-to``
-  (``type=local|registry``; ``type=gha`` only inside GitHub Actions, where ACTIONS_CACHE_URL is set).
+* ``docker buildx version`` succeeds → ``docker buildx build --load`` with ``--cache-from/--cache-to``,
+  each kept per service (``buildkit_cache``: one shared location would keep one service's cache);
+  ``type=gha`` only where buildx finds the cache service's URL and token (GitHub Actions).
 * a client older than 23.0 (Debian's 20.10) still has the classic BuildKit path in ``docker build``;
   it has no ``--cache-to`` and takes only image refs in ``--cache-from``.
 * otherwise (a new client without buildx) there is no BuildKit; the caller uses the Engine API.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from envctl.adapters.buildkit_cache import finish_local_exports, gha_usable, local_exports, scoped_spec
 from envctl.adapters.docker import BuildStepFailure
 from envctl.adapters.process import SubprocessRunner
 
@@ -53,6 +55,7 @@ class BuildRequest:
     network: str | None = None
     cache_from: Sequence[str] = ()
     cache_to: Sequence[str] = ()
+    cache_scope: str = ""  # the service: every cache source and export is keyed to it
 
 
 def detect_flavor(runner: SubprocessRunner, docker_cli: str) -> BuildkitFlavor | None:
@@ -87,9 +90,9 @@ def build_argv(
     for key, value in sorted(request.labels.items()):
         argv += ["--label", f"{key}={value}"]
     for source in usable_cache_from(flavor, request.cache_from, environ):
-        argv += ["--cache-from", source]
+        argv += ["--cache-from", scoped_spec(source, request.cache_scope, export=False)]
     for sink in usable_cache_to(flavor, request.cache_to, environ):
-        argv += ["--cache-to", sink]
+        argv += ["--cache-to", scoped_spec(sink, request.cache_scope, export=True)]
     argv.append(request.context)
     return argv, env
 
@@ -110,20 +113,26 @@ def run_build(
         log.append(line)
         on_line(line)
 
+    # Local cache exports go to a fresh folder, swapped in only after success (buildkit_cache).
+    exports = local_exports(usable_cache_to(flavor, request.cache_to, runner.env), request.cache_scope)
+    finish_local_exports(exports, succeeded=False)  # leftovers of an interrupted run
     with tempfile.TemporaryDirectory(prefix="envctl-build-") as tmp:
         request = replace(request, iidfile=str(Path(tmp) / "iid"))
         argv, env = build_argv(flavor, docker_cli, request, runner.env)
-        done = runner.run(argv, env=env, cwd=cwd, check=False, on_line=keep)
+        succeeded = False
+        try:
+            done = runner.run(argv, env=env, cwd=cwd, check=False, on_line=keep)
+            succeeded = done.returncode == 0
+        finally:
+            finish_local_exports(exports, succeeded=succeeded)
         if done.returncode != 0:
             error = next((line for line in reversed(log) if line.strip()), f"exit {done.returncode}")
             raise BuildStepFailure(error, step=failing_step(log) or "(no step reported)", log=log)
         return Path(request.iidfile).read_text(encoding="utf-8").strip(), log
 
 
-def usable_cache_from(
-    flavor: BuildkitFlavor, sources: Sequence[str], environ: Mapping[str, str]
-) -> list[str]:
-    usable = [s for s in sources if _gha_ok(s, environ)]
+def usable_cache_from(flavor: BuildkitFlavor, sources: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    usable = [s for s in sources if gha_usable(s, environ)]
     if flavor == "classic":
         # Classic BuildKit reads each comma part of `type=…` as an image ref and silently ignores it.
         usable = [s for s in usable if "type=" not in s]
@@ -133,12 +142,7 @@ def usable_cache_from(
 def usable_cache_to(flavor: BuildkitFlavor, sinks: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     if flavor == "classic":
         return []  # `docker build --cache-to` is an unknown flag there
-    return [s for s in sinks if _gha_ok(s, environ)]
-
-
-def _gha_ok(spec: str, environ: Mapping[str, str]) -> bool:
-    # The gha cache needs the runner's cache service; outside GitHub Actions it can only fail.
-    return "type=gha" not in spec or bool(environ.get("ACTIONS_CACHE_URL"))
+    return [s for s in sinks if gha_usable(s, environ)]
 
 
 def failing_step(log: Sequence[str]) -> str | None:

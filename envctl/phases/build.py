@@ -249,6 +249,7 @@ class ImageBuilder:
                 network=self._options.network,
                 cache_from=self._options.cache_from,
                 cache_to=self._options.cache_to,
+                cache_scope=service.name,  # one cache per service (adapters/buildkit_cache.py)
             )
             flavor: buildkit.BuildkitFlavor = "buildx" if backend == "buildkit-buildx" else "classic"
             return buildkit.run_build(

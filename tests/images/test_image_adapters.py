@@ -42,7 +42,7 @@ def test_buildx_argv_outside_github_actions_drops_the_gha_cache() -> None:
 
 
 def test_buildx_argv_in_github_actions_keeps_the_gha_cache() -> None:
-    argv, _ = build_argv("buildx", "docker", REQUEST, {"ACTIONS_CACHE_URL": "https://cache/"})
+    argv, _ = build_argv("buildx", "docker", REQUEST, {"ACTIONS_CACHE_URL": "https://cache/", "ACTIONS_RUNTIME_TOKEN": "t"})
     assert argv[argv.index("--label") + 2 :] == [
         "--cache-from", "type=local,src=/c", "--cache-from", "type=gha", "--cache-from", "demo/api:cache",
         "--cache-to", "type=local,dest=/c,mode=max", "--cache-to", "type=gha,mode=max", "/ws",
