@@ -7,8 +7,8 @@ prints paths, so paths with spaces, quotes or newlines come back unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import ToolFailedError
@@ -18,8 +18,8 @@ __all__ = ["GIT_TIMEOUT", "Git", "IndexEntry", "StatusEntry", "TreeEntry"]
 GIT_TIMEOUT = 60.0  # seconds; a listing of a large monorepo takes well under one
 
 
-@dataclass(frozen=True)
-class IndexEntry:
+# NamedTuples, not dataclasses: a monorepo's index has tens of thousands of entries.
+class IndexEntry(NamedTuple):
     """One ``git ls-files --stage`` line: ``mode`` is git's (100644, 100755, 120000, 160000)."""
 
     mode: str
@@ -28,8 +28,7 @@ class IndexEntry:
     path: str  # relative to the workspace folder
 
 
-@dataclass(frozen=True)
-class TreeEntry:
+class TreeEntry(NamedTuple):
     """One ``git ls-tree -r`` line (blobs and submodule commits)."""
 
     mode: str
@@ -38,8 +37,7 @@ class TreeEntry:
     path: str  # relative to the workspace folder
 
 
-@dataclass(frozen=True)
-class StatusEntry:
+class StatusEntry(NamedTuple):
     """One ``git status --porcelain=v1`` entry: ``code`` is the two-letter XY status."""
 
     code: str

@@ -1,20 +1,24 @@
 """The build context: which files a COPY source reaches, after ``.dockerignore``.
 
-``.dockerignore`` semantics (moby's patternmatcher): patterns are relative to the context root
-(a leading ``/`` is dropped, the path is cleaned, so ``dir/`` equals ``dir``), ``*``/``?`` never
-cross ``/``, ``**`` spans any number of folders, a pattern matching a folder excludes everything
-under it, and ``!pattern`` re-includes; the last matching pattern wins. pathspec's gitignore
-patterns implement the same matching once each pattern is anchored with a leading ``/``. BuildKit reads
-``<Dockerfile>.dockerignore`` next to the Dockerfile in preference to ``<context>/.dockerignore``.
+``.dockerignore`` is read and matched exactly as BuildKit does (``patternmatcher``, a port of
+moby/patternmatcher); an invalid pattern is an ``InputError`` naming the file and line. COPY/ADD
+wildcards follow BuildKit's ``resolveWildcards`` (tonistiigi/fsutil ``copy/copy.go``): the source is
+split at its first component holding a wildcard, and every path below the fixed part whose
+remainder matches Go's ``filepath.Match`` is a source (a matched folder brings all its files).
+BuildKit reads ``<Dockerfile>.dockerignore`` next to the Dockerfile in preference to
+``<context>/.dockerignore``.
 """
 
 from __future__ import annotations
 
 import bisect
 import posixpath
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from envctl.errors import InputError
+from envctl.inputs import goglob
+from envctl.inputs.patternmatcher import BadPattern, PatternMatcher, read_ignore_file
 
 __all__ = ["IgnoreRules", "PathIndex", "ignore_file_for", "join"]
 
@@ -36,26 +40,27 @@ def ignore_file_for(dockerfile: str, context: str, exists: Callable[[str], bool]
 
 @dataclass
 class IgnoreRules:
-    """Compiled ``.dockerignore`` patterns; ``excluded`` is memoised (services share ignore files)."""
+    """A parsed ``.dockerignore``; ``excluded`` is memoised (services share ignore files)."""
 
     patterns: tuple[str, ...]
-    _spec: object = field(default=None, repr=False)
+    _matcher: PatternMatcher = field(default_factory=lambda: PatternMatcher([]), repr=False)
     _seen: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> IgnoreRules:
-        patterns = []
-        for raw in text.splitlines():
-            entry = raw.strip()
-            if not entry or entry.startswith("#"):
-                continue
-            negate = entry.startswith("!")
-            body = entry[1:].strip() if negate else entry
-            body = posixpath.normpath("/" + body).lstrip("/")
-            if not body:
-                continue
-            patterns.append(("!/" if negate else "/") + body)
-        return cls(tuple(patterns))
+    def parse(cls, text: str, path: str = ".dockerignore") -> IgnoreRules:
+        """InputError (exit 2) for a pattern BuildKit rejects, naming ``path`` and the line."""
+        patterns = read_ignore_file(text)
+        try:
+            matcher = PatternMatcher(patterns)
+        except BadPattern as exc:
+            line = _line_of(text, exc.pattern)
+            msg = f"{path}{line}: invalid pattern {exc.pattern.strip()!r} ({exc.detail})"
+            raise InputError(
+                msg,
+                hint="BuildKit refuses the whole build context for it: fix the pattern (Go filepath.Match syntax: "
+                "`[` opens a class closed by `]`, `\\` escapes, a lone `!` is not allowed)",
+            ) from None
+        return cls(tuple(patterns), matcher)
 
     def excluded(self, path: str) -> bool:
         """Is ``path`` (relative to the context root) left out of the build context?"""
@@ -63,22 +68,15 @@ class IgnoreRules:
             return False
         hit = self._seen.get(path)
         if hit is None:
-            if self._spec is None:
-                self._spec = _compile(self.patterns)
-            hit = False
-            for regex, include in self._spec:  # type: ignore[attr-defined]
-                if regex.match(path) is not None:  # the last matching pattern decides
-                    hit = include
-            self._seen[path] = hit
+            hit = self._seen[path] = self._matcher.matches(path)
         return hit
 
 
-def _compile(patterns: tuple[str, ...]) -> list[tuple[re.Pattern[str], bool]]:
-    """pathspec's regexes for each pattern, with whether a match excludes (True) or re-includes."""
-    import pathspec
-
-    spec = pathspec.PathSpec.from_lines("gitignore", patterns)
-    return [(re.compile(p.regex.pattern), bool(p.include)) for p in spec.patterns if p.include is not None]
+def _line_of(text: str, pattern: str) -> str:
+    for number, raw in enumerate(text.split("\n"), 1):
+        if read_ignore_file(raw) == [pattern]:
+            return f" line {number}"
+    return ""
 
 
 class PathIndex:
@@ -102,52 +100,46 @@ class PathIndex:
 
     def match(self, context: str, source: str) -> list[str]:
         """Files a COPY ``source`` (context-relative, cleaned) brings in: a file, a folder's files,
-        or every file and folder a glob matches (a matched folder brings all its files)."""
-        if not _is_glob(source):
+        or every file and folder a wildcard matches (a matched folder brings all its files).
+        A malformed wildcard matches nothing, as in BuildKit (which ignores the pattern error)."""
+        if not goglob.has_wildcards(source):
             path = join(context, source)
             if path in self._set:
                 return [path]
             return self.under(path)
         parts = source.split("/")
-        fixed = []
+        fixed: list[str] = []
         for part in parts:
-            if _is_glob(part):
+            if goglob.has_wildcards(part):
                 break
             fixed.append(part)
         root = join(context, "/".join(fixed))
-        # one regex per glob; a trailing (/...) lets a matched folder bring all its files
-        pattern = re.compile("/".join(_segment_regex(part) for part in parts) + "(?:/.*)?")
-        start = len(context) + 1 if join(context, ".") else 0
-        return [path for path in self.under(root) if pattern.fullmatch(path, start)]
+        rest = "/".join(parts[len(fixed) :])
+        try:
+            pattern = goglob.compile_glob(rest)
+        except goglob.BadPattern:
+            return []
+        start = len(root) + 1 if root else 0
+        if "[" not in rest:
+            # `*`, `?` and literals never match "/": only the prefix with as many components as the
+            # pattern can match (a folder there brings everything under it)
+            depth = rest.count("/") + 1
+            return [
+                path for path in self.under(root)
+                if (head := "/".join(path[start:].split("/", depth)[:depth])).count("/") == depth - 1
+                and pattern.fullmatch(head)
+            ]
+        # a class may match "/" (Go's `[^a]` does): BuildKit walks every folder, so any prefix counts
+        seen: dict[str, bool] = {}
 
+        def hit(rel: str) -> bool:
+            if rel not in seen:
+                seen[rel] = pattern.fullmatch(rel) is not None
+            return seen[rel]
 
-def _segment_regex(part: str) -> str:
-    """One path segment of a Go ``filepath.Match`` pattern: ``*``/``?`` never cross ``/``."""
-    out, i = [], 0
-    while i < len(part):
-        ch = part[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            end = part.find("]", i + 2 if part[i + 1 : i + 2] in ("!", "^") else i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
-            else:
-                body = part[i + 1 : end]
-                if body[:1] in ("!", "^"):
-                    body = "^" + body[1:]
-                out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
-                i = end
-        elif ch == "\\" and i + 1 < len(part):
-            i += 1
-            out.append(re.escape(part[i]))
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "".join(out)
-
-
-def _is_glob(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
+        found = []
+        for path in self.under(root):
+            parts_below = path[start:].split("/")
+            if any(hit("/".join(parts_below[: i + 1])) for i in range(len(parts_below))):
+                found.append(path)
+        return found

@@ -83,7 +83,7 @@ class SourceResolver:
         if path is None:
             return None, IgnoreRules(())
         if path not in self._ignores:
-            self._ignores[path] = IgnoreRules.parse(self.snapshot.text(path) or "")
+            self._ignores[path] = IgnoreRules.parse(self.snapshot.text(path) or "", path)
         return path, self._ignores[path]
 
     def resolve(

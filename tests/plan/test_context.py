@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from envctl.errors import InputError
 from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for
 
 IGNORE_CASES = [
@@ -22,6 +23,16 @@ IGNORE_CASES = [
     pytest.param("*\n!src", "src/deep/x.py", False, id="allow-list"),
     pytest.param("*\n!src", "other.py", True, id="allow-list-rest-excluded"),
     pytest.param("# comment\n\n", "x", False, id="comments-and-blanks"),
+    # issue 8: where gitignore rules (the previous implementation) and BuildKit differ
+    pytest.param("[\\-x]", "a", False, id="escaped-dash-class-does-not-hold-a"),
+    pytest.param("[!a]bc", "xbc", False, id="bang-is-a-class-member"),
+    pytest.param("[!a]bc", "!bc", True, id="bang-is-a-class-member-matching-bang"),
+    pytest.param("[\\]a]", "]", True, id="escaped-bracket-in-class"),
+    pytest.param("**file", "dir/file", True, id="double-star-glued-to-a-name"),
+    pytest.param("a**/*.txt", "a/dir/file.txt", True, id="double-star-inside-a-component"),
+    pytest.param("dir/*", "dir/sub/x", True, id="matching-parent-excludes-subtree"),
+    pytest.param("**/dir2/*", "dir/dir2/file/child", True, id="matching-parent-excludes-subtree-deep"),
+    pytest.param("\ufeff*.md", "a.md", True, id="bom-dropped"),
 ]
 
 
@@ -52,6 +63,26 @@ def test_copy_source_matching(context: str, source: str, expected: list[str]) ->
     assert PathIndex(FILES).match(context, source) == expected
 
 
+@pytest.mark.parametrize(
+    ("rules", "detail"),
+    [
+        pytest.param("[", "syntax error in pattern", id="open-bracket"),
+        pytest.param("ok\n[-x]", "syntax error in pattern", id="leading-dash"),
+        pytest.param("[a-b-c]", "syntax error in pattern", id="double-range"),
+        pytest.param("!", "illegal exclusion pattern", id="bare-bang"),
+        pytest.param("\\", "syntax error in pattern", id="lone-backslash"),
+        pytest.param("[z-a]", "invalid character class range", id="reversed-range"),
+        pytest.param("[Local-Only]/", "invalid character class range", id="local-only"),
+    ],
+)
+def test_invalid_dockerignore_is_an_input_error(rules: str, detail: str) -> None:
+    with pytest.raises(InputError) as caught:
+        IgnoreRules.parse(rules, "svc/.dockerignore")
+    assert caught.value.message.startswith("svc/.dockerignore line ")
+    assert detail in caught.value.message
+    assert caught.value.hint
+
+
 def test_dockerfile_specific_ignore_file_wins() -> None:
     files = {"svc/Dockerfile", "svc/Dockerfile.dockerignore", ".dockerignore"}
     assert ignore_file_for("svc/Dockerfile", "", files.__contains__) == "svc/Dockerfile.dockerignore"
@@ -63,7 +94,11 @@ def test_dockerfile_specific_ignore_file_wins() -> None:
     ("source", "expected"),
     [
         pytest.param("f[0-9].txt", ["f1.txt"], id="class"),
-        pytest.param("f[!0-9].txt", ["fa.txt"], id="negated-class"),
+        pytest.param("f[^0-9].txt", ["fa.txt"], id="negated-class"),
+        pytest.param("f[!0-9].txt", ["f1.txt"], id="bang-is-a-member-not-a-negation"),
+        pytest.param("f[z-a].txt", [], id="reversed-range-matches-nothing"),
+        pytest.param("f[.txt", [], id="malformed-matches-nothing"),
+        pytest.param("d1[^a]x", ["d1/x"], id="negated-class-crosses-slash-as-in-go"),
         pytest.param("f?.txt", ["f1.txt", "fa.txt"], id="question"),
         pytest.param("d*/x", ["d1/x", "dd/x"], id="star-in-folder"),
     ],
