@@ -10,10 +10,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from envctl.containment import resolve_inside
 from envctl.errors import ConfigError, InputError
+from envctl.naming import NAMESPACE_MAX, RELEASE_MAX, check_template
 from envctl.references import check_reference, check_repository
 from envctl.safeyaml import load_yaml_document
 
@@ -61,9 +62,19 @@ class RegistrySpec(_Model):
     name: Annotated[str, Field(pattern=_DNS_LABEL)] = "envctl-registry"
     host_port: int = Field(5111, ge=1, le=65535, description="port on 127.0.0.1 the registry listens on")
     use: str | None = Field(None, description="host:port of an existing registry instead of creating one")
+    pull_secret: Annotated[str, Field(pattern=_DNS_LABEL, max_length=253)] | None = Field(
+        None, description="provider existing: an image pull Secret (in the release namespace) for `use`"
+    )
 
 
 class ClusterSpec(_Model):
+    provider: Literal["k3d", "existing"] = Field(
+        "k3d", description="k3d: a local cluster envctl creates; existing: a cluster you already have (shared)"
+    )
+    kubeconfig: str | None = Field(
+        None, description="provider existing: kubeconfig to read (default $KUBECONFIG, then ~/.kube/config)"
+    )
+    context: str | None = Field(None, description="provider existing: kubeconfig context (default: its current one)")
     name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=32)] = "envctl"
     image: str = Field("rancher/k3s:v1.31.5-k3s1", description="the k3s node image")
     servers: int = Field(1, ge=1, le=7)
@@ -79,14 +90,46 @@ class ClusterSpec(_Model):
     def _image_is_a_reference(cls, value: str) -> str:
         return _valid_reference(value)
 
+    @model_validator(mode="after")
+    def _provider_settings_match(self) -> ClusterSpec:
+        if self.provider == "k3d":
+            for key in ("kubeconfig", "context"):
+                if getattr(self, key) is not None:
+                    msg = f"{key} is only read with provider: existing (k3d clusters get their own kubeconfig)"
+                    raise ValueError(msg)
+            if self.registry is not None and self.registry.pull_secret is not None:
+                msg = "registry.pull_secret is only read with provider: existing"
+                raise ValueError(msg)
+            return self
+        # An existing cluster: nothing is created at cluster level, so no k3d registry either.
+        if self.registry is None or not self.registry.use:
+            msg = "provider: existing needs registry.use: HOST:PORT (images reach the cluster through a registry)"
+            raise ValueError(msg)
+        return self
+
 
 class ReleaseSpec(_Model):
-    name: Annotated[str, Field(pattern=_DNS_LABEL, max_length=53)] = "demo"
+    name: Annotated[str, Field(max_length=253)] = Field(
+        "demo", description="helm release name; may use {branch} {pr} {user} {workspace} (rendered ≤ 53 chars)"
+    )
     chart: str = "charts/demo"
-    namespace: Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)] = "default"
+    namespace: Annotated[str, Field(max_length=253)] = Field(
+        "default", description="may use {branch} {pr} {user} {workspace}; rendered as a DNS-1123 label ≤ 63"
+    )
     values: tuple[str, ...] = Field((), description="values files, applied in order (CI values last)")
     set: dict[str, Any] = Field(default_factory=dict, description="extra values by dotted path")
     timeout: Duration = "300s"
+    ttl: Duration = Field("72h", description="a namespace envctl created expires this long after its last `up`")
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _name_template(cls, value: str, info: ValidationInfo) -> str:
+        check_template(value)
+        limit = RELEASE_MAX if info.field_name == "name" else NAMESPACE_MAX
+        if "{" not in value and len(value) > limit:
+            msg = f"longer than {limit} characters"
+            raise ValueError(msg)
+        return value
 
 
 class ServiceSpec(_Model):
