@@ -14,6 +14,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from envctl.errors import ClusterError
+
 __all__ = ["HOLDER_ANNOTATIONS", "LeaseApi", "LeaseConflict", "LeaseRecord"]
 
 HOLDER_ANNOTATIONS = {
@@ -142,4 +144,9 @@ class LeaseApi:
         except kubernetes.client.ApiException as exc:
             if exc.status == 409:
                 raise LeaseConflict(str(exc.reason)) from exc
+            if exc.status == 404:
+                msg = "the namespace of the lease does not exist (deleted while envctl was running?)"
+                raise ClusterError(
+                    msg, hint="rerun: `envctl up` creates the namespace before taking its lease"
+                ) from exc
             raise

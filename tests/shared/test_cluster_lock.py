@@ -61,6 +61,11 @@ class Proc:
             self.popen.wait(HANG_GUARD)
 
 
+@pytest.fixture(autouse=True)
+def _namespace(shared_api: KubeApi) -> None:
+    shared_api.create("v1/namespaces", {"metadata": {"name": "pr-7"}})  # a lease lives in its namespace
+
+
 @pytest.fixture
 def procs() -> Iterator[list[Proc]]:
     started: list[Proc] = []

@@ -1,10 +1,16 @@
-"""Server-side behaviour KMock's emulator lacks, as a thin layer over it: optimistic concurrency.
+"""Server-side behaviour KMock's emulator lacks, as a thin layer over it: concurrency and namespaces.
 
 A real API server gives every object ``metadata.resourceVersion`` (bumped on each write), ``uid``
 and ``creationTimestamp``, and refuses a write whose body names a resourceVersion that is no longer
 current (HTTP 409 ``Conflict``: "the object has been modified; please apply your changes to the
 latest version and try again"), also for a DELETE with ``preconditions.resourceVersion``. Two
 envctl processes racing for a ``Lease`` rely on exactly that, so the test API must do it too.
+
+Namespaces: KMock 0.8 cannot parse ``/api/v1/namespaces[/NAME]`` (it reads the name as a
+namespace and fails), so those two paths are parsed here and served by the same emulator store.
+As a real API server does, deleting a namespace deletes what is in it, and a namespaced object
+cannot be created in a namespace that does not exist (404 ``namespaces "x" not found``);
+``default`` exists from the start.
 
 Use ``KubeApi(emulator=ServerSideEmulator)``. The check and the write happen under one lock, so
 two concurrent writers with the same resourceVersion get one success and one 409, as in etcd.
@@ -18,11 +24,14 @@ import itertools
 import uuid
 from typing import Any
 
+import aiohttp.web
 import attrs
 import kmock
-from kmock._internal import enums, k8s, rendering  # the emulator's own request/error types
+from kmock._internal import enums, k8s, parsing, references, rendering  # the emulator's own types
 
-__all__ = ["ServerSideEmulator"]
+__all__ = ["NAMESPACES", "ServerSideEmulator"]
+
+NAMESPACES = references.resource(group="", version="v1", plural="namespaces")
 
 
 def _plural(request: rendering.Request) -> str:
@@ -39,6 +48,33 @@ class ServerSideEmulator(kmock.KubernetesEmulator):
     _versions: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1000), init=False)
     _write_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
 
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.objects[NAMESPACES, None, "default"] = {"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": "default", "resourceVersion": "1"}}  # fmt: skip
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        parts = raw_request.path.strip("/").split("/")
+        if parts[:3] != ["api", "v1", "namespaces"] or len(parts) > 4:
+            return await super().__call__(raw_request)
+        request = await self._parse_namespace_request(raw_request, parts[3] if len(parts) == 4 else None)
+        self._requests.append(request)
+        try:
+            return await self._handle(request)
+        except k8s.KubernetesError as exc:
+            return await self._render_error(exc)
+
+    async def _parse_namespace_request(self, raw: aiohttp.web.BaseRequest, name: str | None) -> rendering.Request:
+        body = await raw.read()
+        data = await raw.json() if body else None
+        path = parsing.ParsedPath("", "v1", "namespaces", None, name, None)
+        action = parsing.guess_k8s(path, enums.method(raw.method), dict(raw.query))
+        return rendering.Request(
+            id=len(self._requests), raw_request=raw, url=raw.url, method=raw.method, params=dict(raw.query),
+            headers=dict(raw.headers), cookies=dict(raw.cookies), data=data, body=body, text=body.decode(),
+            action=action, resource=NAMESPACES, namespace=None, name=name, subresource=None,
+        )  # fmt: skip
+
     async def _handle(self, request: rendering.Request) -> Any:
         action = request.action
         if request.resource is None or action not in (
@@ -52,11 +88,26 @@ class ServerSideEmulator(kmock.KubernetesEmulator):
                 self._precondition(request)
             except k8s.KubernetesError as exc:
                 return await self._render_error(exc)
-            return await super()._handle(request)
+            response = await super()._handle(request)
+            if request.resource == NAMESPACES and action == enums.action.DELETE and response.status < 300:
+                await self._delete_contents(str(request.name))
+            return response
+
+    async def _delete_contents(self, namespace: str) -> None:
+        """What the namespace controller does: everything in a deleted namespace goes with it."""
+        for resource, ns, name in list(self.objects):
+            obj = self.objects[resource, ns, name]
+            if ns == namespace and not obj.deleted:
+                raw = obj.raw
+                obj.delete()
+                await self._buses[resource].put({"type": "DELETED", "object": raw})
 
     def _precondition(self, request: rendering.Request) -> None:
         data = request.data if isinstance(request.data, dict) else {}
         if request.action == enums.action.CREATE:
+            namespace = request.namespace or data.get("metadata", {}).get("namespace")
+            if request.resource != NAMESPACES and namespace and self._current_at(NAMESPACES, None, namespace) is None:
+                raise k8s.KubernetesError(status=404, reason="NotFound", message=f'namespaces "{namespace}" not found')
             meta = data.setdefault("metadata", {})
             meta["resourceVersion"] = str(next(self._versions))
             meta.setdefault("uid", str(uuid.uuid4()))
@@ -84,7 +135,10 @@ class ServerSideEmulator(kmock.KubernetesEmulator):
             raise k8s.KubernetesError(status=409, reason="Conflict", message=msg, details={"name": request.name})
 
     def _current(self, request: rendering.Request) -> Any:
-        key = (request.resource, request.namespace, request.name)
+        return self._current_at(request.resource, request.namespace, request.name)
+
+    def _current_at(self, resource: Any, namespace: str | None, name: str | None) -> Any:
+        key = (resource, namespace, name)
         if key not in self.objects:
             return None
         obj = self.objects[key]
