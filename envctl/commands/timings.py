@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,8 @@ NAME = "timings"
 HELP = "Show where the time of the last `envctl up` went: waterfall, critical path, totals by tool, advice."
 
 _FORMATS = ("table", "json", "markdown", "chrome-trace")
+# A run id (``20261129T065724Z-3fa1``) or a prefix of one: never a path.
+_RUN_ID = re.compile(r"[0-9]{1,8}(T[0-9]{0,6}(Z(-[0-9a-f]{0,4})?)?)?")
 
 
 def command(
@@ -39,6 +42,9 @@ def command(
     ] = None,
 ) -> None:
     require_choice("--output", output_format, _FORMATS, "a timings format")
+    if run_id is not None and not _RUN_ID.fullmatch(run_id):
+        msg = f"--run {run_id!r} is not a run id"
+        raise InputError(msg, hint="pass an id like 20261129T065724Z-3fa1 (or its start); `envctl timings -o json` shows them")
     state: AppState = ctx.obj
     from envctl.timing import analysis as an
     from envctl.timing import formats

@@ -11,7 +11,7 @@ File format (version 1)::
 Writes are atomic: the record goes to a hidden temp file in the same folder, is fsynced, then
 ``os.replace``d into place (and the folder fsynced), so a crash or ``kill -9`` never leaves a
 half-written ``*.json`` visible. Readers look only at ``*.json`` files not starting with ``.``,
-and a file that does not parse is reported in ``HistoryScan.corrupt`` instead of crashing.
+and a file that does not parse or breaks the format's types (``timing/schema.py``) is reported in ``HistoryScan.corrupt`` instead of crashing.
 History is pruned to ``keep`` runs (oldest first) after each write. Run ids sort by start time.
 """
 
@@ -29,6 +29,7 @@ from typing import Any
 
 from envctl import __version__
 from envctl.errors import InputError
+from envctl.timing.schema import parse_record_text
 from envctl.timing.spans import Span
 
 __all__ = ["FORMAT_VERSION", "HistoryScan", "RunHistory", "RunMeta", "RunRecord", "git_identity", "new_run_id"]
@@ -192,7 +193,7 @@ class RunHistory:
             if last is not None and len(records) >= last:
                 break
             try:
-                records.append(RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+                records.append(RunRecord.from_dict(parse_record_text(path.read_text(encoding="utf-8"))))
             except (OSError, ValueError, KeyError, TypeError):
                 corrupt.append(path)
         return HistoryScan(tuple(reversed(records)), tuple(corrupt))
@@ -206,7 +207,7 @@ class RunHistory:
                 raise InputError(msg, hint="`envctl timings --output json` lists the recorded run ids")
             path = matches[0]
         try:
-            return RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            return RunRecord.from_dict(parse_record_text(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             msg = f"{path}: unreadable run record ({exc})"
             raise InputError(msg, hint="delete the file; other runs are unaffected") from exc

@@ -1,0 +1,61 @@
+"""The fault suite: envctl run as a real process against hostile input, signals and broken disks.
+
+Every test here asserts the same contract from the outside: a documented exit code, one
+``error:`` line and one ``hint:`` line on failure, never a traceback, and nothing left behind.
+
+Property-based tests take their seed from ``ENVCTL_FAULT_SEED`` (random when unset); it is shown
+under every failing test, so a failure is replayed with
+``ENVCTL_FAULT_SEED=<seed> pytest tests/faults``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+ENVCTL = [sys.executable, "-m", "envctl"]
+SEED = int(os.environ.get("ENVCTL_FAULT_SEED") or random.SystemRandom().randrange(2**32))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.failed and call.when == "call":
+        report.sections.append(("fault suite seed", f"rerun with ENVCTL_FAULT_SEED={SEED}"))
+    return report
+
+
+def quiet_env(**extra: str) -> dict[str, str]:
+    """The child's environment: no CI variables, no Docker (plan facts stay deterministic)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ENVCTL_", "CI"))}
+    env["ENVCTL_DOCKER"] = "/nonexistent/docker"
+    env.update(extra)
+    return env
+
+
+def run_envctl(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ENVCTL, *args], check=False, cwd=cwd, env=dict(env or quiet_env()), capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def assert_contract(done: subprocess.CompletedProcess[str], allowed: tuple[int, ...]) -> None:
+    """Exit code among ``allowed``; no traceback; a failure is exactly `error:` then `hint:`."""
+    context = f"exit {done.returncode}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
+    assert "Traceback" not in done.stderr, context
+    assert done.returncode in allowed, context
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, context
+        lines = done.stderr.splitlines()
+        at = lines.index(errors[0])
+        assert at + 1 < len(lines) and lines[at + 1].startswith("hint: "), context
