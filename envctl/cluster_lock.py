@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from envctl.adapters.kube_lease import LeaseConflict, LeaseRecord
-from envctl.errors import LockedError
+from envctl.errors import ClusterError, LockedError
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "ClusterLock", "Holder", "LeaseStore", "cluster_lock"]
 
@@ -208,6 +208,8 @@ class ClusterLock:
             self._store.replace(self.namespace, self.name, released)
         except LeaseConflict:
             pass  # taken over meanwhile: it is not ours to clear
+        except ClusterError:
+            pass  # the namespace went (down/gc deleted it, and the lease with it)
 
 
 @contextmanager

@@ -143,8 +143,11 @@ class Helm:
         progress: Progress,
         attempts: int = 4,
         backoff: float = 1.0,
+        context: str | None = None,
     ) -> Helm:
         """A ``Helm`` for the workspace ``kubeconfig``; ``timeout`` is a duration with a unit ("300s").
+
+        ``context``: a kubeconfig context (``--kube-context``), for a shared cluster's kubeconfig.
 
         pyhelm3's constructor already runs ``helm version``: a missing helm is a bare
         ``AssertionError`` there, mapped to ``ToolMissingError``.
@@ -159,7 +162,9 @@ class Helm:
                 msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)"
             )
         executable = runner.which("helm") or "helm"
-        command = Command(executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve())
+        command = Command(
+            executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve(), kubecontext=context
+        )
         try:
             client = Client(command, executable=executable)
         except AssertionError as exc:

@@ -14,8 +14,10 @@ from envctl.errors import ClusterError
 __all__ = ["ClusterHealth", "connect", "read_cluster_health"]
 
 
-def connect(kubeconfig: Path, *, pool_size: int = 32) -> Any:
+def connect(kubeconfig: Path, *, pool_size: int = 32, context: str | None = None) -> Any:
     """An ``ApiClient`` for ``kubeconfig`` (no global state; the default kubeconfig is not read).
+
+    ``context`` picks one of the file's contexts (default: its current one); the file is only read.
 
     ``pool_size`` is raised from the client's default of 10 because every open watch holds a
     connection (libraries.md §6.1).
@@ -26,7 +28,11 @@ def connect(kubeconfig: Path, *, pool_size: int = 32) -> Any:
         msg = f"no kubeconfig at {kubeconfig}"
         raise ClusterError(msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)")
     config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=config)
+    try:
+        kubernetes.config.load_kube_config(config_file=str(kubeconfig), context=context, client_configuration=config)
+    except kubernetes.config.ConfigException as exc:
+        msg = f"{kubeconfig}: {exc}"
+        raise ClusterError(msg, hint="check the kubeconfig and the context (cluster.context or --context)") from exc
     config.connection_pool_maxsize = pool_size
     return kubernetes.client.ApiClient(config)
 
