@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from envctl import __version__, output
-from envctl.commands import doctor, down, gc, init, plan, status, timings, up
+from envctl.commands import doctor, down, gc, init, plan, rbac, status, timings, up
 from envctl.errors import EnvctlError, ExitCode
 from envctl.toolbox import AppState
 
@@ -50,7 +50,7 @@ def _global(
     output.configure(verbose=verbose)
 
 
-for module in (init, plan, up, down, status, timings, doctor, gc):
+for module in (init, plan, up, down, status, timings, doctor, gc, rbac):
     app.command(name=module.NAME, help=module.HELP)(module.command)
 
 
