@@ -12,8 +12,11 @@ from typing import Protocol
 from envctl.adapters.kube_namespaces import NamespaceExists
 from envctl.errors import ClusterError
 from envctl.ownership import ANNOTATIONS, EntryAction, NamespaceInfo, Owner, entry_action, owner_labels, stamp
+from envctl.rbac import RELEASE_ROLE
 
-__all__ = ["NamespaceEntry", "NamespaceStore", "ensure_release_namespace"]
+__all__ = ["RELEASE_BINDING", "NamespaceEntry", "NamespaceStore", "ensure_release_namespace"]
+
+RELEASE_BINDING = "envctl"
 
 
 class NamespaceStore(Protocol):
@@ -22,6 +25,8 @@ class NamespaceStore(Protocol):
     def read(self, name: str) -> NamespaceInfo | None: ...
     def create(self, name: str, labels: dict[str, str], annotations: dict[str, str]) -> NamespaceInfo: ...
     def mark(self, name: str, labels: dict[str, str], annotations: dict[str, str]) -> NamespaceInfo: ...
+    def whoami(self) -> str | None: ...
+    def bind_role(self, namespace: str, binding: str, cluster_role: str, username: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,24 @@ def ensure_release_namespace(
                 made = store.create(name, labels, stamp(owner, when, ttl_seconds, created=True))
             except NamespaceExists:
                 continue
+            _bind_release_role(store, name)
             return NamespaceEntry("create", made)
         created = existing is not None and ANNOTATIONS["created_at"] in existing.annotations
         marked = store.mark(name, labels, stamp(owner, when, ttl_seconds, created=not created))
+        if action == "adopt":
+            _bind_release_role(store, name)
         return NamespaceEntry(action, marked)
     msg = f"namespace {name} appeared and vanished while envctl was creating it"
     raise ClusterError(msg, hint="another run is creating and deleting it; rerun when it has finished")
+
+
+def _bind_release_role(store: NamespaceStore, namespace: str) -> None:
+    """Grant ourselves ``envctl-release`` in the namespace we just made ours (see ``envctl rbac``).
+
+    A CI service account set up with ``envctl rbac`` holds no rights inside namespaces until this
+    RoleBinding exists; for anyone with wider rights it is harmless. The RoleBinding lives and dies
+    with the namespace.
+    """
+    username = store.whoami()
+    if username is not None:
+        store.bind_role(namespace, RELEASE_BINDING, RELEASE_ROLE, username)

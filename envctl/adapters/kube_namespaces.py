@@ -71,6 +71,46 @@ class NamespaceApi:
         infos = [_info(ns) for ns in found]
         return [ns for ns in infos if ns.labels.get(MANAGED_BY[0]) == MANAGED_BY[1]]
 
+    def whoami(self) -> str | None:
+        """The username the API knows us by (SelfSubjectReview); None where the API cannot say (< 1.28)."""
+        import kubernetes
+
+        api = kubernetes.client.AuthenticationV1Api(self._core.api_client)
+        body: Any = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            review = api.create_self_subject_review(body, _request_timeout=self._timeout)
+        except kubernetes.client.ApiException as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        info = review.status.user_info if review.status is not None else None
+        return info.username if info is not None else None
+
+    def bind_role(self, namespace: str, binding: str, cluster_role: str, username: str) -> bool:
+        """A RoleBinding of ``cluster_role`` to ``username`` in ``namespace``; False when it already exists."""
+        import kubernetes
+
+        rbac = kubernetes.client.RbacAuthorizationV1Api(self._core.api_client)
+        parts = username.split(":")
+        if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+            subject = {"kind": "ServiceAccount", "name": parts[3], "namespace": parts[2]}
+        else:
+            subject = {"kind": "User", "name": username, "apiGroup": "rbac.authorization.k8s.io"}
+        body: Any = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": binding, "namespace": namespace, "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+            "subjects": [subject],
+        }
+        try:
+            rbac.create_namespaced_role_binding(namespace, body, _request_timeout=self._timeout)
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
     def delete(self, name: str) -> bool:
         """Delete the namespace (and so everything in it); False when it was already gone."""
         import kubernetes

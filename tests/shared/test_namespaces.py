@@ -106,3 +106,18 @@ def test_gc_decisions(namespace: NamespaceInfo, older_than: float | None, delete
 def test_gc_never_lists_a_namespace_envctl_does_not_manage():
     decisions = plan_gc([ns("theirs", managed=False, expires="2020-01-01T00:00:00Z"), ns("ours")], T0)
     assert [d.namespace for d in decisions] == ["ours"]
+
+
+def test_a_created_or_adopted_namespace_binds_the_release_role_to_whoever_runs_envctl(namespaces, shared_api):
+    shared_api.emulator.username = "system:serviceaccount:envctl-system:envctl"
+    ensure_release_namespace(namespaces, "pr-12", OWNER, ttl_seconds=DAY, now=T0)
+    binding = shared_api.get("rbac.authorization.k8s.io/v1/rolebindings", "pr-12", "envctl")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "envctl-release"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "envctl", "namespace": "envctl-system"}]
+    ensure_release_namespace(namespaces, "pr-12", OWNER, ttl_seconds=DAY, now=T0)  # a refresh: binding kept as is
+
+    shared_api.emulator.username = "alice@example.com"
+    shared_api.create("v1/namespaces", {"metadata": {"name": "legacy"}})
+    ensure_release_namespace(namespaces, "legacy", OWNER, ttl_seconds=DAY, now=T0, adopt=True)
+    subjects = shared_api.get("rbac.authorization.k8s.io/v1/rolebindings", "legacy", "envctl")["subjects"]
+    assert subjects == [{"kind": "User", "name": "alice@example.com", "apiGroup": "rbac.authorization.k8s.io"}]

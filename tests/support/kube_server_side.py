@@ -10,7 +10,7 @@ Namespaces: KMock 0.8 cannot parse ``/api/v1/namespaces[/NAME]`` (it reads the n
 namespace and fails), so those two paths are parsed here and served by the same emulator store.
 As a real API server does, deleting a namespace deletes what is in it, and a namespaced object
 cannot be created in a namespace that does not exist (404 ``namespaces "x" not found``);
-``default`` exists from the start.
+``default`` exists from the start. ``POST .../selfsubjectreviews`` answers ``username``.
 
 Use ``KubeApi(emulator=ServerSideEmulator)``. The check and the write happen under one lock, so
 two concurrent writers with the same resourceVersion get one success and one 409, as in etcd.
@@ -48,13 +48,22 @@ class ServerSideEmulator(kmock.KubernetesEmulator):
     _versions: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1000), init=False)
     _write_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
 
+    # Who SelfSubjectReview says we are (a test may set a service account's name).
+    username: str = "kubernetes-admin"
+
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        self.resources["rbac.authorization.k8s.io/v1/rolebindings"] = kmock.ResourceInfo(kind="RoleBinding", namespaced=True)
         self.objects[NAMESPACES, None, "default"] = {"apiVersion": "v1", "kind": "Namespace",
                                                       "metadata": {"name": "default", "resourceVersion": "1"}}  # fmt: skip
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         parts = raw_request.path.strip("/").split("/")
+        if parts == ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] and raw_request.method == "POST":
+            await raw_request.read()
+            review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {},
+                      "status": {"userInfo": {"username": self.username, "groups": ["system:authenticated"]}}}  # fmt: skip
+            return aiohttp.web.json_response(review, status=201)
         if parts[:3] != ["api", "v1", "namespaces"] or len(parts) > 4:
             return await super().__call__(raw_request)
         request = await self._parse_namespace_request(raw_request, parts[3] if len(parts) == 4 else None)
