@@ -130,6 +130,13 @@ class Git:
             pos = end + 1 + size + 1
         return found
 
+    def remote_url(self, remote: str = "origin") -> str | None:
+        """The URL of ``remote`` (what names the repository for every clone); None when there is none."""
+        if not self.available():
+            return None
+        code, out = self._run("config", "--get", f"remote.{remote}.url", check=False)
+        return out.strip() or None if code == 0 else None
+
     def head(self) -> tuple[str | None, str | None]:
         """(commit, branch) checked out; Nones outside git, on an unborn branch or a detached HEAD's branch."""
         values: list[str | None] = []
