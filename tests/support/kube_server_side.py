@@ -10,7 +10,8 @@ Namespaces: KMock 0.8 cannot parse ``/api/v1/namespaces[/NAME]`` (it reads the n
 namespace and fails), so those two paths are parsed here and served by the same emulator store.
 As a real API server does, deleting a namespace deletes what is in it, and a namespaced object
 cannot be created in a namespace that does not exist (404 ``namespaces "x" not found``);
-``default`` exists from the start. ``POST .../selfsubjectreviews`` answers ``username``.
+``default`` exists from the start. ``POST .../selfsubjectreviews`` answers ``username``;
+``.../selfsubjectaccessreviews`` allows everything but the ``denied`` (verb, resource) pairs.
 
 Use ``KubeApi(emulator=ServerSideEmulator)``. The check and the write happen under one lock, so
 two concurrent writers with the same resourceVersion get one success and one 409, as in etcd.
@@ -50,6 +51,8 @@ class ServerSideEmulator(kmock.KubernetesEmulator):
 
     # Who SelfSubjectReview says we are (a test may set a service account's name).
     username: str = "kubernetes-admin"
+    # What SelfSubjectAccessReview denies: (verb, resource) pairs; everything else is allowed.
+    denied: set[tuple[str, str]] = attrs.field(factory=set)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -64,6 +67,13 @@ class ServerSideEmulator(kmock.KubernetesEmulator):
             review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {},
                       "status": {"userInfo": {"username": self.username, "groups": ["system:authenticated"]}}}  # fmt: skip
             return aiohttp.web.json_response(review, status=201)
+        if parts == ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] and raw_request.method == "POST":
+            spec = (await raw_request.json()).get("spec", {})
+            asked = spec.get("resourceAttributes", {})
+            allowed = (asked.get("verb"), asked.get("resource")) not in self.denied
+            status = {"allowed": allowed, "reason": "" if allowed else "denied by the test cluster's RBAC"}
+            return aiohttp.web.json_response({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                                              "spec": spec, "status": status}, status=201)  # fmt: skip
         if parts[:3] != ["api", "v1", "namespaces"] or len(parts) > 4:
             return await super().__call__(raw_request)
         request = await self._parse_namespace_request(raw_request, parts[3] if len(parts) == 4 else None)
