@@ -34,6 +34,8 @@ CONFIG_FILE = "envctl.yaml"
 
 _DURATION = re.compile(r"^(\d+)(s|m|h)$")
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# k3d's --registry-use grammar (pkg/util/registry.go registryRefRegexp): [proto://]host[:port[:port]]
+_REGISTRY_USE = r"^(https?://)?[a-zA-Z0-9][-a-zA-Z0-9.]*(:\d{1,5}){0,2}$"
 _VALUES_PATH = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"
 # Build args travel to the docker client as environment variables (never on its command line),
 # so their names must be variable names, and never one the client itself reads.
@@ -56,12 +58,24 @@ class _Model(BaseModel):
 
 
 class RegistrySpec(_Model):
-    """A registry the cluster pulls from: k3d-managed (``create``) or an existing one (``use``)."""
+    """A k3d-managed registry the cluster pulls from: created with the cluster, or an existing one.
 
-    create: bool = Field(True, description="let k3d create and manage the registry container")
-    name: Annotated[str, Field(pattern=_DNS_LABEL)] = "envctl-registry"
-    host_port: int = Field(5111, ge=1, le=65535, description="port on 127.0.0.1 the registry listens on")
-    use: str | None = Field(None, description="host:port of an existing registry instead of creating one")
+    With provider k3d both are k3d registry *containers*: k3d writes the nodes' mirror config from
+    the container (docs/tools.md, "k3d"), so ``use`` names one made by ``k3d registry create NAME``
+    (container ``k3d-NAME``), not a host:port; with ``use`` set, ``create``/``name``/``host_port``
+    are unused. With provider existing, ``use`` is the HOST:PORT of the registry the cluster pulls from.
+    """
+
+    create: bool = Field(True, description="let k3d create the registry container with the cluster")
+    name: Annotated[str, Field(pattern=_DNS_LABEL)] = Field(
+        "envctl-registry", description="the created registry's container name (k3d uses it as given)"
+    )
+    host_port: int = Field(5111, ge=1, le=65535, description="port on 127.0.0.1 the registry is published on")
+    use: str | None = Field(
+        None,
+        description="provider k3d: name of an existing k3d registry container (e.g. k3d-myregistry); "
+        "provider existing: HOST:PORT of the registry the cluster pulls from",
+    )
     pull_secret: Annotated[str, Field(pattern=_DNS_LABEL, max_length=253)] | None = Field(
         None, description="provider existing: an image pull Secret (in the release namespace) for `use`"
     )
@@ -99,6 +113,12 @@ class ClusterSpec(_Model):
                     raise ValueError(msg)
             if self.registry is not None and self.registry.pull_secret is not None:
                 msg = "registry.pull_secret is only read with provider: existing"
+                raise ValueError(msg)
+            if self.registry is not None and self.registry.use and not re.match(_REGISTRY_USE, self.registry.use):
+                msg = (
+                    f"registry.use {self.registry.use!r} is not a k3d registry name "
+                    "(k3d's --registry-use takes [proto://]NAME[:PORT], e.g. k3d-myregistry)"
+                )
                 raise ValueError(msg)
             return self
         # An existing cluster: nothing is created at cluster level, so no k3d registry either.

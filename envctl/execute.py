@@ -206,10 +206,8 @@ def bind_phases(
     def load(built: Any, info: Any, _: TaskContext) -> Any:
         nodes = [Node(name, ctr_address=K3S_CONTAINERD_SOCKET) for name in info.nodes]
         registry = None
-        if info.registry:
-            spec = config.cluster.registry
-            inside = spec.use if spec and spec.use else (f"k3d-{spec.name}:{spec.host_port}" if spec else None)
-            registry = RegistryTarget(address=info.registry, cluster_address=inside)
+        if info.registry:  # pushed to from here, pulled by the nodes through k3d's mirror for its name
+            registry = RegistryTarget(address=info.registry.push_address, cluster_address=info.registry.cluster_address)
         results = load_images(
             [built],
             nodes,

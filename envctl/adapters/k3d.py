@@ -1,7 +1,10 @@
 """The k3d adapter: every `k3d` command line envctl runs is built here and only here.
 
-Output is parsed from `k3d cluster list -o json`, never from log lines; k3d writes INFO logs to
-stdout with ANSI colours unless ``LOG_COLORS=false`` (libraries.md §5.3), so that is always set.
+Output is parsed from `k3d cluster list -o json` / `k3d registry list -o json`, never from log
+lines; k3d's logrus writes INFO logs to stdout with ANSI colours unless ``LOG_COLORS`` parses false
+(cmd/root.go initLogging), so that is always set, and then every log line is
+``time="…" level=… msg="…"``: a failure's message is read from its error and fatal lines.
+Behaviours relied on, with their sources in k3d v5.8.3, are listed in docs/tools.md.
 
 The cluster's spec is stored on its server containers as runtime labels, so a later run can tell
 whether the cluster still matches the config. The label keys start with ``k3d-``: k3d's
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envctl.adapters.process import SubprocessRunner
-from envctl.config import ClusterSpec
+from envctl.config import ClusterSpec, RegistrySpec
 from envctl.errors import ClusterError, ToolFailedError
 
 __all__ = [
@@ -30,8 +33,11 @@ __all__ = [
     "K3d",
     "K3dCluster",
     "K3dNode",
+    "K3dRegistry",
     "decode_spec",
     "encode_spec",
+    "failure_message",
+    "registry_container_name",
 ]
 
 FINGERPRINT_LABEL = "k3d-envctl.fingerprint"
@@ -41,6 +47,30 @@ K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock"
 SPEC_LABEL = "k3d-envctl.spec"
 _ENV = {"LOG_COLORS": "false"}
 _VERSION = re.compile(r"k3d version v(\d+\.\d+\.\d+\S*)")
+_LOG_LINE = re.compile(r'level=(?P<level>\w+) msg=(?P<msg>"(?:[^"\\]|\\.)*"|\S*)')
+
+
+def failure_message(stderr: str) -> str:
+    """What a failed k3d command says: its error-level lines then the fatal one, from logrus's
+    ``level=error msg="…"`` lines (k3d logs the cause at error level and ends with a generic fatal,
+    e.g. "Cluster creation FAILED, all changes have been rolled back!")."""
+    said = []
+    for match in _LOG_LINE.finditer(stderr):
+        if match["level"] in ("error", "fatal", "panic"):
+            text = match["msg"]
+            said.append(json.loads(text) if text.startswith('"') else text)
+    if said:
+        return "; ".join(dict.fromkeys(said))
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def registry_container_name(spec: RegistrySpec) -> str:
+    """The container a registry spec names: ``use``'s host part (k3d's ``[proto://]host[:port]``,
+    pkg/util/registry.go ParseRegistryRef) or the name ``--registry-create`` gives it."""
+    if spec.use:
+        return spec.use.split("://", 1)[-1].split(":", 1)[0]
+    return spec.name
 
 
 def encode_spec(spec: ClusterSpec) -> str:
@@ -97,6 +127,27 @@ class K3dCluster:
         return None
 
 
+@dataclass(frozen=True)
+class K3dRegistry:
+    """A k3d-managed registry container, and the two names it is reached by."""
+
+    name: str  # the container, e.g. "envctl-registry" (cluster create) or "k3d-myreg" (registry create)
+    host_ip: str  # where its port is published on this machine ("0.0.0.0" = every interface)
+    host_port: str
+
+    @property
+    def push_address(self) -> str:
+        """host:port this machine pushes to."""
+        host = "127.0.0.1" if self.host_ip in ("", "0.0.0.0") else self.host_ip
+        return f"{host}:{self.host_port}"
+
+    @property
+    def cluster_address(self) -> str:
+        """host:port the nodes pull from: k3d writes a registries.yaml mirror for exactly
+        ``<container name>:<host port>`` (pkg/client/registry.go RegistryGenerateK3sConfig)."""
+        return f"{self.name}:{self.host_port}"
+
+
 class K3d:
     """`k3d` through the process choke point; one method per verb."""
 
@@ -126,6 +177,40 @@ class K3d:
     def get(self, name: str) -> K3dCluster | None:
         return next((c for c in self.list_clusters() if c.name == name), None)
 
+    def registry(self, name: str) -> K3dRegistry | None:
+        """The k3d-managed registry container called ``name`` or ``k3d-<name>`` (as k3d's own
+        lookup accepts either: pkg/runtimes/docker/container.go getNodeContainer), or None."""
+        out = self._run(["registry", "list", "-o", "json"], what="list registries").stdout
+        try:
+            nodes = json.loads(out or "[]") or []
+        except json.JSONDecodeError as exc:
+            msg = f"`k3d registry list -o json` printed something that is not JSON: {out.strip()[:200]!r}"
+            raise ClusterError(msg, hint="envctl needs k3d v5's JSON output") from exc
+        for node in nodes:
+            if str(node.get("name", "")) in (name, f"k3d-{name}"):
+                for bindings in (node.get("portMappings") or {}).values():
+                    for binding in bindings or []:
+                        return K3dRegistry(
+                            str(node["name"]), str(binding.get("HostIp", "")), str(binding.get("HostPort", ""))
+                        )
+        return None
+
+    def cluster_registry(self, spec: RegistrySpec | None) -> K3dRegistry | None:
+        """The registry the cluster spec connects (created or used), looked up in k3d; None without one."""
+        if spec is None or not (spec.use or spec.create):
+            return None
+        name = registry_container_name(spec)
+        found = self.registry(name)
+        if found is None:
+            msg = f"k3d lists no registry container {name!r}, which the cluster's registry settings name"
+            hint = (
+                f"create it with `k3d registry create {name.removeprefix('k3d-')}`, or fix cluster.registry.use"
+                if spec.use
+                else "rerun with --recreate to create the cluster (and its registry) again"
+            )
+            raise ClusterError(msg, hint=hint)
+        return found
+
     def create(self, spec: ClusterSpec, fingerprint: str, *, timeout: str = "120s") -> None:
         self._run(self.create_argv(spec, fingerprint, timeout=timeout), what=f"create cluster {spec.name!r}")
 
@@ -142,9 +227,12 @@ class K3d:
             argv += ["--port", port]
         registry = spec.registry
         if registry is not None and registry.use:
+            # The name of a k3d-managed registry container (k3d looks the container up and rebuilds
+            # the registry from it: pkg/client/cluster.go ClusterPrep), never a host:port.
             argv += ["--registry-use", registry.use]
         elif registry is not None and registry.create:
-            # NAME:HOST:HOSTPORT; binding 127.0.0.1 keeps the registry off other interfaces.
+            # NAME:HOST:HOSTPORT makes a container named exactly NAME (pkg/config/transform.go);
+            # binding 127.0.0.1 keeps the registry off other interfaces.
             argv += ["--registry-create", f"{registry.name}:127.0.0.1:{registry.host_port}"]
         argv += [
             # The user's ~/.kube/config is never touched; envctl writes a workspace kubeconfig.
@@ -174,7 +262,7 @@ class K3d:
         except ToolFailedError as exc:
             if what is None:
                 raise
-            detail = _last_line(exc.stderr) or exc.message
+            detail = failure_message(exc.stderr) or exc.message
             msg = f"k3d could not {what}: {detail}"
             hint = "rerun with --verbose for k3d's output; `envctl doctor` checks the set-up"
             raise ClusterError(msg, hint=hint) from exc
@@ -198,8 +286,3 @@ def _parse_cluster(item: Mapping[str, Any]) -> K3dCluster:
         agents_count=int(item.get("agentsCount", 0)),
         nodes=nodes,
     )
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, K3d, K3dCluster, decode_spec
+from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, K3d, K3dCluster, K3dRegistry, decode_spec
 from envctl.config import ClusterSpec
 from envctl.errors import ClusterError
 from envctl.progress import Progress
@@ -35,7 +35,7 @@ class ClusterInfo:
     action: Action
     kubeconfig: Path
     nodes: tuple[str, ...]  # server and agent containers (where images go), not the load balancer
-    registry: str | None  # where the host pushes (127.0.0.1:PORT or the configured `use`), or None
+    registry: K3dRegistry | None  # the cluster's registry (push and in-cluster addresses), or None
     fingerprint: str
 
 
@@ -129,7 +129,7 @@ def ensure_cluster(
         action=action,
         kubeconfig=kubeconfig_path,
         nodes=cluster.workload_nodes,
-        registry=_registry_address(spec),
+        registry=k3d.cluster_registry(spec.registry),
         fingerprint=fingerprint,
     )
 
@@ -180,14 +180,6 @@ def _wait_until_ready(kubeconfig: Path, spec: ClusterSpec, timeout: float, inter
             time.sleep(interval)
     finally:
         api.close()
-
-
-def _registry_address(spec: ClusterSpec) -> str | None:
-    if spec.registry is None:
-        return None
-    if spec.registry.use:
-        return spec.registry.use
-    return f"127.0.0.1:{spec.registry.host_port}" if spec.registry.create else None
 
 
 def _show(value: Any) -> str:
