@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -25,9 +26,11 @@ K3D_STANDIN = Path(__file__).resolve().parents[1] / "standins" / "k3d"
 def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     (root / ".envctl").mkdir(parents=True)
+    # The chart lives inside the workspace: envctl refuses chart paths that leave it.
+    shutil.copytree(DEMO_CHART, root / "charts" / "demo")
     (root / "envctl.yaml").write_text(
         "version: 1\ncluster:\n  name: envctl-test-down\n"
-        f"release:\n  name: demo\n  namespace: ci\n  chart: {DEMO_CHART}\n  timeout: 120s\n"
+        "release:\n  name: demo\n  namespace: ci\n  chart: charts/demo\n  timeout: 120s\n"
     )
     return root
 
