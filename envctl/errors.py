@@ -21,6 +21,7 @@ __all__ = [
     "LoadError",
     "LockedError",
     "NotBuiltYetError",
+    "StateUnwritableError",
     "ToolFailedError",
     "ToolMissingError",
     "WorkloadsNotReadyError",
@@ -74,6 +75,12 @@ class ToolMissingError(EnvctlError):
 
 class DaemonUnavailableError(EnvctlError):
     """A daemon (Docker, a registry, the API server) does not answer."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class StateUnwritableError(EnvctlError):
+    """envctl's own state folder (``.envctl``: lock, kubeconfig, run records) cannot be written."""
 
     exit_code = ExitCode.ENVIRONMENT
 

@@ -26,14 +26,27 @@ def command(
         bool, typer.Option("--delete-cluster", help="Also delete the k3d cluster (and everything in it).")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete the cluster without asking.")] = False,
+    no_wait_lock: Annotated[
+        bool,
+        typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting while an up holds the workspace."),
+    ] = False,
 ) -> None:
-    from envctl.adapters.k3d import K3d
+    from envctl.lock import workspace_lock
 
     state: AppState = ctx.obj
     config = state.config
-    release, cluster_name = config.release, config.cluster.name
     if delete_cluster and not yes:
-        _confirm_cluster_deletion(cluster_name)
+        _confirm_cluster_deletion(config.cluster.name)
+    # Never uninstall under a running `up` (it would deploy into a release being removed).
+    with workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info, command="envctl down"):
+        _take_down(state, delete_cluster=delete_cluster)
+
+
+def _take_down(state: AppState, *, delete_cluster: bool) -> None:
+    from envctl.adapters.k3d import K3d
+
+    config = state.config
+    release, cluster_name = config.release, config.cluster.name
     progress = output.ConsoleProgress()
     k3d = K3d(state.runner) if delete_cluster else None
     cluster = k3d.get(cluster_name) if k3d is not None else None

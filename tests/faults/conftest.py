@@ -59,3 +59,14 @@ def assert_contract(done: subprocess.CompletedProcess[str], allowed: tuple[int, 
         lines = done.stderr.splitlines()
         at = lines.index(errors[0])
         assert at + 1 < len(lines) and lines[at + 1].startswith("hint: "), context
+
+
+def under_mounts(mounts: list[tuple[Path, str]], argv: list[str]) -> list[str]:
+    """``argv`` run in a private mount namespace where each (folder, options) is a fresh tmpfs.
+
+    ``options`` such as ``ro`` (a read-only folder) or ``size=16k`` (a disk that fills up). The
+    mounts exist only for that process and vanish with it: nothing to clean up, even on a crash.
+    """
+    script = " && ".join(f'mount -t tmpfs -o {options} tmpfs "${{{i + 1}}}"' for i, (_, options) in enumerate(mounts))
+    script += f' && shift {len(mounts)} && exec "$@"' if mounts else 'exec "$@"'
+    return ["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", *(str(f) for f, _ in mounts), *argv]
