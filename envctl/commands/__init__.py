@@ -17,6 +17,16 @@ def require_choice(flag: str, value: str, choices: Sequence[str], what: str) -> 
         raise InputError(msg, hint=f"use one of: {', '.join(choices)}")
 
 
-def split_names(text: str | None) -> tuple[str, ...] | None:
-    """``--services "a, b"`` → ``("a", "b")``; None when the flag was not given."""
-    return tuple(name.strip() for name in text.split(",") if name.strip()) if text else None
+def split_names(text: str | None, flag: str = "--services") -> tuple[str, ...] | None:
+    """``--services "a, b"`` → ``("a", "b")``; None when the flag was not given.
+
+    Given but naming nothing (``","``, or ``""`` from an empty CI variable) is an error: planning
+    nothing would still say ``needs_cluster=true``, and planning everything is not what was asked.
+    """
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        msg = f"{flag} {text!r} names no service"
+        raise InputError(msg, hint=f"name at least one service, or leave out {flag} to plan every service")
+    return names
