@@ -157,7 +157,8 @@ def analyze(run: RunRecord) -> RunAnalysis:
 
 
 def _worst(outcomes: Iterable[str]) -> str:
-    rank = {"ok": 0, "skipped": 1, "cancelled": 2, "failed": 3}
+    # A phase that did any work is "ok" even if some of its steps had nothing to do.
+    rank = {"skipped": 0, "ok": 1, "cancelled": 2, "failed": 3}
     return max(outcomes, key=lambda o: rank.get(o, 0), default="ok")
 
 

@@ -107,3 +107,16 @@ def test_p95_is_nearest_rank():
     assert p95(list(range(1, 21))) == 19
     assert p95([3.0]) == 3.0
     assert p95([1, 2, 3, 4, 100]) == 100
+
+
+def test_a_phase_that_did_work_is_ok_even_when_some_of_its_steps_were_skipped():
+    meta = RunMeta(run_id="20261129T070000Z-cccc", started_at="2026-11-29T07:00:00Z", command="up", outcome="ok")
+    spans = (
+        span("load:api", "load", 0.0, 9.0, "api", load_mode="import", bytes_moved=402_000_000),
+        span("load:web", "load", 0.0, 0.1, "web", outcome="skipped", reason="node has the image"),
+        span("build:web", "build", 0.0, 0.1, "web", outcome="skipped"),
+        span("wait:a", "wait", 9.0, 10.0, outcome="cancelled"),
+        span("wait:b", "wait", 9.0, 9.5),
+    )
+    phases = {kind: outcome for kind, _, outcome in analyze(RunRecord(meta, spans)).phases}
+    assert phases == {"load": "ok", "build": "skipped", "wait": "cancelled"}
