@@ -3,14 +3,23 @@
 k3s's ``ctr`` defaults to its own socket; test nodes run containerd on a custom socket per node,
 so the address is configurable per node (``Node.ctr_address``). A node's image IDs are the
 ``sha256:<config digest>`` references the CRI plugin keeps next to each tag; they equal
-``docker image inspect -f {{.Id}}`` (shared/reference/test-environment.md), so "does the node have
-this image" is a lookup by ID, not a kubelet node-status list (capped at 50 images).
+``docker image inspect -f {{.Id}}``, so "does the node have this image" is a lookup by ID, not a
+kubelet node-status list (capped at 50 images).
+
+``ctr images import`` creates only the tag. The ``sha256:<config digest>`` name is created
+afterwards by the CRI plugin's event handler reacting to the import's ImageCreate event
+(containerd v1.6.20 / v1.7 pkg/cri/server/events.go → image_pull.go ``updateImage``), so an
+immediate listing could in principle miss it: ``wait_listed`` re-lists, for a bounded time, until
+both names are there (docs/tools.md, "containerd").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from envctl.adapters.process import SubprocessRunner
 
@@ -67,6 +76,38 @@ class ContainerdNodes:
             ids=frozenset(n for n in names if _ID.match(n)),
         )
 
+    def wait_listed(
+        self,
+        node: Node,
+        ref: str,
+        image_id: str,
+        *,
+        timeout: float = 10.0,
+        interval: float = 0.1,
+        on_wait: Callable[[], None] | None = None,
+    ) -> NodeImages:
+        """List the node until it names both ``ref`` and ``image_id`` (or ``timeout`` passes);
+        returns the last listing. ``on_wait`` is called before each re-list."""
+
+        def missing(images: NodeImages) -> bool:
+            return image_id not in images.ids or normalize_ref(ref) not in images.refs
+
+        def waiting(_: RetryCallState) -> None:
+            if on_wait is not None:
+                on_wait()
+
+        retrying = Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(interval),
+            retry=retry_if_result(missing),
+            before_sleep=waiting,
+            retry_error_callback=lambda state: (
+                state.outcome.result() if state.outcome else NodeImages(frozenset(), frozenset())
+            ),
+            reraise=True,
+        )
+        return retrying(self.images, node)
+
     def import_image(self, node: Node, ref: str, *, timeout: float | None = None) -> int:
         """Stream ``docker save ref`` (named, so the tag survives) into the node; returns bytes moved.
 
@@ -79,6 +120,4 @@ class ContainerdNodes:
 
     def tag(self, node: Node, image_id: str, ref: str, *, timeout: float = 60) -> None:
         """Give an image the node already holds (by ID) the tag it lacks; nothing is transferred."""
-        self._runner.run(
-            self.ctr(node, "images", "tag", "--force", image_id, normalize_ref(ref)), timeout=timeout
-        )
+        self._runner.run(self.ctr(node, "images", "tag", "--force", image_id, normalize_ref(ref)), timeout=timeout)

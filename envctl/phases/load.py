@@ -223,7 +223,8 @@ def _import(
                 outcome = "imported"
             span.set(bytes_moved=moved, result=outcome)
             # Verify: k3d's tools-node mode reported imports that never happened (k3d#1484).
-            if not _has(containerd.images(node), facts):
+            # The sha256:<id> name comes from the CRI plugin, after the import: re-list (bounded).
+            if not _has(containerd.wait_listed(node, facts.ref, facts.image_id), facts):
                 raise _NotLoaded(
                     f"{name} does not list {facts.ref} ({facts.image_id[:19]}) after the {outcome[:-2]}"
                 )
