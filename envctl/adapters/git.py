@@ -73,11 +73,13 @@ class Git:
     def index(self) -> list[IndexEntry]:
         """Every tracked file under the workspace folder, with its mode and blob hash (no file is read)."""
         _code, out = self._run("ls-files", "--stage", "-z")
+        # "<6-digit mode> <object id> <stage digit>\t<path>": sliced, not split (a monorepo's index
+        # has tens of thousands of lines, and this runs on every plan)
+        new = tuple.__new__
         entries = []
         for item in _fields(out):
-            meta, _, path = item.partition("\t")
-            mode, sha, stage = meta.split()
-            entries.append(IndexEntry(mode, sha, int(stage), path))
+            tab = item.index("\t")
+            entries.append(new(IndexEntry, (item[:6], item[7 : tab - 2], ord(item[tab - 1]) - 48, item[tab + 1 :])))
         return entries
 
     def status(self) -> list[StatusEntry]:
@@ -87,6 +89,12 @@ class Git:
             "--no-renames", "--ignore-submodules", ".",
         )
         return [StatusEntry(item[:2], item[3:]) for item in _fields(out)]
+
+    def untracked_folders(self) -> list[str]:
+        """Untracked (not ignored) folders under the workspace folder, "/"-terminated: folders holding
+        only untracked files, and empty folders, which git never tracks (``ls-files --directory``)."""
+        _code, out = self._run("ls-files", "--others", "--directory", "--exclude-standard", "-z")
+        return [item for item in _fields(out) if item.endswith("/")]
 
     def resolve_commit(self, ref: str) -> str | None:
         """The commit ``ref`` names, or None when it names none (``--end-of-options``: never an option)."""

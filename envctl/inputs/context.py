@@ -100,13 +100,20 @@ class PathIndex:
 
     def match(self, context: str, source: str) -> list[str]:
         """Files a COPY ``source`` (context-relative, cleaned) brings in: a file, a folder's files,
-        or every file and folder a wildcard matches (a matched folder brings all its files).
-        A malformed wildcard matches nothing, as in BuildKit (which ignores the pattern error)."""
+        or every file under what a wildcard matches (``heads``)."""
         if not goglob.has_wildcards(source):
             path = join(context, source)
-            if path in self._set:
-                return [path]
-            return self.under(path)
+            return [path] if path in self._set else self.under(path)
+        found: list[str] = []
+        for head in self.heads(context, source):
+            found += [head] if head in self._set else self.under(head)
+        return found
+
+    def heads(self, context: str, source: str) -> list[str]:
+        """What a wildcard ``source`` matches, as BuildKit's ``resolveWildcards`` walks: split at
+        the first component with a wildcard, every file or folder below the fixed part whose
+        remainder matches ``filepath.Match``; a matched folder is not walked further. A malformed
+        wildcard matches nothing (BuildKit ignores the pattern error)."""
         parts = source.split("/")
         fixed: list[str] = []
         for part in parts:
@@ -120,26 +127,25 @@ class PathIndex:
         except goglob.BadPattern:
             return []
         start = len(root) + 1 if root else 0
+        heads: dict[str, None] = {}
         if "[" not in rest:
             # `*`, `?` and literals never match "/": only the prefix with as many components as the
-            # pattern can match (a folder there brings everything under it)
+            # pattern can match
             depth = rest.count("/") + 1
-            return [
-                path for path in self.under(root)
-                if (head := "/".join(path[start:].split("/", depth)[:depth])).count("/") == depth - 1
-                and pattern.fullmatch(head)
-            ]
-        # a class may match "/" (Go's `[^a]` does): BuildKit walks every folder, so any prefix counts
+            for path in self.under(root):
+                below = path[start:].split("/", depth)
+                if len(below) >= depth and below[depth - 1] and pattern.fullmatch("/".join(below[:depth])):
+                    heads[path[:start] + "/".join(below[:depth])] = None
+            return list(heads)
+        # a class may match "/" (Go's `[^a]` does): any prefix may match, the shortest wins
         seen: dict[str, bool] = {}
-
-        def hit(rel: str) -> bool:
-            if rel not in seen:
-                seen[rel] = pattern.fullmatch(rel) is not None
-            return seen[rel]
-
-        found = []
         for path in self.under(root):
-            parts_below = path[start:].split("/")
-            if any(hit("/".join(parts_below[: i + 1])) for i in range(len(parts_below))):
-                found.append(path)
-        return found
+            below = path[start:].rstrip("/").split("/")
+            for i in range(len(below)):
+                rel = "/".join(below[: i + 1])
+                if rel not in seen:
+                    seen[rel] = pattern.fullmatch(rel) is not None
+                if seen[rel]:
+                    heads[path[:start] + rel] = None
+                    break
+        return list(heads)

@@ -16,17 +16,17 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from envctl.config import ServiceSpec
 from envctl.errors import InputError
-from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for, join
 from envctl.inputs.dockerfile import BaseRef, CopySource, clean_source, parse_dockerfile
-from envctl.inputs.gitstate import Snapshot
+from envctl.inputs.gitstate import MODE_SYMLINK
+from envctl.inputs.sources import SourceResolver, check_nested_link, files_digest, follow_links
 
 __all__ = ["ServiceInputs", "SourceResolver", "collect_inputs", "compute_fingerprints", "image_repository"]
+# SourceResolver lives in inputs/sources.py; it is re-exported here for the scan
 
-FINGERPRINT_VERSION = "envctl-fingerprint/1"
+FINGERPRINT_VERSION = "envctl-fingerprint/2"  # 2: file modes, folders, links followed as BuildKit does
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ServiceInputs:
     dockerfile: str
     context: str
     dockerfile_blob: str
-    files: Mapping[str, str]  # workspace-relative path -> git blob hash
+    files: Mapping[str, str]  # workspace-relative path -> identity ("<git mode> <blob>", or "dir")
     groups: tuple[tuple[CopySource | None, str, Mapping[str, str]], ...]  # (instruction, digest, its files)
     base_refs: tuple[BaseRef, ...]  # external images (dependencies on other services excluded)
     depends_on: tuple[str, ...]
@@ -68,39 +68,6 @@ def _located(spec_path: str, what: str, name: str) -> str:
     return "" if cleaned == "." else cleaned
 
 
-class SourceResolver:
-    """Resolves COPY sources against one snapshot, memoised: services that copy the same shared
-    library with the same ignore file pay for it once."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
-        self.index = PathIndex(snapshot.paths)
-        self._ignores: dict[str, IgnoreRules] = {}
-        self._resolved: dict[tuple[str, str, str | None], tuple[dict[str, str], bool, str]] = {}
-
-    def ignore_rules(self, dockerfile: str, context: str) -> tuple[str | None, IgnoreRules]:
-        path = ignore_file_for(dockerfile, context, self.snapshot.__contains__)
-        if path is None:
-            return None, IgnoreRules(())
-        if path not in self._ignores:
-            self._ignores[path] = IgnoreRules.parse(self.snapshot.text(path) or "", path)
-        return path, self._ignores[path]
-
-    def resolve(
-        self, context: str, source: str, ignore_path: str | None, rules: IgnoreRules
-    ) -> tuple[dict[str, str], bool, str]:
-        """``({path: blob} kept after the ignore file, whether anything matched before it, digest)``;
-        the digest covers the kept files' context-relative paths and blob hashes."""
-        key = (context, source, ignore_path)
-        if key not in self._resolved:
-            matched = self.index.match(context, source) or _ignored_by_git(self.snapshot, context, source)
-            strip = len(context) + 1 if context else 0
-            blob = self.snapshot.blob
-            kept = {path: blob(path) for path in matched if not rules.excluded(path[strip:])}
-            self._resolved[key] = (kept, bool(matched), _files_digest(kept, strip))
-        return self._resolved[key]
-
-
 def collect_inputs(
     name: str,
     spec: ServiceSpec,
@@ -108,9 +75,11 @@ def collect_inputs(
     services_by_repo: Mapping[str, str],
 ) -> ServiceInputs:
     """Inputs of one service at ``snapshot``; InputError names the Dockerfile, line and source."""
-    dockerfile = _located(spec.dockerfile, "dockerfile", name)
-    context = _located(spec.context, "context", name)
     snapshot = resolver.snapshot
+    # by real paths, as the docker CLI opens them: a symlinked context or Dockerfile is followed,
+    # and refused when it leads out of the workspace
+    context = follow_links(snapshot, _located(spec.context, "context", name))
+    dockerfile = follow_links(snapshot, _located(spec.dockerfile, "dockerfile", name))
     text = snapshot.text(dockerfile)
     if text is None:
         msg = f"service {name!r}: Dockerfile {dockerfile} not found ({snapshot.label})"
@@ -120,19 +89,29 @@ def collect_inputs(
     files: dict[str, str] = {}
     groups: list[tuple[CopySource | None, str, Mapping[str, str]]] = []
     for copy in parsed.sources:
-        kept, matched, digest = resolver.resolve(context, copy.source, ignore_path, rules)
-        if not kept:
-            why = f"everything it matches is excluded by {ignore_path}" if matched else "it matches no file"
-            msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"
+        kept, status, digest = resolver.resolve(context, copy.source, ignore_path, rules)
+        if status != "ok":
+            why = f"it is excluded by {ignore_path}" if status == "excluded" else "no such file or folder"
+            msg = (
+                f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why} "
+                f'(BuildKit: "/{copy.source}" not found)'
+            )
             raise InputError(
                 msg, hint="fix the source path in the Dockerfile or the service's `context` in envctl.yaml"
             )
         files.update(kept)
         groups.append((copy, digest, kept))
     for pattern in spec.extra_inputs:
-        extra = {path: snapshot.blob(path) for path in resolver.index.match("", clean_source(pattern))}
+        extra = {}
+        for path in resolver.index.match("", clean_source(pattern)):
+            if path.endswith("/"):
+                continue
+            follow_links(snapshot, path.rsplit("/", 1)[0] if "/" in path else "")  # its folder stays inside
+            if snapshot.mode(path) == MODE_SYMLINK:
+                check_nested_link(snapshot, path)
+            extra[path] = snapshot.identity(path)
         files.update(extra)
-        groups.append((None, _files_digest(extra, 0), extra))
+        groups.append((None, files_digest(extra, 0), extra))
     deps: dict[str, str] = {}
     dependency_args: dict[str, str] = {}
     external: list[BaseRef] = []
@@ -159,27 +138,6 @@ def collect_inputs(
     )
 
 
-def _ignored_by_git(snapshot: Snapshot, context: str, source: str) -> list[str]:
-    """Files git ignores (generated artefacts) that a COPY still reads: hash them from disk."""
-    if snapshot.disk_root is None or any(ch in source for ch in "*?["):
-        return []
-    path = join(context, source)
-    full = snapshot.disk_root / path
-    if full.is_file():
-        found = [path]
-    elif full.is_dir():
-        found = [
-            Path(folder, f).relative_to(snapshot.disk_root).as_posix()
-            for folder, _dirs, names in os.walk(full)
-            for f in names
-        ]
-    else:
-        return []
-    for item in found:
-        snapshot._blobs.setdefault(item, None)  # noqa: SLF001 - the snapshot learns of files git hides
-    return sorted(found)
-
-
 def compute_fingerprints(inputs: Mapping[str, ServiceInputs]) -> dict[str, str]:
     """sha256 hex per service, dependencies first; InputError on a FROM cycle."""
     done: dict[str, str] = {}
@@ -202,13 +160,6 @@ def compute_fingerprints(inputs: Mapping[str, ServiceInputs]) -> dict[str, str]:
     for name in sorted(inputs):
         visit(name)
     return done
-
-
-def _files_digest(files: Mapping[str, str], strip: int) -> str:
-    """sha256 over sorted (context-relative path, blob hash) pairs: moving a whole workspace or
-    context does not change it."""
-    lines = sorted(f"{path[strip:]}\0{sha}" for path, sha in files.items())
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def _digest(item: ServiceInputs, deps: Mapping[str, str]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -40,14 +41,24 @@ def blob_hash(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def _hash_file(path: Path) -> str:
-    if path.is_symlink():  # git stores a symlink as a blob holding its target
-        return blob_hash(os.readlink(path).encode())
-    return blob_hash(path.read_bytes())
+MODE_FILE, MODE_EXECUTABLE, MODE_SYMLINK = "100644", "100755", "120000"
+
+
+def git_mode(path: Path) -> str:
+    """git's mode for a file on disk: a symlink, or a regular file with or without the owner's
+    executable bit (git's rule; the other permission bits are not recorded)."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        return MODE_SYMLINK
+    return MODE_EXECUTABLE if st.st_mode & stat.S_IXUSR else MODE_FILE
 
 
 class Snapshot:
-    """The files of a workspace at one point: ``paths``, ``blob(path)``, ``read(path)``."""
+    """The files of a workspace at one point: ``paths``, ``blob(path)``, ``mode(path)``, ``read(path)``.
+
+    ``empty_folders`` are folders holding no file at all ("/"-terminated): BuildKit copies them, git
+    cannot record them, so only a working tree has any.
+    """
 
     def __init__(
         self,
@@ -55,11 +66,15 @@ class Snapshot:
         blobs: dict[str, str | None],
         reader: Callable[[str], bytes],
         disk_root: Path | None = None,
+        modes: dict[str, str | None] | None = None,
+        empty_folders: tuple[str, ...] = (),
     ) -> None:
         self.label = label  # "working tree", "origin/main", ...
         self._blobs = blobs  # None = hash on first use (dirty/untracked or non-git files)
+        self._modes = modes if modes is not None else {}  # missing/None = lstat on first use
         self._reader = reader
         self.disk_root = disk_root  # set when the files are on disk (for ignored-by-git fallbacks)
+        self.empty_folders = empty_folders
 
     @property
     def paths(self) -> list[str]:
@@ -80,6 +95,27 @@ class Snapshot:
     def text(self, path: str) -> str | None:
         return self.read(path).decode("utf-8", errors="replace") if path in self._blobs else None
 
+    def mode(self, path: str) -> str:
+        """git's mode of a listed file: 100644, 100755 or 120000 (a symlink)."""
+        known = self._modes.get(path)
+        if known is None:
+            known = self._modes[path] = git_mode(self.disk_root / path) if self.disk_root else MODE_FILE
+        return known
+
+    def identity(self, path: str) -> str:
+        """What BuildKit's copy of this file depends on, as git records it: mode and content (a
+        symlink's content is its target text). Equal for the same file dirty or committed."""
+        return f"{self.mode(path)} {self.blob(path)}"
+
+    def learn(self, path: str) -> None:
+        """Add a file found on disk that git does not list (an ignored file a COPY still reads)."""
+        self._blobs.setdefault(path, None)
+
+    def link_target(self, path: str) -> str | None:
+        """The target text of a symlink, None for anything else."""
+        if path not in self._blobs or self.mode(path) != MODE_SYMLINK:
+            return None
+        return self._reader(path).decode("utf-8", errors="replace")
 
 def git_prefix(runner: SubprocessRunner, root: Path) -> str | None:
     """The workspace's path inside its git repository ("" at the top), or None if not in a repo."""
@@ -94,25 +130,34 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None =
     """
     git = Git(runner, root)
     status = _Background(git.status)
+    folders = _Background(git.untracked_folders)
     blobs: dict[str, str | None] = {}
+    modes: dict[str, str | None] = {}
     for entry in git.index():
         if entry.mode == "160000":  # a submodule: not a file of this repository
             continue
         # stage != 0 is a merge conflict: the worktree file is what a build would read
         blobs[entry.path] = entry.sha if entry.stage == 0 else None
+        modes[entry.path] = entry.mode if entry.stage == 0 else None
     if prefix is None:
         prefix = git.prefix() or ""
+    untracked: list[str] = []
     for item in status.result():
         code, path = item.code, item.path
         if prefix:  # status prints repo-relative paths; ls-files printed cwd-relative ones
             if not path.startswith(prefix + "/"):
                 continue
             path = path[len(prefix) + 1 :]
+        if code == "??":
+            untracked.append(path)
         if code == "??" or code[1] == "M" or code[1] == "T":
-            blobs[path] = None
+            blobs[path] = None  # `M` also covers a changed executable bit (core.fileMode)
+            modes[path] = None
         elif code[1] == "D":
             blobs.pop(path, None)
-    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), disk_root=root)
+    # an untracked folder with no untracked file under it holds only (empty) folders
+    empty = tuple(folder for folder in folders.result() if not any(p.startswith(folder) for p in untracked))
+    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), root, modes, empty)
 
 
 class _Background(Generic[T]):
@@ -152,7 +197,9 @@ def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
     if commit is None:
         msg = f"--base {ref!r} is not a git ref in {root}"
         raise InputError(msg, hint="pass a branch, tag or commit that exists (e.g. `git fetch origin main` first)")
-    blobs: dict[str, str | None] = {entry.path: entry.sha for entry in git.tree(commit) if entry.kind == "blob"}
+    tree = [entry for entry in git.tree(commit) if entry.kind == "blob"]
+    blobs: dict[str, str | None] = {entry.path: entry.sha for entry in tree}
+    modes: dict[str, str | None] = {entry.path: entry.mode for entry in tree}
     # Dockerfiles, ignore files and configs in ONE process (one per file costs more than all of them)
     wanted = [(path, sha) for path, sha in blobs.items() if sha is not None and _is_build_text(path)]
     batch = git.read_blobs([sha for _path, sha in wanted]) or []
@@ -166,7 +213,7 @@ def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
             raise FileNotFoundError(path)
         return git.read_blob(sha)
 
-    return Snapshot(ref, blobs, read)
+    return Snapshot(ref, blobs, read, modes=modes)
 
 
 def _is_build_text(path: str) -> bool:
@@ -175,11 +222,17 @@ def _is_build_text(path: str) -> bool:
 
 
 def snapshot_filesystem(root: Path) -> Snapshot:
-    """A folder that is not a git repository: walk it (pruning _SKIP_DIRS), hash files on demand."""
+    """A folder that is not a git repository: walk it (pruning _SKIP_DIRS), hash files on demand.
+    A symlink to a folder is listed as a file (its target text), as git would record it."""
     blobs: dict[str, str | None] = {}
+    empty: list[str] = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         rel = Path(folder).relative_to(root).as_posix()
-        for name in files:
-            blobs[name if rel == "." else f"{rel}/{name}"] = None
-    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), disk_root=root)
+        prefix = "" if rel == "." else f"{rel}/"
+        linked = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in linked)
+        for name in [*files, *linked]:
+            blobs[prefix + name] = None
+        if prefix and not dirs and not files and not linked:
+            empty.append(prefix)
+    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), root, empty_folders=tuple(empty))

@@ -1,0 +1,200 @@
+"""COPY/ADD sources → the files and folders BuildKit copies, with the identity of each.
+
+What BuildKit does (tonistiigi/fsutil ``copy/copy.go``, used by the Dockerfile frontend with
+``FollowLinks`` and ``AllowWildcards``), and what is mirrored here:
+
+* a source path is resolved through symlinks, component by component, inside the build context;
+  so is each path a wildcard matches. A symlink met *inside* a copied folder is copied as a link.
+  A symlink that leads out of the context (or out of the workspace) is refused, naming the link:
+  BuildKit would resolve it inside the context instead, the legacy builder would follow it out.
+* a wildcard that matches nothing copies nothing (accepted); a plain source that does not exist,
+  or that ``.dockerignore`` excludes, is BuildKit's ``"/<source>" not found`` error;
+* a copied folder brings every file and every folder under it that ``.dockerignore`` keeps, empty
+  folders included (a folder is sent unless excluded, even when all its files are).
+
+Each copied entry has an identity: ``<git mode> <blob>`` for a file (the executable bit and
+symlink-ness are part of the layer; git records both), ``dir`` for a folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+
+from envctl.errors import InputError
+from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for, join
+from envctl.inputs.gitstate import MODE_SYMLINK, Snapshot
+from envctl.inputs.goglob import has_wildcards
+
+__all__ = ["FOLDER", "Resolved", "SourceResolver", "check_nested_link", "files_digest", "follow_links"]
+
+FOLDER = "dir"  # the identity of a folder entry (paths of folder entries end with "/")
+_MAX_LINKS = 40  # as Linux (and Go's filepath.EvalSymlinks) allow in one path
+
+Resolved = tuple[dict[str, str], str, str]  # ({path: identity}, status, digest)
+
+
+def _outside(link: str, target: str, scope: str) -> InputError:
+    where = "the workspace" if not scope else f"the build context {scope}"
+    msg = f"symlink {link} points to {target!r}, outside {where}"
+    return InputError(
+        msg,
+        hint="keep inputs inside the workspace: replace the link by the file it points to, or create the link "
+        "in the image with `RUN ln -s` (a link leading out would put a host file into the image)",
+    )
+
+
+def follow_links(snapshot: Snapshot, path: str, scope: str = "") -> str:
+    """``path`` with every symlink in it resolved through the snapshot, component by component (as
+    ``filepath.EvalSymlinks``); InputError naming the link when the result leaves ``scope``."""
+    resolved: list[str] = []
+    todo = [part for part in reversed(path.split("/")) if part]
+    hops, last_link = 0, ""
+    while todo:
+        part = todo.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            if not resolved:
+                raise _outside(last_link or path, path, "")
+            resolved.pop()
+            continue
+        candidate = "/".join([*resolved, part])
+        target = snapshot.link_target(candidate)
+        if target is None:
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > _MAX_LINKS:
+            msg = f"symlink {candidate}: too many levels of symbolic links"
+            raise InputError(msg, hint="break the symlink loop")
+        if target.startswith("/"):
+            raise _outside(candidate, target, "")
+        last_link = candidate
+        todo.extend(part for part in reversed(target.split("/")) if part)
+    result = "/".join(resolved)
+    if scope and result != scope and not result.startswith(scope + "/"):
+        raise _outside(last_link or path, result, scope)
+    return result
+
+
+def check_nested_link(snapshot: Snapshot, link: str) -> None:
+    """A link copied as a link may point anywhere inside the workspace, never out of it."""
+    target = snapshot.link_target(link) or ""
+    landing = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+    if target.startswith("/") or landing == ".." or landing.startswith("../"):
+        raise _outside(link, target, "")
+
+
+def files_digest(entries: Mapping[str, str], strip: int) -> str:
+    """sha256 over sorted (context-relative path, identity) pairs: moving a whole workspace or
+    context does not change it."""
+    lines = sorted(f"{path[strip:]}\0{identity}" for path, identity in entries.items())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+class SourceResolver:
+    """Resolves COPY sources against one snapshot, memoised: services that copy the same shared
+    library with the same ignore file pay for it once."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.index = PathIndex([*snapshot.paths, *snapshot.empty_folders])
+        self._ignores: dict[str, IgnoreRules] = {}
+        self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
+
+    def ignore_rules(self, dockerfile: str, context: str) -> tuple[str | None, IgnoreRules]:
+        path = ignore_file_for(dockerfile, context, self.snapshot.__contains__)
+        if path is None:
+            return None, IgnoreRules(())
+        if path not in self._ignores:
+            self._ignores[path] = IgnoreRules.parse(self.snapshot.text(path) or "", path)
+        return path, self._ignores[path]
+
+    def resolve(self, context: str, source: str, ignore_path: str | None, rules: IgnoreRules) -> Resolved:
+        """What one COPY ``source`` (context-relative, cleaned) copies, after the ignore file, and
+        its status: "ok", "missing" or "excluded" (the last two only for a source without wildcards:
+        a wildcard that matches nothing copies nothing, as in BuildKit)."""
+        key = (context, source, ignore_path)
+        if key not in self._resolved:
+            strip = len(context) + 1 if context else 0
+            entries: dict[str, str] = {}
+            status = "ok"
+            if has_wildcards(source):
+                for head in self.index.heads(context, source):
+                    self._copy(follow_links(self.snapshot, head, context), strip, rules, entries)
+            else:
+                target = follow_links(self.snapshot, join(context, source), context)
+                if not self._copy(target, strip, rules, entries):
+                    status = "excluded" if self._exists(target) else "missing"
+            self._resolved[key] = (entries, status, files_digest(entries, strip))
+        return self._resolved[key]
+
+    def _exists(self, path: str) -> bool:
+        return path in self.index or bool(self.index.under(path)) or bool(_ignored_by_git(self.snapshot, path))
+
+    def _copy(self, top: str, strip: int, rules: IgnoreRules, entries: dict[str, str]) -> bool:
+        """Add what copying ``top`` brings; False when it does not exist or is excluded."""
+        if top and rules.excluded(top[strip:]):
+            return False
+        snapshot = self.snapshot
+        if top in self.index:
+            if snapshot.mode(top) == MODE_SYMLINK:  # a dangling or looping link: BuildKit fails on it too
+                return False
+            entries[top] = snapshot.identity(top)
+            return True
+        below = self.index.under(top) or _ignored_by_git(snapshot, top)
+        if not below:
+            return False
+        start = len(top) + 1 if top else 0
+        every: set[str] = set()  # folders between `top` and any file
+        holding: set[str] = set()  # folders between `top` and a kept file (always sent)
+        for path in below:
+            kept = not rules.excluded(path[strip:].rstrip("/"))
+            if path.endswith("/"):  # an empty folder (git cannot track it)
+                if kept:
+                    entries[path] = FOLDER
+                continue
+            if kept:
+                if snapshot.mode(path) == MODE_SYMLINK:
+                    check_nested_link(snapshot, path)
+                entries[path] = snapshot.identity(path)
+            for seen in (every, holding) if kept else (every,):
+                cut = path.rfind("/")
+                while cut >= start and path[: cut + 1] not in seen:
+                    seen.add(path[: cut + 1])
+                    cut = path.rfind("/", 0, cut)
+        for folder in every:
+            if folder in holding or not rules.excluded(folder[strip:-1]):
+                entries[folder] = FOLDER
+        return True
+
+
+def _ignored_by_git(snapshot: Snapshot, path: str) -> list[str]:
+    """Files git ignores (generated artefacts) that a COPY still reads: listed from disk, only when
+    their real path stays inside the workspace."""
+    root = snapshot.disk_root
+    if root is None:
+        return []
+    full = root / path
+    real_root = os.path.realpath(root)
+    if not os.path.realpath(full).startswith(real_root + os.sep):
+        if full.is_symlink() or os.path.lexists(full):
+            raise _outside(path, os.path.realpath(full), "")
+        return []
+    if full.is_file():
+        found = [path]
+    elif full.is_dir():
+        found = []
+        for folder, dirs, names in os.walk(full):
+            dirs.sort()
+            found += [Path(folder, f).relative_to(root).as_posix() for f in names]
+            found += [Path(folder, d).relative_to(root).as_posix() for d in dirs if os.path.islink(Path(folder, d))]
+    else:
+        return []
+    for item in found:
+        snapshot.learn(item)
+    return sorted(found)

@@ -1,0 +1,102 @@
+"""Each rule of docs/change-detection.md against a real BuildKit build: the fingerprint changes if and
+only if the image ID changes, and the plan fails exactly when the build fails.
+
+Every counterexample the generated differential test (test_differential.py) finds is added here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.plan.buildkit_oracle import Workspace, agree
+
+pytestmark = pytest.mark.docker
+
+Edit = Callable[[Workspace], None]
+DF = "ARG BASE\nFROM ${BASE}\n"
+
+
+@pytest.fixture
+def ws(tmp_path: Path, docker_engine: str, base_image: str) -> Iterator[Workspace]:
+    workspace = Workspace(tmp_path / "ws", docker_engine, base_image)
+    workspace.root.mkdir()
+    yield workspace
+    workspace.remove_images()
+
+
+def _case(files: dict[str, str], dockerfile: str, edit: Edit, *, ignore: str | None = None,
+          prepare: Edit | None = None) -> tuple[dict[str, str], str, Edit, str | None, Edit | None]:
+    return files, dockerfile, edit, ignore, prepare
+
+
+CASES = {
+    "chmod-x-on-a-copied-file": _case({"run.sh": "echo\n"}, "COPY run.sh /\n",
+                                      lambda w: (w.root / "run.sh").chmod(0o755)),
+    "edit-of-an-uncopied-file": _case({"a.txt": "a\n", "b.txt": "b\n"}, "COPY a.txt /\n",
+                                      lambda w: w.write("b.txt", "b2\n")),
+    "bang-in-class-is-a-member": _case({"xbc": "x\n", "abc": "a\n"}, "COPY . /c\n", lambda w: w.write("xbc", "x2\n"),
+                                       ignore="[!a]bc\n"),
+    "escaped-dash-class": _case({"a": "a\n", "x": "x\n"}, "COPY . /c\n", lambda w: w.write("a", "a2\n"),
+                                ignore="[\\-x]\n"),
+    "parent-match-excludes-subtree": _case({"dir/sub/x": "x\n", "dir/y": "y\n", "keep": "k\n"}, "COPY . /c\n",
+                                           lambda w: w.write("dir/sub/x", "x2\n"), ignore="dir/*\n"),
+    "double-star-glued": _case({"dir/file": "f\n", "dir/other": "o\n"}, "COPY dir /d\n",
+                               lambda w: w.write("dir/file", "f2\n"), ignore="**file\n"),
+    "link-in-a-folder-retargeted": _case({"d/a": "a\n", "d/b": "b\n"}, "COPY d /d\n",
+                                         lambda w: w.link("d/l", "b"), prepare=lambda w: w.link("d/l", "a")),
+    "link-target-edited-outside-the-copy": _case({"d/a": "a\n", "t": "t\n"}, "COPY d /d\n",
+                                                 lambda w: w.write("t", "t2\n"), prepare=lambda w: w.link("d/l", "../t")),
+    "top-level-link-source-followed": _case({"a.txt": "a\n"}, "COPY cur /x\n", lambda w: w.write("a.txt", "a2\n"),
+                                            prepare=lambda w: w.link("cur", "a.txt")),
+    "wildcard-matching-a-link-follows-it": _case({"real.txt": "r\n"}, "COPY *.txt /d/\n",
+                                                 lambda w: w.write("real.txt", "r2\n"),
+                                                 prepare=lambda w: w.link("l.txt", "real.txt")),
+    "empty-folder-added-inside-a-copied-folder": _case({"d/a": "a\n"}, "COPY d /d\n",
+                                                       lambda w: (w.root / "d/empty").mkdir()),
+    "ignored-file-in-a-new-folder-still-sends-the-folder": _case(
+        {"d/a": "a\n"}, "COPY d /d\n", lambda w: w.write("d/new/x.md", "x\n"), ignore="**/*.md\n"),
+    "one-of-two-wildcards-matches-nothing": _case({"m.go": "g\n"}, "ADD *.go *.none /tmp/\n",
+                                                  lambda w: w.write("x.none", "n\n")),
+    "everything-excluded-copy-dot": _case({"a": "a\n"}, "COPY . /x\n", lambda w: w.write("a", "a2\n"), ignore="*\n"),
+    "copy-of-an-empty-folder": _case({"f": "f\n"}, "COPY emptydir /x\n", lambda w: w.write("emptydir/f", "now\n"),
+                                     prepare=lambda w: (w.root / "emptydir").mkdir()),
+    "source-missing-then-added": _case({"a": "a\n"}, "COPY a b /x/\n", lambda w: w.write("b", "b\n")),
+    "source-excluded-then-included": _case({"a": "a\n", "b": "b\n"}, "COPY a b /x/\n",
+                                           lambda w: w.write(".dockerignore", "c\n"), ignore="b\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fingerprint_changes_iff_the_image_changes(ws: Workspace, name: str) -> None:
+    files, dockerfile, edit, ignore, prepare = CASES[name]
+    for rel, text in files.items():
+        ws.write(rel, text)
+    ws.write("Dockerfile", DF + dockerfile)
+    if ignore is not None:
+        ws.write(".dockerignore", ignore)
+    if prepare is not None:
+        prepare(ws)
+    ws.commit()
+    before = ws.fingerprint(), ws.image_id()
+    edit(ws)
+    after = ws.fingerprint(), ws.image_id()
+    assert agree(before[0], after[0], before[1], after[1]) is None, (before, after)
+
+
+@pytest.mark.parametrize(
+    ("ignore", "buildkit_says"),
+    [("[\n", "syntax error in pattern"), ("[z-a]\n", "syntax error in pattern"), ("!\n", "illegal exclusion pattern"),
+     ("\\\n", "syntax error in pattern"), ("[Local-Only]/\n", "syntax error in pattern")],
+)
+def test_invalid_patterns_fail_both(ws: Workspace, ignore: str, buildkit_says: str) -> None:
+    ws.write("a", "a\n")
+    ws.write("Dockerfile", DF + "COPY . /x\n")
+    ws.write(".dockerignore", ignore)
+    ws.commit()
+    image = ws.image_id()
+    assert image.value is None and buildkit_says in image.error
+    plan = ws.fingerprint()
+    assert plan.value is None and ".dockerignore line 1: invalid pattern" in plan.error
