@@ -1,19 +1,29 @@
-"""Shared fixtures: a real Docker engine and a locally made base image (nothing can be pulled here)."""
+"""Shared fixtures: a real Docker engine and the locally made base image (nothing can be pulled here).
+
+Also the suite's process hygiene: a suite started with SIGINT ignored (a background job, ``nohup``)
+would hand that to every child it starts, and the Ctrl-C tests would find their `envctl up` deaf.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
-import tarfile
-import io
 from pathlib import Path
 
 import pytest
 
-BASE_IMAGE = "envctl-test/busybox:1"
-# Applets the demo services and test images use (sh for RUN, httpd to serve, the rest for scripts).
-_APPLETS = ("sh", "ls", "cat", "echo", "sleep", "httpd", "mkdir", "cp", "rm", "true", "false", "env", "wc", "date")
+from tests.support.images import BASE_IMAGE, busybox_recipe, ensure_image
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # An ignored signal survives exec; a handled one is reset to its default. So giving this process
+    # Python's own SIGINT handler back restores the default disposition in every child it starts.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def docker_cli() -> str:
@@ -24,7 +34,7 @@ def docker_cli() -> str:
 
 def _engine_answers() -> bool:
     try:
-        return subprocess.run([docker_cli(), "info"], capture_output=True, timeout=20).returncode == 0
+        return subprocess.run([docker_cli(), "info"], capture_output=True, timeout=20, check=False).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -40,35 +50,8 @@ def docker_engine() -> str:
     return docker_cli()
 
 
-def _busybox() -> Path:
-    for candidate in (Path("/bin/busybox"), Path("/usr/bin/busybox")):
-        if candidate.exists():
-            return candidate
-    pytest.fail("busybox-static is not installed (scripts/docker-engine.sh start installs it)")
-
-
 @pytest.fixture(scope="session")
 def base_image(docker_engine: str) -> str:
-    """``envctl-test/busybox:1``: a root filesystem of busybox-static, imported, never pulled."""
-    if subprocess.run([docker_engine, "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
-        return BASE_IMAGE
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for folder in ("bin", "tmp", "etc", "srv", "app"):
-            info = tarfile.TarInfo(folder)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if folder == "tmp" else 0o755
-            tar.addfile(info)
-        tar.add(str(_busybox()), arcname="bin/busybox")
-        for applet in _APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type = tarfile.SYMTYPE
-            link.linkname = "busybox"
-            tar.addfile(link)
-    subprocess.run(
-        [docker_engine, "import", "--change", "ENV PATH=/bin", "-", BASE_IMAGE],
-        input=buf.getvalue(),
-        check=True,
-        capture_output=True,
-    )
+    """``envctl-test/busybox:1``: busybox-static, imported, never pulled; remade when its recipe changed."""
+    ensure_image(docker_engine, BASE_IMAGE, busybox_recipe())
     return BASE_IMAGE

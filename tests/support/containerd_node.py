@@ -1,12 +1,12 @@
 """A k3d-like "node" for tests: a container running a real containerd image store.
 
 Reusable by any test that needs a node to import images into (the load phase's tests, the k3d
-stand-in). Nothing is pulled: the node image is assembled from files on this machine, namely
-busybox-static plus Debian's ``containerd`` and ``ctr`` binaries and the two shared libraries they
-link against (``ldd /usr/bin/containerd``: libc.so.6 and ld-linux-x86-64.so.2).
+stand-in). Nothing is pulled: the node image is assembled from files on this machine (busybox-static,
+the ``containerd`` and ``ctr`` found on PATH and the libraries ``ldd`` lists for them; see
+tests/support/images.py).
 
 ``--privileged`` is refused on the CI machines, so a node runs with exactly the flags from
-shared/reference/test-environment.md: ``--cap-add SYS_ADMIN`` (overlay mounts for unpacking),
+the CI machines' set-up: ``--cap-add SYS_ADMIN`` (overlay mounts for unpacking),
 seccomp and apparmor unconfined, and ``--network host``. Because every node shares the host network,
 each one gets its own socket path (containerd derives abstract-socket names from it).
 
@@ -22,21 +22,15 @@ Usage::
 
 from __future__ import annotations
 
-import io
 import subprocess
-import tarfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["NODE_IMAGE", "NodeHandle", "ensure_node_image", "node_image_refs", "start_node", "stop_node"]
+from tests.support.images import NODE_IMAGE, ensure_image, node_recipe
 
-NODE_IMAGE = "envctl-test/node:1"
-# What goes into the node image, at the same paths as on the host (ldd resolves them there).
-_BINARIES = ("/usr/bin/containerd", "/usr/bin/ctr")
-_LIBRARIES = ("/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2")
-_APPLETS = ("sh", "ls", "cat", "mkdir", "rm", "sleep", "true", "df", "mount")
+__all__ = ["NODE_IMAGE", "NodeHandle", "ensure_node_image", "node_image_refs", "start_node", "stop_node"]
 
 
 @dataclass(frozen=True)
@@ -49,17 +43,8 @@ class NodeHandle:
 
 
 def ensure_node_image(docker_cli: str) -> str:
-    """Make ``envctl-test/node:1`` unless it exists; returns its name."""
-    if _run([docker_cli, "image", "inspect", NODE_IMAGE], check=False).returncode == 0:
-        return NODE_IMAGE
-    missing = [p for p in (*_BINARIES, *_LIBRARIES) if not Path(p).exists()]
-    if missing:
-        msg = f"cannot assemble the node image, missing {missing}: apt-get install containerd busybox-static"
-        raise RuntimeError(msg)
-    _run(
-        [docker_cli, "import", "--change", "ENV PATH=/bin:/usr/bin", "-", NODE_IMAGE],
-        stdin=_node_rootfs(),
-    )
+    """``envctl-test/node:1``, (re)made when its recipe changed (tests/support/images.py); returns its name."""
+    ensure_image(docker_cli, NODE_IMAGE, node_recipe())
     return NODE_IMAGE
 
 
@@ -69,7 +54,7 @@ def start_node(
     *,
     socket_path: str,
     labels: Mapping[str, str] | None = None,
-    timeout: float = 30.0,
+    timeout: float = 120.0,  # bounds a hang only: on a busy machine containerd answers late
     root_size: str | None = None,
 ) -> NodeHandle:
     """Start a node container running containerd on ``socket_path``; wait until ctr answers.
@@ -121,35 +106,6 @@ def node_image_refs(docker_cli: str, node: NodeHandle) -> set[str]:
         [docker_cli, "exec", node.name, "ctr", "-a", node.socket_path, "-n", "k8s.io", "images", "ls", "-q"]
     )
     return {line.strip() for line in out.stdout.decode().splitlines() if line.strip()}
-
-
-def _node_rootfs() -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for folder in ("bin", "usr", "usr/bin", "lib", "lib/x86_64-linux-gnu", "lib64", "tmp", "run", "var",
-                       "var/lib", "etc"):  # fmt: skip
-            info = tarfile.TarInfo(folder)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if folder == "tmp" else 0o755
-            tar.addfile(info)
-        tar.add(_busybox(), arcname="bin/busybox")
-        for applet in _APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type = tarfile.SYMTYPE
-            link.linkname = "busybox"
-            tar.addfile(link)
-        for path in (*_BINARIES, *_LIBRARIES):
-            # resolve(): libc.so.6 may be a symlink on the host; store the real file under the name.
-            tar.add(str(Path(path).resolve()), arcname=path.lstrip("/"))
-    return buf.getvalue()
-
-
-def _busybox() -> str:
-    for candidate in ("/bin/busybox", "/usr/bin/busybox"):
-        if Path(candidate).exists():
-            return candidate
-    msg = "busybox-static is not installed"
-    raise RuntimeError(msg)
 
 
 def _run(

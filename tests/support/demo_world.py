@@ -10,63 +10,26 @@ follows), and everything made is removed by name/label in ``close()``.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import yaml
 
+from tests.support.images import busybox_recipe, ensure_image
 from tests.support.kube_api import KubeApi
 from tests.support.node_kubelet import NodeKubelet
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = ROOT / "tests" / "standins"
 DEMO_PATHS = ("envctl.yaml", ".dockerignore", "examples", "charts", "values")
-# sh/echo/sleep/head for RUN steps; httpd and the rest for the demo's scripts.
-_APPLETS = (
-    "sh",
-    "ls",
-    "cat",
-    "echo",
-    "sleep",
-    "head",
-    "httpd",
-    "mkdir",
-    "cp",
-    "rm",
-    "true",
-    "false",
-    "env",
-    "wc",
-)
 
 
 def ensure_base_image(docker: str, ref: str) -> bool:
     """A busybox-static root filesystem imported as ``ref`` (nothing can be pulled here).
     Returns True when this call made it, so the caller knows to remove it."""
-    if subprocess.run([docker, "image", "inspect", ref], capture_output=True, check=False).returncode == 0:
-        return False
-    busybox = next((p for p in (Path("/bin/busybox"), Path("/usr/bin/busybox")) if p.exists()), None)
-    if busybox is None:
-        msg = "busybox-static is not installed (scripts/docker-engine.sh start installs it)"
-        raise RuntimeError(msg)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for folder in ("bin", "tmp", "etc", "srv", "app"):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
-            tar.addfile(info)
-        tar.add(str(busybox), arcname="bin/busybox")
-        for applet in _APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(link)
-    subprocess.run([docker, "import", "--change", "ENV PATH=/bin", "-", ref],
-                   input=buf.getvalue(), check=True, capture_output=True, timeout=120)  # fmt: skip
-    return True
+    return ensure_image(docker, ref, busybox_recipe())
 
 
 def copy_demo(workspace: Path, *, cluster: str, prefix: str, base_image: str, docker: str) -> dict:
