@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.pipeline.conftest import UpWorld
+from tests.support.gate import Gate, wait_until
+
+# Where the k3d stand-in's nodes (like k3s nodes) serve containerd.
+K3S_SOCKET = "/run/k3s/containerd/containerd.sock"
 
 pytestmark = pytest.mark.docker
 
@@ -24,11 +29,21 @@ def _by_service(run: dict, kind: str) -> dict[str, dict]:
 
 
 def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world: UpWorld) -> None:
-    # One slow build (never cached: a unique step) makes the pipelining observable.
-    _slow_build(up_world, "web", seconds=4)
-    with up_world.kubelet() as kubelet:
-        first = up_world.envctl("up", check=True)
-        assert "api" in first.stderr
+    # Overlap and pipelining are made to happen, not hoped for: web's build holds at a gate, the
+    # stand-in's create holds at another, and the test releases each once the other side is there.
+    with Gate() as gate, up_world.kubelet() as kubelet:
+        _gated_build(up_world, "web", gate.shell_wait("web-build"))
+        up_world.env["K3D_STANDIN_CREATE_GATE"] = gate.url("cluster-create")
+        proc = up_world.popen("up", "--jobs", "3")  # the held create and build never starve the rest
+        alive = lambda: proc.poll() is None
+        gate.wait_arrived("web-build", alive=alive)
+        gate.wait_arrived("cluster-create", alive=alive)
+        gate.release("cluster-create")  # the cluster is ready while web still builds…
+        wait_until(lambda: _on_node(up_world) >= {"api", "worker", "migrate"}, "the other images loaded", alive=alive)
+        gate.release("web-build")  # …and every other image was loaded before web's build ended
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert "api" in err
         [run] = up_world.runs()
         assert run["run"]["outcome"] == "ok" and run["run"]["exit_code"] == 0
         builds = _by_service(run, "build")
@@ -37,12 +52,12 @@ def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world:
         # The cluster is ensured while images build: the spans intersect.
         cluster = _spans(run, "cluster")
         cluster_start, cluster_end = min(s["start"] for s in cluster), max(s["end"] for s in cluster)
-        assert any(s["start"] < cluster_end and s["end"] > cluster_start for s in builds.values())
-        # Pipelined: some image is loaded before the last build ends.
-        loads = _spans(run, "load")
-        assert {s["service"] for s in loads} == {"api", "worker", "web", "migrate"}
-        assert min(s["start"] for s in loads) < max(s["end"] for s in builds.values())
-        assert sum(s["attrs"].get("bytes_moved", 0) for s in loads) > 0
+        assert builds["web"]["start"] < cluster_end and builds["web"]["end"] > cluster_start
+        # Pipelined: the other images were loaded before the last build ended.
+        loads = _by_service(run, "load")
+        assert set(loads) == {"api", "worker", "web", "migrate"}
+        assert all(loads[name]["start"] < builds["web"]["end"] for name in ("api", "worker", "migrate"))
+        assert sum(s["attrs"].get("bytes_moved", 0) for s in loads.values()) > 0
         # Every pod ran because its image really was on the node.
         assert set(kubelet.handled.values()) == {"ready"}, kubelet.handled
         [values] = up_world.helm_upgrades()
@@ -133,65 +148,74 @@ def test_a_failed_build_cancels_only_its_dependents_and_is_recorded(up_world: Up
 
 
 def test_ctrl_c_leaves_a_readable_partial_run_and_a_waiting_up_then_resumes(up_world: UpWorld) -> None:
-    _slow_build(up_world, "web", seconds=20)
-    dockerfile = up_world.workspace / "examples" / "services" / "web" / "Dockerfile"
-    with up_world.kubelet():
+    with Gate() as gate, up_world.kubelet():
+        dockerfile = _gated_build(up_world, "web", gate.shell_wait("web-build"))
         first = up_world.popen("up")
-        deadline = time.monotonic() + 120
-        # Interrupt while the slow build runs (the other images are done or in progress).
-        while time.monotonic() < deadline:
-            if _building("sleep 20"):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the slow build step never started")
+        alive = lambda: first.poll() is None
+        # Interrupt while web's build is held, once api (built FROM base) exists: base has finished.
+        gate.wait_arrived("web-build", alive=alive)
+        wait_until(lambda: _built(up_world, "api"), "api built", alive=alive)
         # Two `up`s never run at once on a workspace: one refuses on request, one waits.
         refused = up_world.envctl("up", "--no-wait-lock")
         assert refused.returncode == 9, refused.stderr
         assert "hint:" in refused.stderr
-        dockerfile.write_text("".join(line for line in dockerfile.read_text().splitlines(True) if "sleep" not in line))
+        dockerfile.write_text("".join(line for line in dockerfile.read_text().splitlines(True) if "wget" not in line))
         second = up_world.popen("up")
-        time.sleep(1.5)
-        assert second.poll() is None  # blocked on the lock
+        assert second.stderr is not None
+        waiting = second.stderr.readline()  # blocked on the lock, and says so
+        assert "waiting for envctl up" in waiting, waiting
         first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=60)
+        _, err = first.communicate(timeout=120)
         assert first.returncode == 130, err
         assert "error: interrupted" in err
-        _, second_err = second.communicate(timeout=240)
+        _, second_err = second.communicate(timeout=300)
         assert second.returncode == 0, second_err
-        assert "waiting for" in second_err
     interrupted, resumed = up_world.runs()
     assert interrupted["run"]["outcome"] == "cancelled" and interrupted["run"]["exit_code"] == 130
     assert any(s["outcome"] == "cancelled" for s in interrupted["spans"])
     assert resumed["run"]["outcome"] == "ok"
     # What the interrupted run finished stays finished: those builds are skipped by the next one.
     finished = {s["service"] for s in _spans(interrupted, "build") if s["outcome"] in ("ok", "skipped")}
-    assert finished, "some build finished before the interrupt"
+    assert {"base", "api"} <= finished
     assert all(_by_service(resumed, "build")[name]["outcome"] == "skipped" for name in finished)
 
 
-def _slow_build(world: UpWorld, service: str, seconds: int) -> None:
+def _gated_build(world: UpWorld, service: str, wait_command: str) -> Path:
+    """Append a never-cached RUN step to ``service``'s Dockerfile that waits on the test's gate.
+    The step reaches the gate over the host's loopback, so builds run with ``--network host``."""
     dockerfile = world.workspace / "examples" / "services" / service / "Dockerfile"
-    step = f"RUN echo {uuid.uuid4().hex} >/dev/null && sleep {seconds}\n"
-    dockerfile.write_text(dockerfile.read_text() + step)
-    world.git("commit", "-qam", f"slow {service} build")
+    dockerfile.write_text(dockerfile.read_text() + f"RUN echo {uuid.uuid4().hex} >/dev/null && {wait_command}\n")
+    config_path = world.workspace / "envctl.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["build"]["network"] = "host"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    world.git("commit", "-qam", f"gated {service} build")
+    return dockerfile
 
 
-def _building(step: str) -> bool:
-    """Is a build's RUN step running now? (Container processes are visible in the host's table.)"""
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return any(line.endswith(step) or line == step for line in out.splitlines())
+def _on_node(world: UpWorld) -> set[str]:
+    """The services whose image (by this world's name) the cluster's node holds right now."""
+    done = subprocess.run(
+        [world.docker, "exec", world.node, "ctr", "-a", K3S_SOCKET, "-n", "k8s.io", "images", "ls", "-q"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    prefix = f"docker.io/{world.prefix}/"
+    return {ref.removeprefix(prefix).split(":")[0] for ref in done.stdout.split() if ref.startswith(prefix)}
+
+
+def _built(world: UpWorld, service: str) -> bool:
+    done = subprocess.run([world.docker, "images", "-q", f"{world.prefix}/{service}"],
+                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    return bool(done.stdout.strip())
 
 
 def test_a_crash_looping_pod_fails_the_run_fast_naming_pod_and_reason(up_world: UpWorld) -> None:
     with up_world.kubelet(crash=frozenset({"worker"})):
-        started = time.monotonic()
         done = up_world.envctl("up", "--timeout", "300s")
-        elapsed = time.monotonic() - started
     assert done.returncode == 7, done.stderr
+    # The reason, not the deadline: the waiter failed on the state it saw (a deadline names none).
     error = next(line for line in done.stderr.splitlines() if line.startswith("error:"))
     assert "demo-worker" in error and "CrashLoopBackOff" in error
-    assert elapsed < 60  # not the 300 s deadline: the waiter fails as soon as it sees the state
     [run] = up_world.runs()
     assert run["run"]["outcome"] == "failed" and run["run"]["exit_code"] == 7
     waits = {s["service"]: s["outcome"] for s in _spans(run, "wait")}
