@@ -28,8 +28,11 @@ INTERRUPTED_RUN = textwrap.dedent(
 
     def slow_load(ctx):
         (out / "started").write_text(str(os.getpid()))
-        time.sleep(0.3)  # Ctrl-C lands before the child exists: a later on_cancel call must stop it
-        runner.run(["sleep", "60"])
+        # The test sends Ctrl-C, then creates "go": the child below starts after the cancel began,
+        # so a later on_cancel call must stop it (it would otherwise run for ten minutes).
+        while not (out / "go").exists():
+            time.sleep(0.01)
+        runner.run(["sleep", "600"])
 
     tasks = [
         Task("build:a", "build", lambda ctx: "a:1", service="a"),
@@ -49,7 +52,8 @@ INTERRUPTED_RUN = textwrap.dedent(
 )
 
 
-def _wait_for(path: Path, seconds: float = 20) -> None:
+def _wait_for(path: Path, seconds: float = 120) -> None:
+    """Wait for a file another process writes (the bound only ends a hang; it is no margin)."""
     deadline = time.monotonic() + seconds
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
@@ -60,13 +64,12 @@ def test_ctrl_c_stops_children_and_leaves_a_readable_cancelled_run(tmp_path: Pat
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)])
     _wait_for(tmp_path / "started")
     proc.send_signal(signal.SIGINT)
-    started = time.monotonic()
+    (tmp_path / "go").touch()
     try:
-        assert proc.wait(timeout=15) == 130
+        assert proc.wait(timeout=120) == 130  # the child `sleep 600` was terminated, not awaited
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert time.monotonic() - started < 8  # the child `sleep 60` was terminated, not awaited
     assert json.loads((tmp_path / "outcomes.json").read_text()) == {
         "build:a": "ok",
         "load:a": "cancelled",
@@ -89,11 +92,13 @@ HOLDER = textwrap.dedent(
     from envctl.errors import EnvctlError
     from envctl.lock import workspace_lock
 
-    state, marker, hold, wait = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "wait"
+    state, marker, release, wait = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "wait"
     try:
         with workspace_lock(state, wait=wait, on_wait=lambda m: print(m, flush=True), poll_seconds=0.05):
-            marker.write_text(str(time.time()))
-            time.sleep(hold)
+            marker.write_text(str(time.time_ns()))
+            while not release.exists():  # held until the test releases it
+                time.sleep(0.01)
+            marker.with_suffix(".left").write_text(str(time.time_ns()))
     except EnvctlError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -101,9 +106,9 @@ HOLDER = textwrap.dedent(
 )
 
 
-def _holder(state: Path, marker: Path, hold: float, mode: str) -> subprocess.Popen[str]:
+def _holder(state: Path, marker: Path, release: Path, mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(state), str(marker), str(hold), mode],
+        [sys.executable, "-c", HOLDER, str(state), str(marker), str(release), mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -111,19 +116,25 @@ def _holder(state: Path, marker: Path, hold: float, mode: str) -> subprocess.Pop
 
 
 def test_a_second_run_waits_for_the_lock_and_no_wait_refuses_with_exit_9(tmp_path: Path):
-    state = tmp_path / ".envctl"
-    first = _holder(state, tmp_path / "first", 1.5, "wait")
+    state, release = tmp_path / ".envctl", tmp_path / "release"
+    released = tmp_path / "released"  # the second holder leaves at once
+    released.touch()
+    first = _holder(state, tmp_path / "first", release, "wait")
     _wait_for(tmp_path / "first")
 
-    refused = _holder(state, tmp_path / "refused", 0, "no-wait")
-    _, err = refused.communicate(timeout=20)
+    refused = _holder(state, tmp_path / "refused", released, "no-wait")
+    _, err = refused.communicate(timeout=120)
     assert refused.returncode == 9
     assert "the workspace is locked by envctl up (pid" in err and str(state / "up.lock") in err
     assert not (tmp_path / "refused").exists()
 
-    second = _holder(state, tmp_path / "second", 0, "wait")
-    out, _ = second.communicate(timeout=30)
-    assert first.wait(timeout=10) == 0 and second.returncode == 0
-    assert out.startswith(f"waiting for envctl up (pid {first.pid}) to finish")
-    first_done = (tmp_path / "first").stat().st_mtime + 1.5
-    assert float((tmp_path / "second").read_text()) >= first_done - 0.1  # it got the lock only after the first ended
+    second = _holder(state, tmp_path / "second", released, "wait")
+    assert second.stdout is not None
+    waiting = second.stdout.readline()  # it says it waits, while the first still holds the lock
+    assert waiting.startswith(f"waiting for envctl up (pid {first.pid}) to finish"), waiting
+    assert not (tmp_path / "second").exists()
+    release.touch()
+    second.communicate(timeout=120)
+    assert first.wait(timeout=120) == 0 and second.returncode == 0
+    # it got the lock only after the first had left it
+    assert int((tmp_path / "second").read_text()) >= int((tmp_path / "first.left").read_text())

@@ -1,4 +1,9 @@
-"""The graph executor with real work (subprocesses and sleeps): overlap, pipelining, failures, bounds."""
+"""The graph executor with real work (subprocesses, threads): overlap, pipelining, failures, bounds.
+
+Overlap and ordering are shown with barriers (tasks that can only finish if another runs at the same
+time, or once another has finished), never with sleeps compared to the clock: a slow machine makes
+these tests slower, never red. A broken scheduler breaks a barrier (its timeout) instead of hanging.
+"""
 
 from __future__ import annotations
 
@@ -27,15 +32,31 @@ def failing(ctx):
     runner.run(["false"])
 
 
-def cooperative(seconds: float):
-    """Work that checks the cancel event between small steps, like a build streaming its log."""
+# Bounds a wait that only a broken scheduler would exhaust (then the task fails and the test says so).
+HANG = 60.0
+
+
+def cooperative(done: threading.Event | None = None):
+    """Work that checks the cancel event between small steps, like a build streaming its log, until
+    ``done`` is set (never, when None: then only a cancel ends it)."""
 
     def run(ctx):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + HANG
+        while not (done is not None and done.is_set()):
             ctx.raise_if_cancelled()
+            assert time.monotonic() < deadline, "never cancelled"
             time.sleep(0.02)
         return "done"
+
+    return run
+
+
+def meet(barrier: threading.Barrier, result: str = "met"):
+    """A task that finishes only when ``barrier.parties`` tasks run at the same time."""
+
+    def run(ctx):
+        barrier.wait()
+        return result
 
     return run
 
@@ -46,9 +67,10 @@ def spans_by_name(recorder: Recorder):
 
 def test_independent_tasks_overlap_and_record_edges():
     rec = Recorder()
+    both = threading.Barrier(2, timeout=HANG)
     tasks = [
-        Task("cluster", "cluster", sleeper(0.4)),
-        Task("build:api", "build", sleeper(0.4), service="api"),
+        Task("cluster", "cluster", meet(both)),
+        Task("build:api", "build", meet(both), service="api"),
         Task("deploy", "deploy", lambda ctx: sorted(ctx.results), after=("cluster", "build:api")),
     ]
     result = Scheduler(tasks, recorder=rec, jobs=2).run()
@@ -64,16 +86,24 @@ def test_independent_tasks_overlap_and_record_edges():
 
 def test_a_task_starts_when_its_own_dependencies_are_done_not_after_unrelated_ones():
     rec = Recorder()
+    loaded_a = threading.Event()
+
+    def load_a(ctx):
+        loaded_a.set()
+        return ctx.results["build:a"]
+
     tasks = [
-        Task("build:a", "build", sleeper(0.1), service="a"),
-        Task("build:b", "build", sleeper(0.8), service="b"),
-        Task("load:a", "load", lambda ctx: ctx.results["build:a"], after=("build:a",), service="a"),
+        Task("build:a", "build", sleeper(0), service="a"),
+        # b finishes only after a was loaded: a scheduler holding load:a back for b would fail it
+        Task("build:b", "build", cooperative(loaded_a), service="b"),
+        Task("load:a", "load", load_a, after=("build:a",), service="a"),
     ]
     result = Scheduler(tasks, recorder=rec, jobs=3).run()
+    assert result.ok, result.first_error
     spans = spans_by_name(rec)
     assert spans["load:a"].start >= spans["build:a"].end
-    assert spans["load:a"].end < spans["build:b"].end - 0.3  # loaded while b was still building
-    assert result.value("load:a") == "slept 0.1"
+    assert spans["load:a"].end <= spans["build:b"].end  # loaded while b was still building
+    assert result.value("load:a") == "slept 0"
 
 
 def test_a_failure_cancels_its_dependents_only_when_keeping_going():
@@ -101,12 +131,10 @@ def test_fail_fast_stops_new_work_and_signals_running_tasks():
     rec = Recorder()
     tasks = [
         Task("build:a", "build", failing, service="a"),
-        Task("build:b", "build", cooperative(5), service="b"),
+        Task("build:b", "build", cooperative(), service="b"),  # runs until cancelled
         Task("build:c", "build", sleeper(0), service="c"),  # independent, but jobs=2 keeps it waiting
     ]
-    started = time.monotonic()
     result = Scheduler(tasks, recorder=rec, jobs=2, fail_fast=True).run()
-    assert time.monotonic() - started < 3  # b noticed the cancel event instead of running 5 s
     outcomes = {tid: o.outcome for tid, o in result.outcomes.items()}
     assert outcomes == {"build:a": "failed", "build:b": "cancelled", "build:c": "cancelled"}
     spans = spans_by_name(rec)
@@ -116,9 +144,17 @@ def test_fail_fast_stops_new_work_and_signals_running_tasks():
 
 def test_keep_going_runs_independent_work_after_a_failure():
     rec = Recorder()
+    finished_a = threading.Event()
+
+    def failing_a(ctx):
+        try:
+            failing(ctx)
+        finally:
+            finished_a.set()  # b outlives a's failure
+
     tasks = [
-        Task("build:a", "build", failing, service="a"),
-        Task("build:b", "build", cooperative(0.2), service="b"),
+        Task("build:a", "build", failing_a, service="a"),
+        Task("build:b", "build", cooperative(finished_a), service="b"),
         Task("build:c", "build", sleeper(0), service="c"),
     ]
     result = Scheduler(tasks, recorder=rec, jobs=2, fail_fast=False).run()
@@ -132,12 +168,13 @@ def test_keep_going_runs_independent_work_after_a_failure():
 def test_jobs_bounds_concurrency():
     rec = Recorder()
     active, peak, lock = [0], [0], threading.Lock()
+    pairs = threading.Barrier(2, timeout=HANG)  # two at a time must run together to get past it
 
     def work(ctx):
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
+        pairs.wait()
         with lock:
             active[0] -= 1
 

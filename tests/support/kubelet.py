@@ -62,6 +62,9 @@ class Kubelet:
         self._timers: list[threading.Timer] = []
         self._errors: list[BaseException] = []
         self._events = itertools.count()
+        self._order = itertools.count()
+        self._pending: set[tuple[float, int]] = set()  # (due, order) of actions not yet run
+        self._turn = threading.Condition()
 
     def __enter__(self) -> Kubelet:
         return self
@@ -364,11 +367,23 @@ class Kubelet:
 
     # --- timing ------------------------------------------------------------------------------------
     def later(self, delay: float, action: Any, *args: Any, **kwargs: Any) -> None:
+        """Run ``action`` after ``delay`` s, and never before an action due earlier has run: on a
+        busy machine timer threads wake late and out of order, the states they send must not."""
+        key = (time.monotonic() + delay, next(self._order))
+        with self._turn:
+            self._pending.add(key)
+
         def run() -> None:
+            with self._turn:
+                self._turn.wait_for(lambda: min(self._pending) == key)
             try:
                 action(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread by close()
                 self._errors.append(exc)
+            finally:
+                with self._turn:
+                    self._pending.discard(key)
+                    self._turn.notify_all()
 
         timer = threading.Timer(delay, run)
         timer.daemon = True

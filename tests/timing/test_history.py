@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,26 +59,27 @@ WRITER = textwrap.dedent(
     history = RunHistory(Path(sys.argv[1]), keep=1000)
     spans = tuple(Span(f"s{i}", "build", i, i + 1, "ok", "svc", {"pad": "x" * 200}) for i in range(5000))
     n = 0
-    print("ready", flush=True)
     while True:
-        history.write(RunRecord(RunMeta(run_id=f"20261129T070000Z-{n:06d}", started_at="t", command="up"), spans))
+        history.write(RunRecord(RunMeta(run_id=f"20261129T07000{sys.argv[2]}Z-{n:06d}", started_at="t", command="up"), spans))
         n += 1
+        print(f"wrote {n}", flush=True)
     """
 )
 
 
 def test_kill_9_during_writes_never_leaves_a_half_file_visible(tmp_path: Path):
     runs = tmp_path / "runs"
-    for delay in (0.3, 0.55, 0.8):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(runs)], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        time.sleep(delay)
+    for writer, writes in enumerate((1, 1, 2)):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(runs), str(writer)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        while proc.stdout.readline() != f"wrote {writes}\n":  # then it is writing the next one
+            assert proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     history = RunHistory(runs)
     scan = history.scan()
     assert scan.corrupt == ()
-    assert len(scan.records) >= 2 and all(len(r.spans) == 5000 for r in scan.records)
+    assert len(scan.records) >= 1 + 1 + 2 and all(len(r.spans) == 5000 for r in scan.records)
     for path in history.files():  # every visible file is complete JSON
         json.loads(path.read_text())
 
