@@ -22,6 +22,10 @@ from tests.deploy.conftest import DEMO_CHART, FakeHelm
 K3D_STANDIN = Path(__file__).resolve().parents[1] / "standins" / "k3d"
 
 
+# A cluster name no other test session uses (they share the Docker engine the stand-in lists).
+CLUSTER = f"envctl-test-down-{uuid.uuid4().hex[:6]}"
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
@@ -29,7 +33,7 @@ def workspace(tmp_path: Path) -> Path:
     # The chart lives inside the workspace: envctl refuses chart paths that leave it.
     shutil.copytree(DEMO_CHART, root / "charts" / "demo")
     (root / "envctl.yaml").write_text(
-        "version: 1\ncluster:\n  name: envctl-test-down\n"
+        f"version: 1\ncluster:\n  name: {CLUSTER}\n"
         "release:\n  name: demo\n  namespace: ci\n  chart: charts/demo\n  timeout: 120s\n"
     )
     return root
@@ -96,7 +100,7 @@ def test_down_without_a_cluster_kubeconfig_says_so(fake_helm: FakeHelm, workspac
 def test_delete_cluster_needs_confirmation(fake_helm: FakeHelm, workspace: Path) -> None:
     done = envctl(workspace, "down", "--delete-cluster")
     assert done.returncode == ExitCode.BAD_INPUT
-    assert "refusing to delete cluster envctl-test-down without confirmation" in done.stderr
+    assert f"refusing to delete cluster {CLUSTER} without confirmation" in done.stderr
     assert "hint: pass --yes" in done.stderr
     assert fake_helm.argvs() == []
 
@@ -113,8 +117,8 @@ def test_delete_cluster_when_there_is_none(
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "release demo: nothing to uninstall (cluster envctl-test-down does not exist)",
-        "cluster envctl-test-down: does not exist",
+        f"release demo: nothing to uninstall (cluster {CLUSTER} does not exist)",
+        f"cluster {CLUSTER}: does not exist",
     ]
     assert (tmp_path / "k3d.log").read_text().splitlines() == [
         '{"argv": ["k3d", "cluster", "list", "-o", "json"]}'
@@ -128,7 +132,7 @@ def test_down_delete_cluster_uninstalls_then_deletes(
 ) -> None:
     name = f"envctl-test-{uuid.uuid4().hex[:6]}"
     config = workspace / "envctl.yaml"
-    config.write_text(config.read_text().replace("envctl-test-down", name))
+    config.write_text(config.read_text().replace(CLUSTER, name))
     (fake_helm.bin_dir / "k3d").symlink_to(K3D_STANDIN)
     monkeypatch.setenv("K3D_STANDIN_DOCKER", docker_engine)
     monkeypatch.delenv("K3D_STANDIN_API", raising=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from tests.plan.conftest import commit_all, envctl_env, git
 pytestmark = pytest.mark.docker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "envctl-test-plan"
+# Unique per session: runs from several worktrees share the engine and remove what they tagged.
+PREFIX = f"envctl-test-plan-{uuid.uuid4().hex[:8]}"
 
 
 def _as_plan(data: dict) -> Plan:

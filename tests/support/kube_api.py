@@ -70,7 +70,7 @@ class KubeApi:
 
     def __enter__(self) -> KubeApi:
         self._thread.start()
-        if not self._ready.wait(15):
+        if not self._ready.wait(120):  # bounds a hang only: a busy machine starts it late
             msg = "KMock did not start"
             raise RuntimeError(msg)
         return self

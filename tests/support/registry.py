@@ -52,8 +52,25 @@ class RegistryHandle:
     log: Path
 
 
-def start_registry(workdir: Path, *, readonly: bool = False, timeout: float = 20.0) -> RegistryHandle:
-    """Start a registry; ``readonly=True`` makes it refuse every push (for failure tests)."""
+def start_registry(workdir: Path, *, readonly: bool = False, timeout: float = 120.0) -> RegistryHandle:
+    """Start a registry; ``readonly=True`` makes it refuse every push (for failure tests).
+
+    The free port is found before the registry binds it, so another session may take it in
+    between: the registry then exits at once and is started again on another port."""
+    for attempt in range(5):
+        try:
+            return _start_registry(workdir, readonly=readonly, timeout=timeout)
+        except _PortTaken:
+            if attempt == 4:
+                raise
+    raise AssertionError  # unreachable
+
+
+class _PortTaken(RuntimeError):
+    pass
+
+
+def _start_registry(workdir: Path, *, readonly: bool, timeout: float) -> RegistryHandle:
     exe = shutil.which("docker-registry")
     if exe is None:
         msg = "docker-registry is not installed: apt-get install docker-registry"
@@ -82,8 +99,9 @@ def start_registry(workdir: Path, *, readonly: bool = False, timeout: float = 20
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_registry(handle)
-            msg = f"docker-registry did not answer on {handle.address}: {log.read_text()[-2000:]}"
-            raise RuntimeError(msg)
+            text = log.read_text()
+            msg = f"docker-registry did not answer on {handle.address}: {text[-2000:]}"
+            raise (_PortTaken if "address already in use" in text else RuntimeError)(msg)
         time.sleep(0.1)
 
 
