@@ -18,12 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from envctl.errors import InputError
+from envctl.inputs.shellwords import WordError, process_word, split_raw
 
 __all__ = ["BaseRef", "CopySource", "DockerfileInputs", "clean_source", "parse_dockerfile"]
 
-_VAR = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
 _REMOTE = ("http://", "https://", "git@", "git://", "ssh://")
 
 
@@ -67,24 +65,9 @@ class _Stage:
     from_refs: list[tuple[str, int]]  # COPY --from values with their lines
 
 
-def substitute(text: str, env: Mapping[str, str]) -> str:
-    """Expand ``$V``/``${V...}`` forms the way the Dockerfile frontend does (unset → empty)."""
-
-    def expand(match: re.Match[str]) -> str:
-        name = match["braced"] or match["bare"]
-        value = env.get(name)
-        op, word = match["op"], match["word"] or ""
-        if op == ":-":
-            return value if value else substitute(word, env)
-        if op == "-":
-            return value if value is not None else substitute(word, env)
-        if op == ":+":
-            return substitute(word, env) if value else ""
-        if op == "+":
-            return substitute(word, env) if value is not None else ""
-        return value or ""
-
-    return _VAR.sub(expand, text)
+def substitute(text: str, env: Mapping[str, str], escape: str = "\\") -> str:
+    """Expand ``$V``/``${V...}`` forms (nested defaults included) as BuildKit does; unset → empty."""
+    return process_word(text, env, escape)
 
 
 def clean_source(source: str) -> str:
@@ -93,8 +76,9 @@ def clean_source(source: str) -> str:
     return cleaned or "."
 
 
-def _split_args(value: str) -> tuple[dict[str, str], list[str]]:
-    """Leading ``--flag[=value]`` options, then the JSON or whitespace-separated arguments."""
+def _split_args(value: str, escape: str) -> tuple[dict[str, str], list[str], bool]:
+    """Leading ``--flag[=value]`` options, then the arguments: a JSON array (already words) or shell
+    words left unexpanded; the flag says which."""
     flags: dict[str, str] = {}
     rest = value.strip()
     while rest.startswith("--"):
@@ -108,72 +92,116 @@ def _split_args(value: str) -> tuple[dict[str, str], list[str]]:
         except json.JSONDecodeError:
             items = None
         if isinstance(items, list) and all(isinstance(item, str) for item in items):
-            return flags, items
-    return flags, rest.split()
+            return flags, items, True
+    return flags, split_raw(rest, escape), False
 
 
-def _arg_pairs(value: str) -> list[tuple[str, str | None]]:
-    pairs = []
-    for token in value.split():
-        key, eq, default = token.partition("=")
-        pairs.append((key, default.strip("\"'") if eq else None))
+def _pairs(value: str, escape: str, what: str) -> list[tuple[str, str | None]]:
+    """``KEY[=value]`` words (ARG), or ENV's ``KEY=value ...`` / legacy ``KEY value with spaces``."""
+    words = split_raw(value, escape)
+    if what == "ENV" and words and "=" not in words[0]:
+        key, _, rest = value.strip().partition(" ")  # legacy `ENV KEY value with spaces`
+        if not rest.strip():
+            raise WordError("must have two arguments")
+        return [(key, rest.strip())]
+    pairs: list[tuple[str, str | None]] = []
+    for word in words:
+        key, eq, default = word.partition("=")
+        if what == "ENV" and not eq:
+            msg = f"names {key!r} without a value"
+            raise WordError(msg)
+        pairs.append((key, default if eq else None))
     return pairs
 
 
-def _env_pairs(value: str) -> list[tuple[str, str]]:
-    if "=" not in value.split(maxsplit=1)[0]:
-        key, _, val = value.partition(" ")  # legacy `ENV KEY value with spaces`
-        return [(key, val.strip())]
-    return [(k, v.strip("\"'")) for k, _, v in (token.partition("=") for token in value.split())]
+def _directives(text: str) -> dict[str, str]:
+    """The parser directives (``# syntax=``, ``# escape=``): leading comment lines of that form."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"\s*#\s*([A-Za-z]+)\s*=\s*(.*?)\s*", line)
+        if match is None or match[1].lower() in found:
+            break
+        found[match[1].lower()] = match[2]
+    return found
 
 
 def parse_dockerfile(text: str, *, path: str, build_args: Mapping[str, str], target: str | None) -> DockerfileInputs:
-    """What a build of ``target`` (default: the last stage) reads; ``path`` is only for messages."""
+    """What a build of ``target`` (default: the last stage) reads; ``path`` is only for messages.
+    Malformed instructions are an InputError naming the line, with BuildKit's rule."""
     from dockerfile_parse import DockerfileParser
 
+    escape = _directives(text).get("escape", "\\")
+    if escape not in ("\\", "`"):
+        msg = f"{path} line 1: invalid escape directive {escape!r}"
+        raise InputError(msg, hint="BuildKit accepts only `# escape=\\` or `# escape=`")
     parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
     global_args: dict[str, str] = {}
     stages: list[_Stage] = []
     env: dict[str, str] = {}
     for item in parser.structure:
         instruction, value, line = item["instruction"], item["value"], item["startline"] + 1
-        if instruction == "ARG":
-            for key, default in _arg_pairs(value):
-                scope = env if stages else global_args
-                if key in build_args:
-                    scope[key] = build_args[key]
-                elif default is not None:
-                    scope[key] = substitute(default, env if stages else global_args)
-                elif stages and key in global_args:
-                    scope[key] = global_args[key]
-        elif instruction == "FROM":
-            flags, words = _split_args(value)
-            raw = words[0] if words else ""
-            name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
-            whole = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-[^}]*)?\}?", raw)
-            stages.append(
-                _Stage(len(stages), name, substitute(raw, global_args), whole[1] if whole else None, line, [], [])
-            )
-            env = {}
-        elif instruction == "ENV" and stages:
-            for key, val in _env_pairs(value):
-                env[key] = substitute(val, env)
-        elif instruction in ("COPY", "ADD") and stages:
-            flags, words = _split_args(value)
-            stage = stages[-1]
-            shown = " ".join(item["content"].replace("\\\n", " ").split())
-            if "from" in flags:
-                stage.from_refs.append((substitute(flags["from"], env), line))
-                continue
-            for source in words[:-1]:
-                expanded = substitute(source, env)
-                if expanded.startswith("<<") or (instruction == "ADD" and expanded.startswith(_REMOTE)):
-                    continue
-                stage.copies.append(CopySource(clean_source(expanded), shown, line))
+        try:
+            env = _dispatch(instruction, value, line, item["content"], stages, env, global_args, build_args, escape)
+        except WordError as exc:
+            msg = f"{path} line {line}: {instruction} {exc}"
+            raise InputError(msg, hint="fix the instruction; BuildKit would refuse it too") from None
     if not stages:
         msg = f"{path}: no FROM instruction"
         raise InputError(msg, hint="a Dockerfile must start a stage with FROM")
     return _needed(stages, target, path)
+
+
+def _dispatch(
+    instruction: str, value: str, line: int, content: str, stages: list[_Stage], env: dict[str, str],
+    global_args: dict[str, str], build_args: Mapping[str, str], escape: str,
+) -> dict[str, str]:
+    """Apply one instruction; returns the environment in force after it (a FROM starts a new one)."""
+    if instruction == "ARG":
+        if not value.strip():
+            raise WordError("requires at least one argument")
+        for key, default in _pairs(value, escape, "ARG"):
+            scope = env if stages else global_args
+            if key in build_args:
+                scope[key] = build_args[key]
+            elif default is not None:
+                scope[key] = process_word(default, scope, escape)
+            elif stages and key in global_args:
+                scope[key] = global_args[key]
+    elif instruction == "FROM":
+        _flags, words, _json = _split_args(value, escape)
+        if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
+            raise WordError("requires either one or three arguments (FROM <image> [AS <name>])")
+        raw = words[0]
+        base = process_word(raw, global_args, escape)
+        if not base.strip():
+            msg = f"base name ({raw}) should not be blank"
+            raise WordError(msg)
+        name = words[2].lower() if len(words) == 3 else None
+        whole = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-[^}]*)?\}?", raw)
+        stages.append(_Stage(len(stages), name, base, whole[1] if whole else None, line, [], []))
+        return {}
+    elif instruction == "ENV" and stages:
+        if not value.strip():
+            raise WordError("requires at least one argument")
+        for key, val in _pairs(value, escape, "ENV"):
+            env[key] = process_word(val or "", env, escape)
+    elif instruction in ("COPY", "ADD") and stages:
+        flags, words, _json = _split_args(value, escape)
+        if len(words) < 2:
+            raise WordError("requires at least two arguments (sources and a destination)")
+        stage = stages[-1]
+        shown = " ".join(content.replace(escape + "\n", " ").split())
+        if "from" in flags:
+            stage.from_refs.append((process_word(flags["from"], env, escape), line))
+            return env
+        for source in words[:-1]:
+            if source.startswith("<<"):
+                continue  # a heredoc: its text is in the Dockerfile itself
+            expanded = process_word(source, env, escape)
+            if instruction == "ADD" and expanded.startswith(_REMOTE):
+                continue
+            stage.copies.append(CopySource(clean_source(expanded), shown, line))
+    return env
 
 
 def _find_stage(stages: list[_Stage], ref: str, before: int) -> _Stage | None:

@@ -91,8 +91,8 @@ def chart_changed(current: Snapshot, base: Snapshot, chart: str, values: tuple[s
     """Did any file of the chart folder or any values file differ between the two snapshots?"""
     chart = join("", chart)
     index_now, index_then = PathIndex(current.paths), PathIndex(base.paths)
-    now = set(index_now.under(chart)) | {v for v in map(lambda p: join("", p), values) if v in current}
-    then = set(index_then.under(chart)) | {v for v in map(lambda p: join("", p), values) if v in base}
+    now = set(index_now.under(chart)) | {v for v in (join("", p) for p in values) if v in current}
+    then = set(index_then.under(chart)) | {v for v in (join("", p) for p in values) if v in base}
     if now != then:
         return True
     return any(current.blob(path) != base.blob(path) for path in now)

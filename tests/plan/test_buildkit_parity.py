@@ -64,6 +64,14 @@ CASES = {
     "copy-of-an-empty-folder": _case({"f": "f\n"}, "COPY emptydir /x\n", lambda w: w.write("emptydir/f", "now\n"),
                                      prepare=lambda w: (w.root / "emptydir").mkdir()),
     "source-missing-then-added": _case({"a": "a\n"}, "COPY a b /x/\n", lambda w: w.write("b", "b\n")),
+    "nested-default-in-an-arg": _case({"svc.txt": "s\n", "other.txt": "o\n"},
+                                      "ARG A=${B:-${C:-svc}}\nCOPY ${A}.txt /\n", lambda w: w.write("svc.txt", "s2\n")),
+    "backtick-escape-directive": _case({"x": "x\n", "y": "y\n"}, "COPY x `\n  y /z/\n",
+                                       lambda w: w.write("y", "y2\n")),
+    "caret-class-in-a-copy-source": _case({"f1.txt": "1\n", "fa.txt": "a\n"}, "COPY f[^0-9].txt /d/\n",
+                                          lambda w: w.write("f1.txt", "1b\n")),
+    "bang-class-in-a-copy-source": _case({"f1.txt": "1\n", "fa.txt": "a\n"}, "COPY f[!0-9].txt /d/\n",
+                                         lambda w: w.write("f1.txt", "1b\n")),
     "source-excluded-then-included": _case({"a": "a\n", "b": "b\n"}, "COPY a b /x/\n",
                                            lambda w: w.write(".dockerignore", "c\n"), ignore="b\n"),
 }
@@ -74,7 +82,7 @@ def test_fingerprint_changes_iff_the_image_changes(ws: Workspace, name: str) -> 
     files, dockerfile, edit, ignore, prepare = CASES[name]
     for rel, text in files.items():
         ws.write(rel, text)
-    ws.write("Dockerfile", DF + dockerfile)
+    ws.write("Dockerfile", ("# escape=`\n" if "`" in dockerfile else "") + DF + dockerfile)
     if ignore is not None:
         ws.write(".dockerignore", ignore)
     if prepare is not None:
@@ -100,3 +108,21 @@ def test_invalid_patterns_fail_both(ws: Workspace, ignore: str, buildkit_says: s
     assert image.value is None and buildkit_says in image.error
     plan = ws.fingerprint()
     assert plan.value is None and ".dockerignore line 1: invalid pattern" in plan.error
+
+
+@pytest.mark.parametrize(
+    "dockerfile",
+    [
+        pytest.param("ARG BASE\nFROM ${BASE}\nENV\n", id="env-without-arguments"),
+        pytest.param("FROM\n", id="from-without-image"),
+        pytest.param("ARG NOPE\nFROM ${NOPE}\nCOPY a /\n", id="blank-base"),
+        pytest.param("ARG BASE\nFROM ${BASE}\nCOPY missing /\n", id="missing-source"),
+    ],
+)
+def test_what_buildkit_refuses_the_plan_refuses(ws: Workspace, dockerfile: str) -> None:
+    ws.write("a", "a\n")
+    ws.write("Dockerfile", dockerfile)
+    ws.commit()
+    image, plan = ws.image_id(), ws.fingerprint()
+    assert image.value is None, "BuildKit built it"
+    assert plan.value is None, f"the plan accepted what BuildKit refused: {image.error}"

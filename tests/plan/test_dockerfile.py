@@ -82,3 +82,46 @@ def test_unknown_target_is_an_input_error() -> None:
 def test_dockerfile_without_from_is_an_input_error() -> None:
     with pytest.raises(InputError, match="no FROM"):
         parse_dockerfile("# empty\n", path="svc/Dockerfile", build_args={}, target=None)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("FROM a\nENV\n", "line 2: ENV requires at least one argument", id="env-without-arguments"),
+        pytest.param("FROM a\nENV A\n", "line 2: ENV must have two arguments", id="env-name-only"),
+        pytest.param("FROM a\nENV A=1 B\n", "line 2: ENV names 'B' without a value", id="env-pair-without-value"),
+        pytest.param("FROM\n", "line 1: FROM requires either one or three arguments", id="from-without-image"),
+        pytest.param("FROM a b\n", "line 1: FROM requires either one or three arguments", id="from-two-words"),
+        pytest.param("ARG B\nFROM ${B}\n", "line 2: FROM base name (${B}) should not be blank", id="blank-base"),
+        pytest.param("FROM a\nCOPY 'x /y\n", "line 2: COPY unexpected end of statement while looking for matching single-quote",
+                     id="unterminated-quote"),
+        pytest.param("FROM a\nCOPY ${ /y\n", "line 2: COPY bad substitution", id="bad-substitution"),
+        pytest.param("FROM a\nCOPY x\n", "line 2: COPY requires at least two arguments", id="copy-one-argument"),
+        pytest.param("FROM a\nCOPY ${X:?set X} /y\n", "line 2: COPY X: set X", id="required-variable"),
+        pytest.param("# escape=x\nFROM a\n", "invalid escape directive 'x'", id="bad-escape-directive"),
+    ],
+)
+def test_what_buildkit_rejects_is_an_input_error(text: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_dockerfile(text, path="svc/Dockerfile", build_args={}, target=None)
+    assert message in caught.value.message
+    assert caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "sources"),
+    [
+        pytest.param("ARG A=${B:-${C:-svc}}\nFROM a\nARG A\nCOPY ${A}.txt /\n", ["svc.txt"], id="nested-defaults"),
+        pytest.param("FROM a\nARG C=c\nARG A=${B:-${C:-svc}}\nCOPY ${A} /\n", ["c"], id="nested-defaults-inner-set"),
+        pytest.param("FROM a\nENV D=\"my dir\" F=f\nCOPY [\"${D}/${F}\", \"/x\"]\n", ["my dir/f"], id="quoted-env"),
+        pytest.param("FROM a\nCOPY 'a b' \"c d\" /x/\n", ["a b", "c d"], id="quoted-sources"),
+        pytest.param("# escape=`\nFROM a\nCOPY x `\n  y /z/\n", ["x", "y"], id="backtick-escape"),
+        pytest.param("# syntax=docker/dockerfile:1\n# escape=`\nFROM a\nCOPY c:\\x /z\n", ["c:\\x"],
+                     id="backslash-is-literal-under-backtick"),
+        pytest.param("FROM a\nCOPY f[!]x f[z-a] /z/\n", ["f[!]x", "f[z-a]"], id="odd-classes-are-kept"),
+        pytest.param("FROM a\nENV A=1\nENV B=$A-${A}\nCOPY $B /\n", ["1-1"], id="env-references-env"),
+    ],
+)
+def test_words_as_buildkit_reads_them(text: str, sources: list[str]) -> None:
+    parsed = parse_dockerfile(text, path="D", build_args={}, target=None)
+    assert [s.source for s in parsed.sources] == sources
