@@ -15,7 +15,6 @@ import typer
 from envctl import __version__, output
 from envctl.commands import doctor, down, gc, init, plan, rbac, status, timings, up
 from envctl.errors import EnvctlError, ExitCode
-from envctl.toolbox import AppState
 
 __all__ = ["app", "main"]
 
@@ -46,6 +45,8 @@ def _global(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
+    from envctl.toolbox import AppState  # config and pydantic: only once a verb runs, not for --help
+
     ctx.obj = AppState(config_path=config, verbose=verbose)
     output.configure(verbose=verbose)
 

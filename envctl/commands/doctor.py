@@ -18,11 +18,11 @@ import typer
 from envctl import output
 from envctl.commands import require_choice
 from envctl.errors import ConfigError, EnvctlError, ToolMissingError
-from envctl.toolbox import AppState
 
 if TYPE_CHECKING:
     from envctl.adapters.k3d import K3d
     from envctl.adapters.process import SubprocessRunner
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "doctor"
 HELP = "Check Docker, k3d, helm, kubectl, free disk and the cluster; print the fix for anything missing."

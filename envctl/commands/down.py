@@ -7,14 +7,16 @@ says so and exits 0, so `down` can run unconditionally at the end of a CI job.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from envctl import output
 from envctl.errors import InputError
 from envctl.timing.spans import Recorder
-from envctl.toolbox import AppState
+
+if TYPE_CHECKING:
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "down"
 HELP = "Uninstall the release; with --delete-cluster also delete the k3d cluster."

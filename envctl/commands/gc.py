@@ -26,14 +26,13 @@ import typer
 
 from envctl import output
 from envctl.commands import require_choice
-from envctl.config import parse_duration
 from envctl.errors import ClusterError, InputError, LockedError
-from envctl.toolbox import AppState
 
 if TYPE_CHECKING:
     from envctl.adapters.kube_namespaces import NamespaceApi
     from envctl.kube_target import KubeTarget
     from envctl.ownership import GcDecision
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "gc"
 HELP = "Uninstall and delete the envctl-owned namespaces whose expiry has passed (shared clusters)."
@@ -92,6 +91,8 @@ def _duration(text: str | None) -> float | None:
     if text is None:
         return None
     try:
+        from envctl.config import parse_duration  # pydantic: imported when the verb runs, not for --help
+
         return parse_duration(text)
     except ValueError:
         msg = f"--older-than {text!r} is not a duration"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from envctl import output
-from envctl.config import CONFIG_FILE, EnvConfig
 from envctl.errors import InputError
-from envctl.toolbox import AppState
+
+if TYPE_CHECKING:
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "init"
 HELP = "Discover Dockerfiles and write a starting envctl.yaml (refuses to overwrite without --force)."
@@ -23,6 +24,7 @@ def command(
 ) -> None:
     import yaml
 
+    from envctl.config import CONFIG_FILE, EnvConfig
     from envctl.discover import _label, config_yaml, discover_services
 
     state: AppState = ctx.obj

@@ -8,14 +8,16 @@ See ``envctl/rbac.py`` for what each part grants and why.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from envctl import output
 from envctl.errors import InputError
 from envctl.naming import DNS_LABEL
-from envctl.toolbox import AppState
+
+if TYPE_CHECKING:
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "rbac"
 HELP = "Print the least-privilege RBAC (and admission policy) a CI service account needs for envctl."

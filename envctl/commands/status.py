@@ -11,7 +11,7 @@ The report is printed first (stdout), then one `error:` line naming what is wron
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,7 +26,9 @@ from envctl.errors import (
     ToolMissingError,
     WorkloadsNotReadyError,
 )
-from envctl.toolbox import AppState
+
+if TYPE_CHECKING:
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "status"
 HELP = "Show the cluster, the release, its workloads and which images are stale (read-only)."

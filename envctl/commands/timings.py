@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from envctl import output
 from envctl.commands import require_choice
 from envctl.errors import InputError
-from envctl.toolbox import AppState
+
+if TYPE_CHECKING:
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "timings"
 HELP = "Show where the time of the last `envctl up` went: waterfall, critical path, totals by tool, advice."

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from envctl import output
 from envctl.commands import require_choice, split_names
-from envctl.config import parse_duration
 from envctl.errors import InputError
-from envctl.toolbox import AppState
+
+if TYPE_CHECKING:
+    from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "up"
 HELP = "Create or reuse the cluster, build and load only changed images, deploy, and wait — timing every step."
@@ -68,6 +69,8 @@ def command(  # noqa: PLR0913 - one option per documented flag
     ] = False,
     output_format: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", help="text or json.")] = "text",
 ) -> None:
+    from envctl.config import parse_duration  # pydantic: imported when the verb runs, not for --help
+
     state: AppState = ctx.obj
     config = state.config
     if load_mode is not None:
