@@ -26,6 +26,7 @@ __all__ = [
     "make_progress",
     "problem",
     "render",
+    "reset",
     "warn",
 ]
 
@@ -47,6 +48,13 @@ def _console(name: str) -> Console:
 
         _consoles[name] = Console(stderr=name == "stderr", soft_wrap=True, highlight=False)
     return _consoles[name]
+
+
+def reset() -> None:
+    """Forget the consoles and settings of a previous invocation (the CLI run in-process by tests)."""
+    global _verbose  # noqa: PLW0603 - module state of one invocation
+    _verbose = False
+    _consoles.clear()
 
 
 def configure(*, verbose: bool) -> None:

@@ -26,6 +26,14 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that asks for the engine (directly or through a fixture) is a ``docker`` test, so
+    ``pytest -m "not docker"`` is the fast tier without anyone having to remember the marker."""
+    for item in items:
+        if "docker_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
+
+
 def docker_cli() -> str:
     """The Docker client with the classic BuildKit path (Debian's 20.10 one) if present, else PATH's."""
     debian = Path("/usr/bin/docker")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from tests.support.cli import run_envctl
 from tests.support.demo_world import ROOT, copy_demo
 
 _spec = importlib.util.spec_from_file_location("bench_pipeline", ROOT / "scripts" / "bench_pipeline.py")
@@ -21,8 +23,7 @@ _spec.loader.exec_module(bench)
 
 
 def _plan(workspace: Path) -> dict[str, dict]:
-    done = subprocess.run([sys.executable, "-m", "envctl", "plan", "--output", "json"], cwd=workspace,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    done = run_envctl("plan", "--output", "json", cwd=workspace, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
     return {s["name"]: s for s in json.loads(done.stdout)["services"]}
 

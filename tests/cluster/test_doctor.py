@@ -1,4 +1,4 @@
-"""`envctl doctor` as a user runs it: a subprocess with a controlled PATH, in and out of a workspace."""
+"""`envctl doctor` as a user runs it: a controlled PATH, in and out of a workspace."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from envctl.commands.doctor import PINNED
 from tests.cluster.conftest import STANDIN, K3dWorld
+from tests.support.cli import run_envctl
 
 REPO = Path(__file__).resolve().parents[2]
 HELM_STANDIN = REPO / "tests" / "standins" / "helm"
@@ -21,9 +21,7 @@ HELM_STANDIN = REPO / "tests" / "standins" / "helm"
 def _doctor(cwd: Path, path: str, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("K3D_STANDIN", "FAKE_HELM"))}
     env.update({"PATH": path, "COLUMNS": "100", "HOME": str(cwd), **(extra or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "envctl", "doctor", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_envctl("doctor", *args, cwd=cwd, env=env)
 
 
 def _bin(tmp_path: Path, **tools: Path) -> Path:

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from envctl.phases.deploy import deploy_release
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
 from tests.deploy.conftest import DEMO_CHART, FakeHelm
+from tests.support.cli import run_envctl
 
 K3D_STANDIN = Path(__file__).resolve().parents[1] / "standins" / "k3d"
 
@@ -40,10 +40,7 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def envctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: PLW1510 - callers assert the exit code
-        [sys.executable, "-m", "envctl", "--config", str(root / "envctl.yaml"), *args],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=dict(os.environ),
-    )  # fmt: skip
+    return run_envctl("--config", str(root / "envctl.yaml"), *args, cwd=root, env=dict(os.environ))
 
 
 def install(fake: FakeHelm, kubeconfig: Path) -> None:

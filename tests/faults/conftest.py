@@ -1,6 +1,8 @@
-"""The fault suite: envctl run as a real process against hostile input, signals and broken disks.
+"""The fault suite: envctl against hostile input, signals and broken disks.
 
-Every test here asserts the same contract from the outside: a documented exit code, one
+Every test here asserts the same contract from the outside (``run_envctl`` runs the CLI in this
+process as tests/support/cli.py does, with exit code, stdout and stderr as a process gives them;
+signals, locks and mounts use a real process, ``ENVCTL``): a documented exit code, one
 ``error:`` line and one ``hint:`` line on failure, never a traceback, and nothing left behind.
 
 Property-based tests take their seed from ``ENVCTL_FAULT_SEED`` (random when unset); it is shown
@@ -19,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import quiet_env
+from tests.support.cli import run_envctl as run_cli
+
 ENVCTL = [sys.executable, "-m", "envctl"]
 SEED = int(os.environ.get("ENVCTL_FAULT_SEED") or random.SystemRandom().randrange(2**32))
 
@@ -31,21 +36,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def quiet_env(**extra: str) -> dict[str, str]:
-    """The child's environment: no CI variables, no Docker (plan facts stay deterministic)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ENVCTL_", "CI"))}
-    env["ENVCTL_DOCKER"] = "/nonexistent/docker"
-    env.update(extra)
-    return env
-
-
 def run_envctl(
     cwd: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*ENVCTL, *args], check=False, cwd=cwd, env=dict(env or quiet_env()), capture_output=True, text=True,
-        timeout=timeout,
-    )
+    return run_cli(*args, cwd=cwd, env=env or quiet_env(), timeout=timeout)
 
 
 def assert_contract(done: subprocess.CompletedProcess[str], allowed: tuple[int, ...]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.conftest import DEMO_PATHS, ROOT, STANDINS
+from tests.support.cli import run_envctl
 
 
 @pytest.fixture
@@ -24,9 +25,7 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def _up(ws: Path, *args: str, path: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "PATH": path, **env}
-    return subprocess.run([sys.executable, "-m", "envctl", "up", *args], cwd=ws, env=environ,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return run_envctl("up", *args, cwd=ws, env={**os.environ, "PATH": path, **env})
 
 
 def _standins(tmp_path: Path) -> str:

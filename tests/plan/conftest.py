@@ -1,17 +1,16 @@
-"""Fixtures for plan tests: real git monorepos in tmp_path and the real `envctl` executable."""
+"""Fixtures for plan tests: real git monorepos in tmp_path and the envctl CLI (tests/support/cli.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-ENVCTL = str(Path(sys.executable).with_name("envctl"))
+from tests.support.cli import run_envctl as run_cli
 
 # A monorepo laid out like the issue's: services/X/Dockerfile with repo-root contexts, a shared
 # library, and web copying a sibling service's folder (api/static).
@@ -97,8 +96,7 @@ def envctl_env(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def run_envctl() -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([ENVCTL, *args], cwd=cwd, capture_output=True, text=True,
-                              env=env or envctl_env(), timeout=60)
+        return run_cli(*args, cwd=cwd, env=env or envctl_env())
 
     return run
 

@@ -22,6 +22,7 @@ from envctl.cluster_lock import ClusterLock, Holder
 from envctl.namespaces import ensure_release_namespace
 from envctl.ownership import Owner
 from envctl.progress import CollectingProgress
+from tests.support.cli import run_envctl
 from tests.support.kube_api import KubeApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,10 +53,7 @@ def world(tmp_path: Path, shared_api: KubeApi, shared_kubeconfig: Path) -> dict:
 
 
 def envctl(world: dict, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: PLW1510 - callers assert the exit code
-        [sys.executable, "-m", "envctl", "--config", str(world["ws"] / "envctl.yaml"), *args],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=world["env"],
-    )  # fmt: skip
+    return run_envctl("--config", str(world["ws"] / "envctl.yaml"), *args, cwd=world["ws"], env=world["env"])
 
 
 def install_demo(world: dict, namespace: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,14 @@ import pytest
 import yaml
 
 from envctl.rbac import rbac_manifests
+from tests.support.cli import run_envctl
 
 ROOT = Path(__file__).resolve().parents[2]
 SA_USER = "system:serviceaccount:envctl-system:envctl"
 
 
 def envctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "envctl", *args], check=False, cwd=cwd, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    return run_envctl(*args, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
 
 
 def by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

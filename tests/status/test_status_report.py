@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from envctl.status import (
     compare_image,
 )
 from envctl.views.status import status_dict, status_renderable
+from tests.support.cli import run_envctl
 
 REF = "envctl-demo/api:fp-1111111111111111"
 
@@ -264,10 +264,7 @@ def test_table_shows_why_a_section_is_unknown() -> None:
 
 
 def test_an_unknown_output_format_is_bad_input(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "envctl", "status", "--output", "yaml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = run_envctl("status", "--output", "yaml", cwd=tmp_path, env=dict(os.environ))
     assert done.returncode == 2
     assert "error: --output 'yaml' is not a status format" in done.stderr
     assert "hint: use one of: table, json" in done.stderr

@@ -1,22 +1,22 @@
-"""`envctl timings` as a user runs it: a subprocess in a workspace with recorded runs."""
+"""`envctl timings` as a user runs it, in a workspace with recorded runs."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from envctl.timing.history import RunHistory
+from tests.support.cli import run_envctl
 from tests.timing.sample import sample_run
 from tests.timing.test_formats import _slower
 
 
 def envctl(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "COLUMNS": "140", "HOME": str(workspace)}
-    return subprocess.run([sys.executable, "-m", "envctl", *args], cwd=workspace, env=env, capture_output=True, text=True, timeout=60)
+    return run_envctl(*args, cwd=workspace, env=env)
 
 
 @pytest.fixture
