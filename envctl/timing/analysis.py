@@ -239,7 +239,7 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
     imports = [s for s in loads if s.attrs.get("load_mode") == "import" and int(s.attrs.get("bytes_moved") or 0) > 0]
     if imports:
         moved = sum(int(s.attrs["bytes_moved"]) for s in imports)
-        known = [s for s in imports if "bytes_new" in s.attrs]
+        known = [s for s in imports if s.attrs.get("bytes_new") is not None]
         load_secs = sum(s.seconds for s in imports)
         if known:
             moved_known = sum(int(s.attrs["bytes_moved"]) for s in known)
