@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup, TyperOption
 
 from envctl import __version__, output
 from envctl.commands import doctor, down, gc, init, plan, rbac, status, timings, up
-from envctl.errors import EnvctlError, ExitCode
+from envctl.errors import EnvctlError, ExitCode, InputError
 
 __all__ = ["app", "main"]
 
@@ -22,8 +24,9 @@ app = typer.Typer(
     name="envctl",
     help="Ephemeral k3d environments for monorepos: rebuild, load and deploy only what changed; time every step.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich panels label every flag "<bool>" and cost ~50 ms of start-up.
+    rich_markup_mode=None,
 )
 
 
@@ -57,8 +60,10 @@ for module in (init, plan, up, down, status, timings, doctor, gc, rbac):
 
 def main() -> None:
     """Console entry point: run the app, map errors to one line and a documented exit code."""
-    verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
+    args = sys.argv[1:]
+    verbose = "-v" in args or "--verbose" in args
     try:
+        _refuse_values_given_to_switches(args)
         # Without standalone mode typer *returns* exit codes (130 for Ctrl-C, n for typer.Exit(n)).
         code = app(standalone_mode=False)
         if isinstance(code, int) and code != 0:
@@ -78,11 +83,37 @@ def main() -> None:
     except typer.Abort:
         output.error("aborted", None)
         sys.exit(ExitCode.INTERRUPTED)
-    except typer.TyperException as exc:
-        # Usage errors (unknown option, bad value): typer's own message, then the documented code.
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            output.error(str(exc), "see `envctl --help`")
+    except NoArgsIsHelpError as exc:  # `envctl` alone: the help text, as documented
+        exc.show()
         sys.exit(ExitCode.BAD_INPUT)
+    except UsageError as exc:
+        # Unknown option, bad value, missing argument: envctl's one line and hint, not typer's box.
+        command = exc.ctx.command_path if exc.ctx is not None else "envctl"
+        message = exc.format_message()
+        output.error(message[:1].lower() + message[1:], f"see `{command} --help` for the flags and their values")
+        sys.exit(ExitCode.BAD_INPUT)
+    except typer.TyperException as exc:
+        output.error(exc.format_message(), "see `envctl --help`")
+        sys.exit(ExitCode.BAD_INPUT)
+
+
+_SWITCH_WORDS = frozenset({"true", "false", "yes", "no"})
+
+
+def _refuse_values_given_to_switches(args: list[str]) -> None:
+    """``init --force true``: a switch takes no value, so ``true`` would silently become the next
+    argument (init's PATH). Refuse it, naming the switch, before anything runs."""
+    suspects = [(flag, word) for flag, word in zip(args, args[1:], strict=False)
+                if flag.startswith("-") and word.lower() in _SWITCH_WORDS]  # fmt: skip
+    if not suspects:
+        return  # the common case pays nothing: the command tree below is built only when needed
+    group = typer.main.get_command(app)
+    params = list(group.params)
+    verb = next((arg for arg in args if not arg.startswith("-")), None)
+    if isinstance(group, TyperGroup) and verb in group.commands:
+        params += group.commands[verb].params
+    switches = {name for p in params if isinstance(p, TyperOption) and p.is_flag for name in (*p.opts, *p.secondary_opts)}
+    for flag, word in suspects:
+        if flag in switches:
+            msg = f"{flag} is a switch and takes no value; {word!r} would be read as the next argument"
+            raise InputError(msg, hint=f"drop {word!r}: `{flag}` alone turns it on")
