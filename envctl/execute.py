@@ -74,7 +74,9 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
         git=git_identity(state.runner, state.workspace.root),
         changed_services=tuple(plan.changed_services),
     )
-    phases = bind_phases(state, options, build_overrides, recorder, progress)
+    # The images other builds are FROM: a container buildx builder gets them as OCI layouts.
+    layout_refs = frozenset(plan.service(dep).ref for s in plan.services for dep in s.dependency_args.values())
+    phases = bind_phases(state, options, {**build_overrides, "layout_refs": layout_refs}, recorder, progress)
     # The kubernetes models import lazily and slowly; pay for it while images build. (After
     # bind_phases imported the docker SDK here: two threads importing `requests` at once deadlock
     # on its circular imports.)

@@ -33,7 +33,9 @@ def test_actionlint_reports_nothing():
 def test_actionlint_would_catch_a_broken_workflow(tmp_path: Path):
     broken = tmp_path / ".github" / "workflows" / "dev-ci.yml"
     broken.parent.mkdir(parents=True)
-    broken.write_text(WORKFLOW.read_text().replace("needs.plan.outputs.needs_cluster", "needs.plan.outputs.needs_clustr"))
+    broken.write_text(
+        WORKFLOW.read_text().replace("needs.plan.outputs.needs_cluster", "needs.plan.outputs.needs_clustr")
+    )
     done = _lint(broken)
     assert done.returncode != 0 and "needs_clustr" in done.stdout
 
@@ -53,11 +55,26 @@ def test_fast_path_skips_the_cluster_and_the_env_job_cleans_up():
     uses = [s.get("uses", "") for s in steps]
     runs = [s.get("run", "") for s in steps]
     assert "docker/setup-buildx-action@v3" in uses
+    # The builder the dependent-image tests exercise (tests/buildkit/test_dependent_builds.py): a
+    # docker-container driver, with per-service local caches in one folder (tests/buildkit/test_cache_specs.py).
+    buildx = next(s for s in steps if s.get("uses", "").startswith("docker/setup-buildx-action@"))
+    assert buildx["with"] == {"driver": "docker-container"}
+    up = next(s["run"] for s in steps if "envctl up --changed-only" in s.get("run", ""))
+    assert (
+        '--cache-from "type=local,src=$BUILDKIT_CACHE"' in up
+        and '--cache-to "type=local,dest=$BUILDKIT_CACHE,mode=max"' in up
+    )
     assert any(u.startswith("actions/cache@") and s["with"]["path"] == ".buildkit-cache" for u, s in zip(uses, steps))
-    order = [next(i for i, r in enumerate(runs) if needle in r) for needle in (
-        "scripts/install-tools.sh", "envctl up --changed-only", '>> "$GITHUB_STEP_SUMMARY"', "make test-e2e",
-        "envctl down --delete-cluster",
-    )]
+    order = [
+        next(i for i, r in enumerate(runs) if needle in r)
+        for needle in (
+            "scripts/install-tools.sh",
+            "envctl up --changed-only",
+            '>> "$GITHUB_STEP_SUMMARY"',
+            "make test-e2e",
+            "envctl down --delete-cluster",
+        )
+    ]
     assert order == sorted(order)
     artifact = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert artifact["with"]["path"] == ".envctl/runs" and artifact["if"] == "always()"

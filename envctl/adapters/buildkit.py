@@ -8,15 +8,25 @@ Which one a machine has (shared/reference/libraries.md §4.2):
   it has no ``--cache-to`` and takes only image refs in ``--cache-from``.
 * otherwise (a new client without buildx) there is no BuildKit; the caller uses the Engine API.
 
+Images a build is ``FROM`` (another service's image, through a build ARG): the ``docker`` driver and
+classic BuildKit read them from the local image store; a ``docker-container`` (or any other) buildx
+driver cannot see that store and would pull the name from a registry (docker/buildx#159, #2348). So
+with such a driver a dependency is also exported as an OCI layout (``--output
+type=oci,dest=DIR,tar=false`` next to ``--load``; two outputs need buildx and BuildKit 0.13+), and
+each dependent gets ``--build-context <dependency ref>=oci-layout://DIR@<manifest digest>``, which
+replaces its ``FROM <dependency ref>`` (docker/buildx@v0.36.1 build/opt.go; context names are
+normalised image refs, util/buildflags/context.go). ``DependencyLayouts`` keeps those layouts.
+
 Builds never tag: ``--iidfile`` gives the image ID and the caller tags it after success, so a failed
 or cancelled build never owns the fingerprint ref. BuildKit writes its progress to stderr.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -24,12 +34,15 @@ from typing import Literal
 from envctl.adapters.buildkit_cache import finish_local_exports, gha_usable, local_exports, scoped_spec
 from envctl.adapters.docker import BuildStepFailure
 from envctl.adapters.process import SubprocessRunner
+from envctl.errors import BuildError
 
 __all__ = [
     "BuildRequest",
     "BuildkitFlavor",
+    "DependencyLayouts",
     "build_argv",
     "cache_stats",
+    "detect_driver",
     "detect_flavor",
     "failing_step",
     "run_build",
@@ -56,6 +69,8 @@ class BuildRequest:
     cache_from: Sequence[str] = ()
     cache_to: Sequence[str] = ()
     cache_scope: str = ""  # the service: every cache source and export is keyed to it
+    contexts: Mapping[str, str] = field(default_factory=dict)  # --build-context NAME=VALUE (buildx only)
+    oci_layout: str | None = None  # also export an OCI layout here, for dependents (buildx only)
 
 
 def detect_flavor(runner: SubprocessRunner, docker_cli: str) -> BuildkitFlavor | None:
@@ -68,6 +83,54 @@ def detect_flavor(runner: SubprocessRunner, docker_cli: str) -> BuildkitFlavor |
     if major is not None and int(major[1]) < 23:
         return "classic"
     return None
+
+
+def detect_driver(runner: SubprocessRunner, docker_cli: str) -> str | None:
+    """The current buildx builder's driver (``docker``, ``docker-container``, ...), from
+    ``docker buildx inspect`` (its ``Driver:`` line, commands/inspect.go), or None."""
+    done = runner.run([docker_cli, "buildx", "inspect"], check=False, timeout=60)
+    match = re.search(r"^Driver:\s+(\S+)", done.stdout, re.MULTILINE)
+    return match[1] if done.returncode == 0 and match else None
+
+
+@dataclass(frozen=True)
+class DependencyLayouts:
+    """OCI layouts of the images other builds are FROM, for a builder that cannot see local images.
+
+    ``root`` holds one layout folder per image ref (kept across runs, so a dependency built by an
+    earlier run still reaches its dependents); ``exported`` are the refs some planned build is FROM.
+    """
+
+    root: Path
+    driver: str | None
+    exported: frozenset[str] = frozenset()
+
+    @property
+    def needed(self) -> bool:
+        """The docker driver (and classic BuildKit, driver None) read the local image store."""
+        return self.driver not in (None, "docker")
+
+    def export_dir(self, ref: str) -> str | None:
+        return str(self._folder(ref)) if self.needed and ref in self.exported else None
+
+    def contexts(self, refs: Iterable[str]) -> dict[str, str]:
+        """``--build-context`` values making each ``FROM <ref>`` read its layout; raises when one is missing."""
+        if not self.needed:
+            return {}
+        found = {}
+        for ref in refs:
+            index = self._folder(ref) / "index.json"
+            try:
+                digest = json.loads(index.read_text(encoding="utf-8"))["manifests"][0]["digest"]
+            except (OSError, ValueError, KeyError, IndexError) as exc:
+                msg = f"the {self.driver} builder cannot see the local image {ref}, and no OCI layout of it exists"
+                hint = "rebuild it with envctl (remove the local image), or use the docker driver: `docker buildx use default`"
+                raise BuildError(msg, hint=hint) from exc
+            found[ref] = f"oci-layout://{self._folder(ref)}@{digest}"
+        return found
+
+    def _folder(self, ref: str) -> Path:
+        return self.root / re.sub(r"[^A-Za-z0-9_.-]", "_", ref)
 
 
 def build_argv(
@@ -93,6 +156,11 @@ def build_argv(
         argv += ["--cache-from", scoped_spec(source, request.cache_scope, export=False)]
     for sink in usable_cache_to(flavor, request.cache_to, environ):
         argv += ["--cache-to", scoped_spec(sink, request.cache_scope, export=True)]
+    if flavor == "buildx":
+        for name, value in sorted(request.contexts.items()):
+            argv += ["--build-context", f"{name}={value}"]
+        if request.oci_layout:
+            argv += ["--output", f"type=oci,dest={request.oci_layout},tar=false"]
     argv.append(request.context)
     return argv, env
 

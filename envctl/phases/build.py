@@ -50,6 +50,7 @@ class BuildOptions:
     cache_to: tuple[str, ...] = ()
     cache_registry: str | None = None  # host:port holding fingerprint tags to pull / push
     push: bool = False  # push freshly built images to cache_registry
+    layout_refs: frozenset[str] = frozenset()  # refs other planned builds are FROM (buildkit.DependencyLayouts)
     jobs: int | None = None  # concurrent builds; None = CPU count
     keep_going: bool = False
 
@@ -123,6 +124,7 @@ class ImageBuilder:
         self._recorder = recorder
         self._progress = progress
         self._backend: Backend | None = None
+        self._layouts: buildkit.DependencyLayouts | None = None
         self._lock = threading.Lock()
 
     @property
@@ -185,9 +187,7 @@ class ImageBuilder:
 
     def _pull(self, service: ServicePlan, cached: str, started: float) -> BuiltImage:
         name = service.name
-        with self._recorder.span(
-            f"pull {name}", "pull", service=name, reason="fingerprint tag in cache registry"
-        ):
+        with self._recorder.span(f"pull {name}", "pull", service=name, reason="fingerprint tag in cache registry"):
             self._progress.step(name, f"pulling {cached} (built elsewhere with the same inputs)")
             self._docker.pull(cached, lambda line: self._progress.detail(name, line))
             self._docker.tag(cached, service.ref)
@@ -208,7 +208,7 @@ class ImageBuilder:
         with self._recorder.span(f"build {name}", "build", service=name, backend=backend,
                                  reason=service.reason) as span:  # fmt: skip
             self._progress.step(name, f"building with {backend} ({service.reason})")
-            image_id, log = self._run_backend(service, args, labels, backend)
+            image_id, log = self._run_backend(service, args, labels, backend, tuple(extra_args.values()))
             # Only now, after success, does the fingerprint ref point at the image.
             self._docker.tag(image_id, service.ref)
             facts = self._facts(service.ref)
@@ -222,7 +222,12 @@ class ImageBuilder:
                           hits, steps, pushed_to)  # fmt: skip
 
     def _run_backend(
-        self, service: ServicePlan, args: Mapping[str, str], labels: Mapping[str, str], backend: Backend
+        self,
+        service: ServicePlan,
+        args: Mapping[str, str],
+        labels: Mapping[str, str],
+        backend: Backend,
+        dependency_refs: tuple[str, ...] = (),
     ) -> tuple[str, list[str]]:
         """(image ID, build log); a failure becomes ``BuildFailed`` naming service, step and log tail."""
         context, dockerfile = self._root / service.context, self._root / service.dockerfile
@@ -251,6 +256,10 @@ class ImageBuilder:
                 cache_to=self._options.cache_to,
                 cache_scope=service.name,  # one cache per service (adapters/buildkit_cache.py)
             )
+            if backend == "buildkit-buildx":  # a container builder gets FROM images as OCI layouts
+                layouts = self._dependency_layouts()
+                request = replace(request, contexts=layouts.contexts(dependency_refs),
+                                  oci_layout=layouts.export_dir(service.ref))  # fmt: skip
             flavor: buildkit.BuildkitFlavor = "buildx" if backend == "buildkit-buildx" else "classic"
             return buildkit.run_build(
                 self._runner, flavor, self._options.docker_cli, request, cwd=str(self._root), on_line=on_line
@@ -271,6 +280,14 @@ class ImageBuilder:
             msg = f"{ref} is missing right after it was made"
             raise BuildError(msg, hint="another process removed it; rerun envctl")
         return facts
+
+    def _dependency_layouts(self) -> buildkit.DependencyLayouts:
+        with self._lock:
+            if self._layouts is None:
+                driver = buildkit.detect_driver(self._runner, self._options.docker_cli)
+                root = self._root / ".envctl" / "oci"
+                self._layouts = buildkit.DependencyLayouts(root, driver, self._options.layout_refs)
+            return self._layouts
 
     def _choose_backend(self) -> Backend:
         wanted = self._options.backend
@@ -324,11 +341,7 @@ def build_images(
                     del waiting[name]
                 elif all(d in built for d in deps) and (keep_going or not failures):
                     del waiting[name]
-                    extra = {
-                        arg: by_name[dep].ref
-                        for arg, dep in service.dependency_args.items()
-                        if dep in by_name
-                    }
+                    extra = {arg: by_name[dep].ref for arg, dep in service.dependency_args.items() if dep in by_name}
                     running[pool.submit(builder.build_one, service, extra)] = name
             if not running:
                 break  # the rest wait on failed builds, or we stopped after a failure
@@ -340,9 +353,7 @@ def build_images(
                 except BuildFailed as exc:
                     failures.extend(exc.failures)
                     broken.add(name)
-    never_started = [
-        name for name in by_name if name not in built and name not in {f.service for f in failures}
-    ]
+    never_started = [name for name in by_name if name not in built and name not in {f.service for f in failures}]
     for name in never_started:
         # Recorded so the timeline shows them, and never as built.
         now = builder.recorder.now()
