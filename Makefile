@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Bring up the bundled demo workspace (installs pinned k3d/helm first when missing).
+# Bring up the bundled demo workspace. The pinned k3d/helm are installed when the version on PATH is
+# not the pinned one (one try, both tools, each failure named); `envctl doctor` ALWAYS runs next and
+# lists what is still missing (install page, pinned version, the PATH searched), and `envctl up`
+# runs only when doctor passes. GNU make itself exits 2 on any failed step: the line
+# "make: *** [Makefile:NN: up] Error 3" carries doctor's code.
 up: $(STAMP)
-	$(WITH_TOOLS) PREFIX="$(patsubst %/,%,$(dir $(TOOLS_BIN)))" scripts/install-tools.sh --check-or-install
+	@$(WITH_TOOLS) PREFIX="$(patsubst %/,%,$(dir $(TOOLS_BIN)))" scripts/install-tools.sh --check-or-install \
+	  || echo "make up: the pinned install did not complete (above); envctl doctor says what is missing" >&2
 	$(WITH_TOOLS) $(BIN)/envctl doctor
 	$(WITH_TOOLS) $(BIN)/envctl up --changed-only
 

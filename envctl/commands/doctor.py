@@ -27,12 +27,20 @@ if TYPE_CHECKING:
 NAME = "doctor"
 HELP = "Check Docker, k3d, helm, kubectl, free disk and the cluster; print the fix for anything missing."
 
-# Kept equal to scripts/install-tools.sh (a test pins that they match).
+# The versions envctl is checked against (docs/tools.md), kept equal to scripts/install-tools.sh,
+# which installs PINNED unless that exact version is found (a test pins that they match).
 PINNED = {"k3d": "v5.8.3", "helm": "v3.17.3"}
+# Supported: from the pinned minor up to the next major (what the stand-ins' tables were read from).
+SUPPORTED: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
+    "k3d": ((5, 8, 0), (6, 0, 0)),
+    "helm": ((3, 17, 0), (4, 0, 0)),
+}
+# The tools' own install pages: they work anywhere, also in a workspace `envctl init` made (which has
+# no scripts/ folder), and they are not the pinned download that may just have failed.
 INSTALL = {
     "docker": "sudo apt-get install -y docker.io   # or https://docs.docker.com/engine/install/",
-    "k3d": "scripts/install-tools.sh --check-or-install",
-    "helm": "scripts/install-tools.sh --check-or-install",
+    "k3d": f"install k3d {PINNED['k3d']}: https://k3d.io/stable/#installation (put it on PATH)",
+    "helm": f"install helm {PINNED['helm']}: https://helm.sh/docs/intro/install/ (put it on PATH)",
     "kubectl": "see https://kubernetes.io/docs/tasks/tools/#kubectl (e.g. `sudo apt-get install -y kubectl`)",
 }
 _GIB = 1 << 30
@@ -80,7 +88,7 @@ def command(
     if not report.ok:
         names = ", ".join(c.name for c in report.failed)
         msg = f"{len(report.failed)} required check(s) failed: {names}"
-        raise ToolMissingError(msg, hint="run the `fix` commands printed above, then `envctl doctor` again")
+        raise ToolMissingError(msg, hint="do what each `fix` line above says, then run `envctl doctor` again")
 
 
 def run_checks(state: AppState) -> DoctorReport:
@@ -90,9 +98,9 @@ def run_checks(state: AppState) -> DoctorReport:
     k3d = K3d(runner)
     checks = [
         _check_docker(runner),
-        _check_versioned("k3d", lambda: "v" + k3d.version(), required=True, major=5),
-        _check_versioned("helm", lambda: _helm(runner), required=True, major=3),
-        _check_versioned("kubectl", lambda: _kubectl(runner), required=False, major=1),
+        _check_versioned("k3d", lambda: "v" + k3d.version(), required=True, major=5, path=runner.env.get("PATH")),
+        _check_versioned("helm", lambda: _helm(runner), required=True, major=3, path=runner.env.get("PATH")),
+        _check_versioned("kubectl", lambda: _kubectl(runner), required=False, major=1, path=runner.env.get("PATH")),
     ]
     root = _workspace_root(state)
     checks.append(_check_disk(root or state.cwd))
@@ -126,24 +134,32 @@ def _check_docker(runner: SubprocessRunner) -> Check:
     return Check("docker", "ok", f"server {version}", True)
 
 
-def _check_versioned(tool: str, probe: Callable[[], str], *, required: bool, major: int) -> Check:
+def _check_versioned(tool: str, probe: Callable[[], str], *, required: bool, major: int, path: str | None) -> Check:
     from envctl.adapters.versions import parse_semver
 
     missing_status: Status = "fail" if required else "warn"
     try:
         version = probe()
     except ToolMissingError:
-        return Check(tool, missing_status, f"not installed (no `{tool}` on PATH)", required, INSTALL[tool])
+        pinned = f" (envctl is tested with {PINNED[tool]})" if tool in PINNED else ""
+        detail = f"not installed: no `{tool}` in PATH={path or ''}{pinned}"
+        return Check(tool, missing_status, detail, required, INSTALL[tool])
     except EnvctlError as exc:
         return Check(tool, missing_status, f"does not run: {exc.message}", required, INSTALL[tool])
     parsed = parse_semver(version)
     if parsed is None or parsed[0] < major:
         detail = f"{version}: envctl needs v{major}.x or newer"
         return Check(tool, missing_status, detail, required, INSTALL[tool])
-    pinned = PINNED.get(tool)
-    if pinned and parse_semver(pinned) != parsed:
-        return Check(tool, "warn", f"{version} (tested with {pinned})", required, INSTALL[tool])
+    if tool in SUPPORTED:
+        low, high = SUPPORTED[tool]
+        if not low <= parsed < high:
+            detail = f"{version} is outside the supported range {_range(low, high)} (pinned {PINNED[tool]})"
+            return Check(tool, "warn", detail, required, INSTALL[tool])
     return Check(tool, "ok", version, required)
+
+
+def _range(low: tuple[int, int, int], high: tuple[int, int, int]) -> str:
+    return f"v{'.'.join(map(str, low))} up to (not incl.) v{'.'.join(map(str, high))}"
 
 
 def _check_disk(folder: Path) -> Check:

@@ -40,8 +40,16 @@ def test_missing_tools_print_their_install_commands_and_exit_3(tmp_path: Path) -
     assert done.returncode == 3, done.stderr
     lines = done.stdout.splitlines()
     assert "fix docker: sudo apt-get install -y docker.io   # or https://docs.docker.com/engine/install/" in lines
-    assert "fix k3d: scripts/install-tools.sh --check-or-install" in lines
-    assert "fix helm: scripts/install-tools.sh --check-or-install" in lines
+    # The tools' own install pages and the pinned versions: not scripts/install-tools.sh, which is
+    # what `make up` just tried, and which a workspace made by `envctl init` does not have.
+    assert f"fix k3d: install k3d {PINNED['k3d']}: https://k3d.io/stable/#installation (put it on PATH)" in lines
+    assert f"fix helm: install helm {PINNED['helm']}: https://helm.sh/docs/intro/install/ (put it on PATH)" in lines
+    assert "install-tools" not in done.stdout + done.stderr
+    # Every missing tool says which PATH was searched.
+    report = json.loads(_doctor(tmp_path, str(empty), "--output", "json").stdout)
+    details = {c["name"]: c["detail"] for c in report["checks"]}
+    assert details["k3d"] == f"not installed: no `k3d` in PATH={empty} (envctl is tested with {PINNED['k3d']})"
+    assert details["helm"] == f"not installed: no `helm` in PATH={empty} (envctl is tested with {PINNED['helm']})"
     assert any(line.startswith("fix kubectl: see https://kubernetes.io/docs/tasks/tools/") for line in lines)
     assert re.search(r"cluster \(optional\)\s*│\s*skip\s*│\s*skipped: not in a workspace", done.stdout)
     assert "error: 3 required check(s) failed: docker, k3d, helm" in done.stderr
@@ -63,8 +71,7 @@ def test_json_report_inside_a_workspace(tmp_path: Path, docker_engine: str, clus
     assert all(set(c) == {"name", "status", "required", "detail", "fix"} for c in report["checks"])
     assert checks["docker"]["status"] == "ok" and checks["docker"]["detail"].startswith("server 20.10")
     assert checks["k3d"] == {"name": "k3d", "status": "ok", "required": True, "detail": "v5.8.3", "fix": None}
-    # The helm stand-in reports v3.15.4: usable, but not the pinned version, so a warning with the fix.
-    assert checks["helm"]["status"] == "warn" and checks["helm"]["detail"] == "v3.15.4 (tested with v3.17.3)"
+    assert checks["helm"]["status"] == "ok"
     assert checks["kubectl"]["required"] is False
     assert checks["cluster"]["detail"] == f"'{cluster_name}' absent; `envctl up` creates it"
 
@@ -92,3 +99,33 @@ def test_pinned_versions_match_the_installer() -> None:
     script = (REPO / "scripts" / "install-tools.sh").read_text()
     found = dict(re.findall(r'^(K3D|HELM)_VERSION="(v[\d.]+)"$', script, re.MULTILINE))
     assert found == {"K3D": PINNED["k3d"], "HELM": PINNED["helm"]}
+
+
+@pytest.mark.parametrize(
+    ("tool", "version", "status"),
+    [
+        pytest.param("k3d", "v5.4.9", "warn", id="k3d-older-minor"),
+        pytest.param("k3d", "v5.8.5", "ok", id="k3d-newer-patch"),
+        pytest.param("k3d", "v4.4.8", "fail", id="k3d-v4"),
+        pytest.param("helm", "v3.15.4", "warn", id="helm-older-minor"),
+        pytest.param("helm", "v3.18.0", "ok", id="helm-newer-minor"),
+        pytest.param("helm", "v4.0.1", "warn", id="helm-next-major"),
+    ],
+)
+def test_a_found_tool_outside_the_supported_range_is_a_warning(
+    tmp_path: Path, tool: str, version: str, status: str
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = {"k3d": f"#!/bin/sh\necho 'k3d version {version}'\necho 'k3s version v1.31.5-k3s1 (default)'\n",
+            "helm": f"#!/bin/sh\nprintf '%s' '{version}'\n"}  # fmt: skip
+    (bin_dir / tool).write_text(fake[tool])
+    (bin_dir / tool).chmod(0o755)
+
+    done = _doctor(tmp_path, f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", "--output", "json")
+
+    check = next(c for c in json.loads(done.stdout)["checks"] if c["name"] == tool)
+    assert check["status"] == status, check
+    if status == "warn":
+        assert check["detail"].startswith(f"{version} is outside the supported range"), check
+        assert f"(pinned {PINNED[tool]})" in check["detail"] and PINNED[tool] in check["fix"]
