@@ -20,7 +20,7 @@ from envctl.errors import InputError
 from envctl.inputs import goglob
 from envctl.inputs.patternmatcher import BadPattern, PatternMatcher, read_ignore_file
 
-__all__ = ["IgnoreRules", "PathIndex", "ignore_file_for", "join"]
+__all__ = ["IgnoreRules", "PathIndex", "ignore_file_for", "join", "split_wildcards"]
 
 
 def join(context: str, relative: str) -> str:
@@ -100,28 +100,21 @@ class PathIndex:
 
     def match(self, context: str, source: str) -> list[str]:
         """Files a COPY ``source`` (context-relative, cleaned) brings in: a file, a folder's files,
-        or every file under what a wildcard matches (``heads``)."""
+        or every file under what a wildcard matches (``heads``); symlinks are not followed here."""
         if not goglob.has_wildcards(source):
             path = join(context, source)
             return [path] if path in self._set else self.under(path)
+        fixed, rest = split_wildcards(source)
         found: list[str] = []
-        for head in self.heads(context, source):
+        for head in self.heads(join(context, fixed), rest):
             found += [head] if head in self._set else self.under(head)
         return found
 
-    def heads(self, context: str, source: str) -> list[str]:
-        """What a wildcard ``source`` matches, as BuildKit's ``resolveWildcards`` walks: split at
-        the first component with a wildcard, every file or folder below the fixed part whose
-        remainder matches ``filepath.Match``; a matched folder is not walked further. A malformed
-        wildcard matches nothing (BuildKit ignores the pattern error)."""
-        parts = source.split("/")
-        fixed: list[str] = []
-        for part in parts:
-            if goglob.has_wildcards(part):
-                break
-            fixed.append(part)
-        root = join(context, "/".join(fixed))
-        rest = "/".join(parts[len(fixed) :])
+    def heads(self, root: str, rest: str) -> list[str]:
+        """What the wildcard ``rest`` matches below the folder ``root``, as BuildKit's
+        ``resolveWildcards`` walks it: every file or folder whose path below ``root`` matches
+        ``filepath.Match``; a matched folder is not walked further. A malformed wildcard matches
+        nothing (BuildKit ignores the pattern error)."""
         try:
             pattern = goglob.compile_glob(rest)
         except goglob.BadPattern:
@@ -149,3 +142,13 @@ class PathIndex:
                     heads[path[:start] + rel] = None
                     break
         return list(heads)
+
+
+def split_wildcards(source: str) -> tuple[str, str]:
+    """fsutil's ``splitWildcards``: the folders before the first component holding a wildcard, and
+    the rest (the pattern)."""
+    parts = source.split("/")
+    for i, part in enumerate(parts):
+        if goglob.has_wildcards(part):
+            return "/".join(parts[:i]), "/".join(parts[i:])
+    return source, ""

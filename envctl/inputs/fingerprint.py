@@ -91,11 +91,12 @@ def collect_inputs(
     for copy in parsed.sources:
         kept, status, digest = resolver.resolve(context, copy.source, ignore_path, rules)
         if status != "ok":
-            why = f"it is excluded by {ignore_path}" if status == "excluded" else "no such file or folder"
-            msg = (
-                f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why} "
-                f'(BuildKit: "/{copy.source}" not found)'
-            )
+            why = {
+                "excluded": f'it is excluded by {ignore_path} (BuildKit: "/{copy.source}" not found)',
+                "missing": f'no such file or folder (BuildKit: "/{copy.source}" not found)',
+                "no-folder": "the folder before the wildcard does not exist (BuildKit: lstat: no such file or directory)",
+            }[status]
+            msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"
             raise InputError(
                 msg, hint="fix the source path in the Dockerfile or the service's `context` in envctl.yaml"
             )

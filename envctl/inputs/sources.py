@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from envctl.errors import InputError
-from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for, join
+from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for, join, split_wildcards
 from envctl.inputs.gitstate import MODE_SYMLINK, Snapshot
 from envctl.inputs.goglob import has_wildcards
 
@@ -116,16 +116,24 @@ class SourceResolver:
 
     def resolve(self, context: str, source: str, ignore_path: str | None, rules: IgnoreRules) -> Resolved:
         """What one COPY ``source`` (context-relative, cleaned) copies, after the ignore file, and
-        its status: "ok", "missing" or "excluded" (the last two only for a source without wildcards:
-        a wildcard that matches nothing copies nothing, as in BuildKit)."""
+        its status: "ok", "missing" or "excluded" for a source without wildcards, "no-folder" when
+        the folders before a wildcard do not exist (a wildcard that matches nothing is "ok" and
+        copies nothing, as in BuildKit)."""
         key = (context, source, ignore_path)
         if key not in self._resolved:
             strip = len(context) + 1 if context else 0
             entries: dict[str, str] = {}
             status = "ok"
             if has_wildcards(source):
-                for head in self.index.heads(context, source):
-                    self._copy(follow_links(self.snapshot, head, context), strip, rules, entries)
+                # the folders before the wildcard must exist (BuildKit walks them: `lstat ...: no such
+                # file or directory` otherwise); what they hold may match nothing
+                fixed, rest = split_wildcards(source)
+                root = follow_links(self.snapshot, join(context, fixed), context)
+                if root != context and (rules.excluded(root[strip:]) or not self._exists(root)):
+                    status = "no-folder"
+                for head in self.index.heads(root, rest) if status == "ok" else []:
+                    if not rules.excluded(head[strip:].rstrip("/")):
+                        self._copy(follow_links(self.snapshot, head, context), strip, rules, entries)
             else:
                 target = follow_links(self.snapshot, join(context, source), context)
                 if not self._copy(target, strip, rules, entries):
@@ -162,11 +170,14 @@ class SourceResolver:
                 if snapshot.mode(path) == MODE_SYMLINK:
                     check_nested_link(snapshot, path)
                 entries[path] = snapshot.identity(path)
+            cut = path.rfind("/")
+            if cut < start or (path[: cut + 1] in holding if kept else path[: cut + 1] in every):
+                continue  # its folders are known already (the paths are sorted: siblings come together)
             for seen in (every, holding) if kept else (every,):
-                cut = path.rfind("/")
                 while cut >= start and path[: cut + 1] not in seen:
                     seen.add(path[: cut + 1])
                     cut = path.rfind("/", 0, cut)
+                cut = path.rfind("/")
         for folder in every:
             if folder in holding or not rules.excluded(folder[strip:-1]):
                 entries[folder] = FOLDER
