@@ -1,27 +1,47 @@
-"""`envctl init`'s discovery: find Dockerfiles, name services, infer each build context.
+"""`envctl init`'s discovery: find Dockerfiles, name services, infer each build context, and keep
+only the services that plan.
+
+Naming rule: a service is named after the nearest folder above its Dockerfile that is not a
+generic one (``src``, ``app``, ``docker``, ``build``, ``deploy``, ...), plus the Dockerfile's
+variant (``Dockerfile.debug`` → ``-debug``): ``src/cartservice/src/Dockerfile`` → ``cartservice``.
+Two services with the same name are told apart by the next meaningful folder up
+(``legacy-api``), then by a number.
 
 Context rule: the workspace root when every COPY/ADD source of the Dockerfile exists relative
 to the root (monorepos build with ``-f services/X/Dockerfile .``); else the Dockerfile's own
 folder when they exist from there; else whichever reaches more of them, saying so.
+
+A Dockerfile whose inputs do not resolve with that context (a template with placeholders, a stale
+copy) would make every ``envctl plan`` fail: it is left out, with the reason.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import yaml
 
 from envctl.adapters.process import SubprocessRunner
+from envctl.config import ServiceSpec
 from envctl.errors import InputError
 from envctl.inputs.context import PathIndex
 from envctl.inputs.dockerfile import parse_dockerfile
+from envctl.inputs.fingerprint import collect_inputs
 from envctl.inputs.gitstate import git_prefix, snapshot_filesystem, snapshot_worktree
+from envctl.inputs.sources import SourceResolver
 
 __all__ = ["DiscoveredService", "config_yaml", "discover_services"]
 
+# Folder names that say how something is built or laid out, not which service it is.
+GENERIC_FOLDERS = frozenset({
+    "src", "source", "sources", "app", "apps", "application", "docker", "dockerfiles", ".docker", "build", "builds",
+    "deploy", "deploys", "deployment", "deployments", "ci", ".ci", "cmd", "container", "containers", "image", "images",
+    "dist", "infra", "ops", "packaging", "main", "server", "service", "services", "svc", "code", "project",
+})
 # Trees that hold other people's Dockerfiles, not this workspace's services.
 _VENDORED = frozenset({"vendor", "third_party", "third-party", "node_modules", ".venv", "venv", "site-packages"})
 _DOCKERFILE = re.compile(r"^(?:Dockerfile(?:\.[A-Za-z0-9_-]+)?|[A-Za-z0-9_-]+\.Dockerfile)$")
@@ -34,6 +54,7 @@ class DiscoveredService:
     context: str
     image: str
     why: str  # why this context, in words
+    left_out: str = ""  # why it is left out of envctl.yaml (its inputs do not resolve), if it is
 
 
 def _label(text: str) -> str:
@@ -41,13 +62,42 @@ def _label(text: str) -> str:
     return label[:63].strip("-") or "service"
 
 
-def _service_name(dockerfile: str, root_name: str) -> str:
-    path = PurePosixPath(dockerfile)
-    folder = path.parent.name or root_name
-    variant = path.name.removeprefix("Dockerfile").lstrip(".") or path.name.removesuffix(".Dockerfile")
-    if path.name == "Dockerfile":
-        variant = ""
-    return _label(f"{folder}-{variant}" if variant else folder)
+def _meaningful_folders(dockerfile: str) -> list[str]:
+    """The Dockerfile's folders from the nearest up, generic ones left out."""
+    return [part for part in reversed(PurePosixPath(dockerfile).parent.parts) if part.lower() not in GENERIC_FOLDERS]
+
+
+def _variant(dockerfile: str) -> str:
+    """``Dockerfile.debug`` → ``debug``, ``lint.Dockerfile`` → ``lint``, ``Dockerfile`` → ``""``."""
+    name = PurePosixPath(dockerfile).name
+    if name.startswith("Dockerfile"):
+        return name.removeprefix("Dockerfile").lstrip(".")
+    return name.removesuffix(".Dockerfile")
+
+
+def _service_name(dockerfile: str, root_name: str, depth: int = 1) -> str:
+    """``depth`` meaningful folders (nearest last), then the variant; the root's name when none."""
+    folders = _meaningful_folders(dockerfile)[:depth][::-1] or [root_name]
+    variant = _variant(dockerfile)
+    variant = "" if variant.lower() == folders[-1].lower() else variant
+    return _label("-".join([*folders, variant] if variant else folders))
+
+
+def _unique_names(dockerfiles: list[str], root_name: str) -> dict[str, str]:
+    """Names for every Dockerfile; duplicates get more folders, then a number."""
+    names = {path: _service_name(path, root_name) for path in dockerfiles}
+    for depth in (2, 3):
+        counts = Counter(names.values())
+        names = {p: _service_name(p, root_name, depth) if counts[n] > 1 else n for p, n in names.items()}
+    taken: set[str] = set()
+    for path in dockerfiles:
+        name, number = names[path], 2
+        while name in taken:
+            name = _label(f"{names[path]}-{number}")
+            number += 1
+        taken.add(name)
+        names[path] = name
+    return names
 
 
 def discover_services(root: Path, runner: SubprocessRunner) -> list[DiscoveredService]:
@@ -61,16 +111,25 @@ def discover_services(root: Path, runner: SubprocessRunner) -> list[DiscoveredSe
         and not _VENDORED.intersection(PurePosixPath(path).parts)
     ]
     prefix = _label(root.resolve().name)
+    names = _unique_names(dockerfiles, prefix)
+    resolver = SourceResolver(snapshot)
     found: list[DiscoveredService] = []
-    taken: set[str] = set()
     for dockerfile in dockerfiles:
-        name = _service_name(dockerfile, prefix)
-        while name in taken:
-            name = _label(name + "-2") if not name[-1].isdigit() else _label(name[:-1] + str(int(name[-1]) + 1))
-        taken.add(name)
+        name = names[dockerfile]
         context, why = _infer_context(dockerfile, snapshot.read(dockerfile).decode(errors="replace"), index)
-        found.append(DiscoveredService(name, dockerfile, context, f"{prefix}/{name}", why))
+        item = DiscoveredService(name, dockerfile, context, f"{prefix}/{name}", why)
+        found.append(_checked(item, resolver))
     return found
+
+
+def _checked(item: DiscoveredService, resolver: SourceResolver) -> DiscoveredService:
+    """The service as ``envctl plan`` will read it; ``left_out`` says why it would not plan."""
+    spec = ServiceSpec.model_validate({"dockerfile": item.dockerfile, "context": item.context, "image": item.image})
+    try:
+        collect_inputs(item.name, spec, resolver, {})
+    except InputError as exc:
+        return replace(item, left_out=exc.message)
+    return item
 
 
 def _infer_context(dockerfile: str, text: str, index: PathIndex) -> tuple[str, str]:
@@ -97,16 +156,17 @@ def _infer_context(dockerfile: str, text: str, index: PathIndex) -> tuple[str, s
 
 
 def config_yaml(services: Sequence[DiscoveredService], cluster_name: str) -> str:
-    """A starting envctl.yaml (valid against ``EnvConfig``), with comments for the next steps."""
+    """A starting envctl.yaml (valid against ``EnvConfig``), with comments for the next steps; the
+    services left out are written commented out under ``services:``, each with its reason."""
+    kept = [item for item in services if not item.left_out]
     body = {
         "version": 1,
         "cluster": {"name": cluster_name},
         "release": {"name": cluster_name[:53], "chart": "charts/" + cluster_name, "values": []},
-        "services": {
-            item.name: {"dockerfile": item.dockerfile, "context": item.context, "image": item.image}
-            for item in services
-        },
         "images": [],
+        "services": {
+            item.name: {"dockerfile": item.dockerfile, "context": item.context, "image": item.image} for item in kept
+        },
     }
     header = (
         "# Written by `envctl init`. Paths are relative to this file.\n"
@@ -114,4 +174,13 @@ def config_yaml(services: Sequence[DiscoveredService], cluster_name: str) -> str
         "# values_path (where the chart reads <values_path>.repository and <values_path>.tag).\n"
         "# Third-party images the chart needs (e.g. postgres:16-alpine) go under `images:`.\n"
     )
-    return header + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+    text = header + str(yaml.safe_dump(body, sort_keys=False, default_flow_style=False, width=1000))
+    left_out = [item for item in services if item.left_out]
+    if left_out:
+        text += "  # Left out: their inputs do not resolve, so every `envctl plan` would fail. Fix, then uncomment.\n"
+        for item in left_out:
+            entry = {item.name: {"dockerfile": item.dockerfile, "context": item.context, "image": item.image}}
+            lines = str(yaml.safe_dump(entry, sort_keys=False, default_flow_style=False, width=1000)).splitlines()
+            reason = " ".join(item.left_out.split())
+            text += f"  # {lines[0]}  # {reason}\n" + "".join(f"  # {line}\n" for line in lines[1:])
+    return text

@@ -42,7 +42,13 @@ def command(
         raise InputError(msg, hint="run `envctl init` in the repository that holds your services' Dockerfiles")
     text = config_yaml(found, _label(root.resolve().name)[:32].strip("-") or "envctl")
     EnvConfig.model_validate(yaml.safe_load(text))  # never write a file envctl itself would reject
-    for item in found:
+    kept = [item for item in found if not item.left_out]
+    for item in kept:
         output.line(f"{item.name}: {item.dockerfile}, image {item.image}, context {item.context}: {item.why}")
+    for item in found:
+        if item.left_out:
+            output.line(f"{item.name}: {item.dockerfile} left out (written commented out): {item.left_out}")
     target.write_text(text, encoding="utf-8")
-    output.line(f"wrote {target} ({len(found)} service{'s' if len(found) != 1 else ''})")
+    left = len(found) - len(kept)
+    extra = f", {left} left out because their inputs do not resolve" if left else ""
+    output.line(f"wrote {target} ({len(kept)} service{'s' if len(kept) != 1 else ''}{extra})")

@@ -55,3 +55,81 @@ def test_init_without_dockerfiles(tmp_path: Path, run_envctl) -> None:
     assert done.returncode == 2
     assert "no Dockerfile found" in done.stderr
     assert not (tmp_path / "envctl.yaml").exists()
+
+
+def test_names_skip_generic_folders() -> None:
+    from envctl.discover import _unique_names
+
+    names = _unique_names(
+        [
+            "src/cartservice/src/Dockerfile", "src/cartservice/src/Dockerfile.debug", "src/frontend/Dockerfile",
+            "services/api/Dockerfile", "legacy/services/api/Dockerfile", "docker/Dockerfile", "cmd/server/Dockerfile",
+            "tools/lint/lint.Dockerfile",
+        ],
+        "mono",
+    )
+    assert names == {
+        "src/cartservice/src/Dockerfile": "cartservice",
+        "src/cartservice/src/Dockerfile.debug": "cartservice-debug",
+        "src/frontend/Dockerfile": "frontend",
+        "services/api/Dockerfile": "api",
+        "legacy/services/api/Dockerfile": "legacy-api",
+        "docker/Dockerfile": "mono",
+        "cmd/server/Dockerfile": "mono-2",
+        "tools/lint/lint.Dockerfile": "lint",
+    }
+
+
+MONOREPO_WITH_TEMPLATES = {
+    # the reference-app layout: one folder per service under src/, sources next to the Dockerfile
+    "src/cartservice/src/Dockerfile": "FROM base\nCOPY . /app\n",
+    "src/cartservice/src/Dockerfile.debug": "FROM base\nCOPY cart.csproj /app/\n",
+    "src/cartservice/src/cart.csproj": "<Project/>\n",
+    "src/frontend/Dockerfile": "FROM base\nCOPY main.go /src/\n",
+    "src/frontend/main.go": "package main\n",
+    # repo-root contexts and a shared library
+    "services/api/Dockerfile": "FROM base\nCOPY libs/common /common\nCOPY services/api/app.py /\n",
+    "services/api/app.py": "print('api')\n",
+    "libs/common/util.py": "U = 1\n",
+    # a nested duplicate of a service folder (a stale copy that still resolves)
+    "legacy/services/api/Dockerfile": "FROM base\nCOPY services/api/app.py /\n",
+    # a template init must leave out: its sources are placeholders
+    "templates/service/Dockerfile": "FROM base\nCOPY services/SERVICE_NAME/app.py /\n",
+    # a stale Dockerfile copying a folder that no longer exists
+    "old/worker/Dockerfile": "FROM base\nCOPY worker/ /w\n",
+}
+
+
+def test_init_then_plan_on_a_monorepo_with_templates_and_duplicates(tmp_path: Path, run_envctl, plan_json) -> None:
+    from tests.plan.conftest import commit_all, write_files
+
+    root = tmp_path / "mono"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.invalid")
+    git(root, "config", "user.name", "t")
+    write_files(root, {"README.md": "# mono\n"})
+    commit_all(root, "start")
+    write_files(root, MONOREPO_WITH_TEMPLATES)
+    commit_all(root, "services")
+    done = run_envctl(root, "init")
+    assert done.returncode == 0, done.stderr
+    assert "templates: templates/service/Dockerfile left out (written commented out)" in done.stdout
+    assert "worker: old/worker/Dockerfile left out" in done.stdout
+    assert "(5 services, 2 left out because their inputs do not resolve)" in done.stdout
+    config = load_config(root / "envctl.yaml")
+    assert {name: (s.dockerfile, s.context) for name, s in config.services.items()} == {
+        "cartservice": ("src/cartservice/src/Dockerfile", "src/cartservice/src"),
+        "cartservice-debug": ("src/cartservice/src/Dockerfile.debug", "src/cartservice/src"),
+        "frontend": ("src/frontend/Dockerfile", "src/frontend"),
+        "api": ("services/api/Dockerfile", "."),
+        "legacy-api": ("legacy/services/api/Dockerfile", "."),
+    }
+    text = (root / "envctl.yaml").read_text()
+    assert "  # templates:  # templates/service/Dockerfile line 2: COPY source 'services/SERVICE_NAME/app.py'" in text
+    # uncommenting a left-out entry gives a config envctl reads (and then refuses, with the same reason)
+    uncommented = text.replace("  #   ", "    ").replace("  # templates:", "  templates:").replace("  # worker:", "  worker:")
+    assert set(yaml.safe_load(uncommented)["services"]) >= {"templates", "worker"}
+    plan = plan_json(root, "--base", "HEAD~1")
+    assert {s["name"] for s in plan["services"]} == set(config.services)
+    assert all(s["changed"] for s in plan["services"])  # none existed at HEAD~1
