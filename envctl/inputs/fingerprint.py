@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from envctl.config import ServiceSpec
 from envctl.errors import InputError
+from envctl.inputs import goglob
 from envctl.inputs.dockerfile import BaseRef, CopySource, clean_source, parse_dockerfile
 from envctl.inputs.gitstate import MODE_SYMLINK
 from envctl.inputs.sources import SourceResolver, check_nested_link, files_digest, follow_links
@@ -103,6 +104,12 @@ def collect_inputs(
         files.update(kept)
         groups.append((copy, digest, kept))
     for pattern in spec.extra_inputs:
+        try:
+            goglob.match(clean_source(pattern), "")
+        except goglob.BadPattern as exc:
+            msg = f"service {name!r}: extra_inputs pattern {pattern!r}: {exc.detail}"
+            raise InputError(msg, hint="extra_inputs are Go filepath.Match globs, as COPY sources: close each `[`, "
+                             "escape a literal `[` as `\\[`") from None
         extra = {}
         for path in resolver.index.match("", clean_source(pattern)):
             if path.endswith("/"):

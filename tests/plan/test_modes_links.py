@@ -158,3 +158,16 @@ def test_a_folder_holding_only_ignored_files_is_still_copied(repo: Path) -> None
     assert fingerprint(repo) != before
     (repo / ".dockerignore").write_text("**/*.md\napp/docs\n")
     assert fingerprint(repo) == before
+
+
+def test_extra_inputs_globs(repo: Path) -> None:
+    def config(pattern: str) -> EnvConfig:
+        return EnvConfig.model_validate({"version": 1, "services": {"svc": {
+            "dockerfile": "svc/Dockerfile", "image": "t/svc", "extra_inputs": [pattern]}}})
+
+    before = fingerprint(repo, config("[!o]ther.txt"))  # `!` is a member of the class, not a negation
+    (repo / "other.txt").write_text("edited\n")
+    assert fingerprint(repo, config("[!o]ther.txt")) != before
+    assert fingerprint(repo, config("[z-a]*")) == fingerprint(repo, config("nothing-matches"))
+    with pytest.raises(InputError, match="extra_inputs pattern '\\[': syntax error in pattern"):
+        fingerprint(repo, config("["))
