@@ -134,7 +134,12 @@ def preflight(state: AppState) -> None:
     """Missing tools and a silent Docker daemon fail here, in one line, before anything is touched
     (no cluster call, no build, no run record)."""
     from envctl.adapters.process import install_hint
-    from envctl.errors import ToolMissingError
+    from envctl.errors import NotBuiltYetError, ToolMissingError
+
+    if state.config.cluster.provider == "existing":
+        # Until `up` drives a shared cluster it must not fall back to creating a k3d one.
+        msg = "`envctl up` with cluster.provider: existing is not built yet"
+        raise NotBuiltYetError(msg, hint="use provider: k3d for now; `envctl gc` and `envctl rbac` work with existing")
 
     for tool in (state.environ.get("ENVCTL_K3D", "k3d"), "helm"):
         if state.runner.which(tool) is None:
