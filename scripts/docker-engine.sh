@@ -3,7 +3,7 @@
 #   scripts/docker-engine.sh start   # installs Debian's docker.io if needed, starts dockerd, waits
 #   scripts/docker-engine.sh stop    # stops only the dockerd this script started (by its PID)
 # The flags give containers no bridge network (only loopback, or --network host): the CI machines
-# allow no other traffic. See shared reference test-environment.md.
+# allow no other traffic.
 set -euo pipefail
 PIDFILE=${ENVCTL_DOCKERD_PIDFILE:-/tmp/envctl-dockerd.pid}
 LOG=${ENVCTL_DOCKERD_LOG:-/tmp/envctl-dockerd.log}
@@ -13,7 +13,9 @@ need_packages() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v containerd >/dev/null || missing+=(containerd)
   command -v docker-registry >/dev/null || missing+=(docker-registry)
-  [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
+  # The test images need a static busybox: Debian's dynamic `busybox` package would not run in them
+  # (ldd succeeds on it), and busybox-static replaces it.
+  if ! command -v busybox >/dev/null || ldd "$(command -v busybox)" >/dev/null 2>&1; then missing+=(busybox-static); fi
   command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)  # renders the timings SVG for its test
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2

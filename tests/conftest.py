@@ -6,6 +6,7 @@ would hand that to every child it starts, and the Ctrl-C tests would find their 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -34,10 +35,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.docker)
 
 
+@functools.cache
+def classic_docker_cli() -> str | None:
+    """The first ``docker`` on PATH older than 23.0 (Debian's docker.io 20.10 here): its built-in
+    classic BuildKit (``DOCKER_BUILDKIT=1 docker build``) is what builds run on without buildx.
+    Every ``docker`` on PATH is asked, since a newer client without buildx may come first."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        exe = Path(folder or ".") / "docker"
+        if not (exe.is_file() and os.access(exe, os.X_OK)):
+            continue
+        probe = subprocess.run([str(exe), "version", "--format", "{{.Client.Version}}"], capture_output=True,
+                               text=True, timeout=30, check=False)  # fmt: skip
+        major = probe.stdout.strip().split(".", 1)[0]
+        if major.isdigit() and int(major) < 23:
+            return str(exe)
+    return None
+
+
 def docker_cli() -> str:
-    """The Docker client with the classic BuildKit path (Debian's 20.10 one) if present, else PATH's."""
-    debian = Path("/usr/bin/docker")
-    return str(debian) if debian.exists() else (shutil.which("docker") or "docker")
+    """The client the tests drive the engine with: the classic-BuildKit one when there is one."""
+    return classic_docker_cli() or shutil.which("docker") or "docker"
+
+
+@pytest.fixture(scope="session")
+def classic_docker(docker_engine: str) -> str:
+    """A pre-23 docker client (classic BuildKit), or a skip saying which client is missing."""
+    found = classic_docker_cli()
+    if found is None:
+        pytest.skip("needs a docker client older than 23.0 (Debian's docker.io 20.10) on PATH for classic BuildKit")
+    return found
 
 
 def _engine_answers() -> bool:

@@ -25,10 +25,11 @@ from envctl.adapters.buildkit import BuildRequest, DependencyLayouts, build_argv
 from envctl.adapters.docker import DockerEngine
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import BuildError
-from envctl.phases.build import BuildFailed, BuildOptions, ImageBuilder, build_images
+from envctl.phases.build import BuildOptions, ImageBuilder, build_images
 from envctl.plan import ServicePlan
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
+from tests.conftest import classic_docker_cli
 
 
 def test_buildx_argv_with_a_dependency_layout_and_an_export() -> None:
@@ -66,7 +67,8 @@ def test_layouts_are_used_only_by_builders_that_cannot_see_local_images(tmp_path
 STANDIN = r'''#!{python}
 """docker with a docker-container buildx builder, as far as FROM and OCI outputs go (see the test module)."""
 import hashlib, json, os, re, subprocess, sys
-REAL = "/usr/bin/docker"
+REAL = os.environ["REAL_DOCKER"]  # a pre-23 client: classic BuildKit reads the local image store
+LAYOUT_REPO = os.environ["OCI_LAYOUT_REPO"]  # unique per test: sessions sharing the engine never meet
 args = sys.argv[1:]
 with open(os.environ["BUILDX_LOG"], "a") as fh:
     fh.write(json.dumps(args) + "\n")
@@ -115,7 +117,7 @@ for out in outputs:
     assert out == {"type": "oci", "dest": out["dest"], "tar": "false"}, out
     os.makedirs(os.path.join(out["dest"], "blobs", "sha256"), exist_ok=True)
     digest = "sha256:" + hashlib.sha256(iid.encode()).hexdigest()
-    held = f"envctl-test/oci-layout:{digest[7:19]}"  # what the layout holds, for classic BuildKit to read
+    held = f"{LAYOUT_REPO}:{digest[7:19]}"  # what the layout holds, for classic BuildKit to read
     subprocess.run([REAL, "tag", iid, held], check=True)
     json.dump({"schemaVersion": 2, "manifests": [{"digest": digest, "annotations": {"envctl.test/image": held}}]},
               open(os.path.join(out["dest"], "index.json"), "w"))
@@ -128,8 +130,11 @@ def _service(name: str, tag: str, dockerfile: str, **kw: object) -> ServicePlan:
                        dockerfile=dockerfile, context=".", build_args=kw.pop("build_args", {}), target=None, **kw)  # type: ignore[arg-type]  # fmt: skip
 
 
+LAYOUT_REPO = f"envctl-test/oci-layout-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture
-def workspace(tmp_path: Path, base_image: str, docker_engine: str) -> Iterator[tuple[Path, list[ServicePlan]]]:
+def workspace(tmp_path: Path, base_image: str, classic_docker: str) -> Iterator[tuple[Path, list[ServicePlan]]]:
     root = tmp_path / "ws"
     root.mkdir()
     (root / "base.Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY a.txt /a.txt\n")
@@ -140,17 +145,18 @@ def workspace(tmp_path: Path, base_image: str, docker_engine: str) -> Iterator[t
     base = _service("base", tag, "base.Dockerfile", build_args={"BASE_IMAGE": base_image})
     api = _service("api", tag, "api.Dockerfile", depends_on=("base",), dependency_args={"BASE_REF": "base"})
     yield root, [base, api]
-    tags = [f"envctl-test/oci-layout:{t}" for t in subprocess.run(
-        [docker_engine, "images", "--format", "{{.Tag}}", "envctl-test/oci-layout"], capture_output=True, text=True,
+    tags = [f"{LAYOUT_REPO}:{t}" for t in subprocess.run(
+        [classic_docker, "images", "--format", "{{.Tag}}", LAYOUT_REPO], capture_output=True, text=True,
         check=False).stdout.split()]  # fmt: skip
-    subprocess.run([docker_engine, "rmi", "-f", base.ref, api.ref, *tags], capture_output=True, check=False)
+    subprocess.run([classic_docker, "rmi", "-f", base.ref, api.ref, *tags], capture_output=True, check=False)
 
 
 def _builder(root: Path, tmp_path: Path, layout_refs: frozenset[str]) -> ImageBuilder:
     exe = tmp_path / "docker"
     exe.write_text(STANDIN.replace("{python}", sys.executable))
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
-    runner = SubprocessRunner({"BUILDX_LOG": str(tmp_path / "buildx.jsonl")})
+    runner = SubprocessRunner({"BUILDX_LOG": str(tmp_path / "buildx.jsonl"), "REAL_DOCKER": classic_docker_cli() or "docker",
+                               "OCI_LAYOUT_REPO": LAYOUT_REPO})  # fmt: skip
     options = BuildOptions(docker_cli=str(exe), network="none", layout_refs=layout_refs)
     return ImageBuilder(workspace_root=root, docker=DockerEngine(), runner=runner, options=options,
                         recorder=Recorder(), progress=CollectingProgress())  # fmt: skip
@@ -177,7 +183,7 @@ def test_dependent_images_build_on_a_container_builder_through_oci_layouts(
     assert api_argv[api_argv.index("--build-context") + 1] == f"{base.ref}=oci-layout://{layout}@{digest}"
     assert "--output" not in api_argv  # nothing is built FROM api
     # The dependent really is FROM the base: its file is there, on top of the base's.
-    files = subprocess.run(["/usr/bin/docker", "run", "--rm", "--network", "none", api.ref, "cat", "/a.txt", "/b.txt"],
+    files = subprocess.run([classic_docker_cli() or "docker", "run", "--rm", "--network", "none", api.ref, "cat", "/a.txt", "/b.txt"],
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert files == "a\nb\n"
 

@@ -14,6 +14,7 @@ from envctl.adapters.docker import DockerEngine, split_ref
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import DaemonUnavailableError
 from envctl.phases.load import RegistryTarget
+from tests.conftest import classic_docker_cli
 
 REQUEST = BuildRequest(
     context="/ws",
@@ -106,12 +107,12 @@ def test_detect_flavor_asks_the_client(tmp_path: Path) -> None:
     assert detect_flavor(runner, new) is None
 
 
-@pytest.mark.skipif(
-    not os.path.exists("/usr/bin/docker"), reason="Debian's 20.10 docker client is not installed"
-)
 def test_detect_flavor_of_the_real_clients_here() -> None:
+    classic = classic_docker_cli()
+    if classic is None:
+        pytest.skip("needs a docker client older than 23.0 (Debian's docker.io 20.10) on PATH")
     runner = SubprocessRunner()
-    assert detect_flavor(runner, "/usr/bin/docker") == "classic"
+    assert detect_flavor(runner, classic) == "classic"
     if os.path.exists("/usr/local/bin/docker"):
         assert detect_flavor(runner, "/usr/local/bin/docker") is None  # 28.2 without buildx
 

@@ -29,6 +29,7 @@ __all__ = [
     "busybox_recipe",
     "ensure_image",
     "node_recipe",
+    "programs",
     "static_busybox",
 ]
 
@@ -42,7 +43,7 @@ BASE_APPLETS = ("sh", "ls", "cat", "echo", "sleep", "head", "httpd", "mkdir", "c
                 "wc", "date", "wget")  # fmt: skip
 # What the node needs besides containerd: a shell for `docker exec`, and the stand-in's set-up.
 NODE_APPLETS = ("sh", "ls", "cat", "mkdir", "rm", "sleep", "true", "df", "mount", "ln")
-_INSTALL_HINT = "apt-get install busybox-static containerd (scripts/docker-engine.sh start installs them)"
+_INSTALL_HINT = "apt-get install busybox-static containerd docker-registry (.ci/run installs them)"
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,15 @@ class Recipe:
     files: tuple[tuple[str, Path], ...]  # (path in the image, file on this machine)
     links: tuple[tuple[str, str], ...]  # (path in the image, symlink target)
     changes: tuple[str, ...]  # `docker import --change` instructions
+    contents: tuple[tuple[str, bytes], ...] = ()  # (path in the image, bytes): files made here
 
     def digest(self) -> str:
         """A hash of everything that ends up in the image (file contents, not their mtimes)."""
         h = hashlib.sha256()
         for item in (*self.dirs, *(f"{a}->{b}" for a, b in self.links), *self.changes):
             h.update(item.encode() + b"\0")
+        for arcname, data in self.contents:
+            h.update(arcname.encode() + b"\0" + data)
         for arcname, source in self.files:
             h.update(arcname.encode() + b"\0")
             with source.open("rb") as fh:
@@ -76,6 +80,10 @@ class Recipe:
             for arcname, source in self.files:
                 # resolve(): a library may be a symlink on the host; store the real file under the name.
                 tar.add(str(source.resolve()), arcname=arcname)
+            for arcname, data in self.contents:
+                info = tarfile.TarInfo(arcname)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
             for arcname, target in self.links:
                 link = tarfile.TarInfo(arcname)
                 link.type, link.linkname = tarfile.SYMTYPE, target
@@ -106,26 +114,33 @@ def busybox_recipe() -> Recipe:
 
 def node_recipe() -> Recipe:
     """busybox + containerd + ctr (into /usr/bin) + every library they link, at its host path."""
+    binaries, libraries, dirs = programs("containerd", "ctr")
+    return Recipe(
+        dirs=tuple(sorted({"bin", "tmp", "run", "var", "var/lib", "etc", *dirs}, key=lambda d: (d.count("/"), d))),
+        files=(("bin/busybox", static_busybox()), *binaries, *libraries),
+        links=tuple((f"bin/{applet}", "busybox") for applet in NODE_APPLETS),
+        changes=("ENV PATH=/bin:/usr/bin",),
+    )
+
+
+def programs(*names: str) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], set[str]]:
+    """Each program found on PATH (placed in /usr/bin), the libraries they link (at their host
+    paths) and the folders all that needs: what a from-scratch image must hold to run them."""
     binaries: list[tuple[str, Path]] = []
-    for name in ("containerd", "ctr"):
+    for name in names:
         found = shutil.which(name)
         if found is None:
             msg = f"`{name}` is not on PATH: {_INSTALL_HINT}"
             raise RuntimeError(msg)
         binaries.append((f"usr/bin/{name}", Path(found)))
     libraries = sorted({lib for _, binary in binaries for lib in _shared_libraries(binary)})
-    dirs = {"bin", "usr", "usr/bin", "tmp", "run", "var", "var/lib", "etc"}
+    dirs = {"usr", "usr/bin"}
     for lib in libraries:
         parent = Path(lib).parent
         while parent != Path("/"):
             dirs.add(str(parent).lstrip("/"))
             parent = parent.parent
-    return Recipe(
-        dirs=tuple(sorted(dirs, key=lambda d: (d.count("/"), d))),
-        files=(("bin/busybox", static_busybox()), *binaries, *((lib.lstrip("/"), Path(lib)) for lib in libraries)),
-        links=tuple((f"bin/{applet}", "busybox") for applet in NODE_APPLETS),
-        changes=("ENV PATH=/bin:/usr/bin",),
-    )
+    return binaries, [(lib.lstrip("/"), Path(lib)) for lib in libraries], dirs
 
 
 def ensure_image(docker: str, ref: str, recipe: Recipe) -> bool:
