@@ -70,7 +70,13 @@ def _state(text: str) -> Text:
     return Text(text, style=_STYLE.get(text, ""))
 
 
-def _why(note: str, hint: str | None) -> list[Text]:
+def _why(note: str, hint: str | None, shown: set[str]) -> list[Text]:
+    """A section's note and hint, or a pointer when an earlier section already said the same:
+    one cause (k3d missing) is reported once, not once per section it leaves unknown."""
+    cause = note.removeprefix("unknown: ")
+    if cause and cause in shown:
+        return [Text("unknown: the same cause as above", style="dim")]
+    shown.add(cause)
     lines = [Text(note, style="dim")] if note else []
     if hint:
         lines.append(Text(f"hint: {hint}", no_wrap=True, overflow="ignore"))
@@ -80,6 +86,7 @@ def _why(note: str, hint: str | None) -> list[Text]:
 def status_renderable(report: StatusReport) -> Group:
     c, r, w = report.cluster, report.release, report.workloads
     parts: list[Any] = []
+    shown: set[str] = set()
 
     cluster = Table(title=f"cluster {c.name}", title_justify="left", show_header=False)
     cluster.add_column("field")
@@ -94,7 +101,7 @@ def status_renderable(report: StatusReport) -> Group:
             spec.append(": " + "; ".join(c.differences), style="")
         cluster.add_row("spec", spec)
     cluster.add_row("kubeconfig", Text(c.kubeconfig or "-"))
-    parts += [cluster, *_why(c.note, c.hint)]
+    parts += [cluster, *_why(c.note, c.hint, shown)]
 
     release = Table(
         title=f"release {r.name} (namespace {r.namespace})", title_justify="left", show_header=False
@@ -109,7 +116,7 @@ def status_renderable(report: StatusReport) -> Group:
                   "changed": "changed: `envctl up` would upgrade",
                   "unknown": "unknown"}[r.inputs]  # fmt: skip
         release.add_row("inputs", Text(inputs, style=_STYLE.get(r.inputs, "")))
-    parts += [release, *_why(r.note, r.hint)]
+    parts += [release, *_why(r.note, r.hint, shown)]
 
     workloads = Table(title="workloads", title_justify="left")
     for column in ("workload", "ready", "state"):
@@ -121,16 +128,17 @@ def status_renderable(report: StatusReport) -> Group:
         state = item.summary + (f"; {item.problem}" if item.problem else "")
         workloads.add_row(f"{item.kind}/{item.name}", ready, Text(state))
     parts += [workloads] if w.items else [Text("workloads", style="italic")]
-    parts += _why(w.note, w.hint)
+    parts += _why(w.note, w.hint, shown)
 
     images = Table(title="images", title_justify="left")
     for column in ("service", "state", "fingerprint ref", "local", "detail"):
         images.add_column(column, overflow="fold")
     for image in report.images:
         local = "-" if image.local is None else ("yes" if image.local else "no")
-        images.add_row(image.service, _state(image.state), image.ref, local, Text(image.detail))
+        detail = "unknown: the same cause as above" if image.detail.removeprefix("unknown: ") in shown else image.detail
+        images.add_row(image.service, _state(image.state), image.ref, local, Text(detail))
     parts += [images] if report.images else [Text("images", style="italic")]
-    parts += _why(report.images_note, report.images_hint)
+    parts += _why(report.images_note, report.images_hint, shown)
 
     problems = report.problems()
     verdict = (

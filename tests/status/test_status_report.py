@@ -268,3 +268,21 @@ def test_an_unknown_output_format_is_bad_input(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "error: --output 'yaml' is not a status format" in done.stderr
     assert "hint: use one of: table, json" in done.stderr
+
+
+def test_one_missing_tool_is_reported_once_not_once_per_section(tmp_path: Path) -> None:
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "Dockerfile").write_text("FROM busybox:1.36\n")
+    (tmp_path / "envctl.yaml").write_text(
+        "version: 1\nservices:\n  svc:\n    dockerfile: svc/Dockerfile\n    image: demo/svc\n    values_path: svc.image\n"
+    )
+    env = {**os.environ, "PATH": f"{tmp_path / 'no-tools'}{os.pathsep}/usr/bin{os.pathsep}/bin",
+           "ENVCTL_DOCKER": "/nonexistent/docker", "COLUMNS": "200"}  # fmt: skip
+
+    done = run_envctl("status", cwd=tmp_path, env=env)
+
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.count("`k3d` is not installed or not on PATH") == 1, done.stdout  # the cluster section
+    assert done.stdout.count("hint:") == 1, done.stdout
+    assert "unknown: the same cause as above" in done.stdout  # release, workloads and images point to it
+    assert done.stderr.count("`k3d` is not installed or not on PATH") == 1  # the one error line
