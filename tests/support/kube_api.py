@@ -1,9 +1,11 @@
 """A Kubernetes API for tests: KMock's emulator served on 127.0.0.1 from a daemon thread.
 
 The official client talks real HTTP and real watch streams to it. KMock keeps objects exactly as
-POSTed (no uid/resourceVersion/status defaults) and ignores label/field selectors; see
-shared/reference/libraries.md §3. Tests drive state over HTTP (``create``/``patch_status``), which
-is what notifies watchers; direct edits of kmock's store would not.
+POSTed (no uid/resourceVersion/status defaults). It ignores label and field selectors, which a
+real API server applies: ``SelectingEmulator`` applies them (tests/support/selectors.py), so the
+product is tested against an API that selects as the real one does. Tests drive state over HTTP
+(``create``/``patch_status``), which is what notifies watchers; direct edits of kmock's store
+would not.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import json
 import threading
 import urllib.request
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import kmock
+
+from tests.support.selectors import Selection
 
 # Resources envctl reads; KMock answers 404 for undeclared ones.
 RESOURCES: dict[str, tuple[str, bool]] = {
@@ -54,19 +60,57 @@ def _path(resource: str, namespace: str | None, name: str | None = None, sub: st
     return "/".join(parts)
 
 
+@attrs.define(kw_only=True)
+class SelectingEmulator(kmock.KubernetesEmulator):
+    """KMock's emulator with lists and watches narrowed by ``labelSelector``/``fieldSelector``.
+
+    A watch behaves as the API server's does for a selector: an object that stops matching is sent
+    as DELETED, one that starts matching as ADDED.
+    """
+
+    async def _serve_list(self, request: Any) -> Any:
+        listing = await kmock.KubernetesEmulator._serve_list(self, request)
+        wanted = Selection.from_params(request.params)
+        if not wanted:
+            return listing
+        return {**listing, "items": [obj for obj in listing["items"] if wanted.matches(obj)]}
+
+    async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
+        wanted = Selection.from_params(request.params)
+        shown: set[tuple[str | None, str | None]] = set()
+        async for event in kmock.KubernetesEmulator._serve_watch(self, request):
+            if not wanted or not isinstance(event, dict):
+                yield event  # no selector, or the opening empty chunk
+                continue
+            obj = event.get("object") or {}
+            meta = obj.get("metadata") or {}
+            key = (meta.get("namespace"), meta.get("name"))
+            if event.get("type") == "DELETED":
+                if key in shown:
+                    shown.discard(key)
+                    yield event
+            elif wanted.matches(obj):
+                kind = "MODIFIED" if key in shown else "ADDED"
+                shown.add(key)
+                yield {**event, "type": kind}
+            elif key in shown:
+                shown.discard(key)
+                yield {**event, "type": "DELETED"}
+
+
 class KubeApi:
     """A running emulated API server; use as a context manager."""
 
-    def __init__(self, emulator: type[kmock.KubernetesEmulator] = kmock.KubernetesEmulator) -> None:
-        # ``emulator``: KMock's, or a layer over it (kube_server_side.ServerSideEmulator adds
-        # resourceVersion conflicts).
+    def __init__(self, emulator: type[SelectingEmulator] = SelectingEmulator) -> None:
+        # ``emulator``: KMock's with selectors applied, or a layer over that
+        # (kube_server_side.ServerSideEmulator adds resourceVersion conflicts).
         self._emulator_cls = emulator
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._serve, daemon=True, name="kmock")
         self.url = ""
-        self.emulator: kmock.KubernetesEmulator | None = None
+        self.emulator: SelectingEmulator | None = None
 
     def __enter__(self) -> KubeApi:
         self._thread.start()

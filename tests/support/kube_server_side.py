@@ -30,6 +30,8 @@ import attrs
 import kmock
 from kmock._internal import enums, k8s, parsing, references, rendering  # the emulator's own types
 
+from tests.support.kube_api import SelectingEmulator
+
 __all__ = ["NAMESPACES", "ServerSideEmulator"]
 
 NAMESPACES = references.resource(group="", version="v1", plural="namespaces")
@@ -43,7 +45,7 @@ def _plural(request: rendering.Request) -> str:
 
 
 @attrs.define(kw_only=True)
-class ServerSideEmulator(kmock.KubernetesEmulator):
+class ServerSideEmulator(SelectingEmulator):
     """KMock's emulator plus resourceVersion/uid/creationTimestamp and 409 on stale writes."""
 
     _versions: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1000), init=False)
