@@ -7,10 +7,18 @@ The exit codes are a contract, documented in the README ("Exit codes").
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from envctl.results import LoadResult, PodFailure, WorkloadReadiness
 
 __all__ = [
     "BuildError",
+    "BuildFailed",
+    "BuildFailure",
+    "BuildStepFailure",
     "ClusterError",
     "ConfigError",
     "DaemonUnavailableError",
@@ -19,8 +27,10 @@ __all__ = [
     "ExitCode",
     "InputError",
     "LoadError",
+    "LoadFailed",
     "LockedError",
     "NotBuiltYetError",
+    "ReleaseNotReadyError",
     "StateUnwritableError",
     "ToolFailedError",
     "ToolMissingError",
@@ -39,7 +49,7 @@ class ExitCode:
     NOT_READY = 7
     CLUSTER = 8
     LOCKED = 9
-    NOT_BUILT = 10  # the command exists but is not implemented yet
+    NOT_BUILT = 10  # a configuration this version cannot run yet (up on cluster.provider: existing)
     INTERRUPTED = 130
 
 
@@ -130,4 +140,75 @@ class LockedError(EnvctlError):
 
 
 class NotBuiltYetError(EnvctlError):
+    """The configuration asks for something this version of envctl cannot do yet."""
+
     exit_code = ExitCode.NOT_BUILT
+
+
+# --- the failures of `envctl up`'s phases, with the evidence their views render -----------------
+class BuildStepFailure(BuildError):
+    """A build backend failed; carries the failing step and the log for the build phase's message."""
+
+    def __init__(self, message: str, *, step: str, log: Sequence[str]) -> None:
+        super().__init__(message, hint="fix the failing step; the log tail shows why")
+        self.step = step
+        self.log = list(log)
+
+
+@dataclass(frozen=True)
+class BuildFailure:
+    service: str
+    step: str
+    error: str
+    log_tail: tuple[str, ...]
+
+
+class BuildFailed(BuildError):
+    """One service's build failed: names the service, the failing step and the tail of its log."""
+
+    def __init__(self, failure: BuildFailure) -> None:
+        tail = "\n".join(f"  | {line}" for line in failure.log_tail)
+        msg = f"build of {failure.service} failed at step {failure.step}: {failure.error}\n{tail}"
+        super().__init__(msg, hint=f"fix that step in {failure.service}'s Dockerfile, or rerun with --verbose")
+        self.failure = failure
+
+
+class LoadFailed(LoadError):
+    """Loading one image failed on some node(s); ``result`` holds every node's outcome."""
+
+    def __init__(self, result: LoadResult) -> None:
+        failed = [node for node in result.nodes if node.outcome == "failed"]
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        msg = f"loading {result.ref} ({result.service}) into {first.node} failed: {first.error}{more}"
+        if first.node.startswith("registry:"):
+            hint = "check the registry accepts pushes (not read-only, disk space); rerun to push only what is missing"
+        else:
+            hint = "check the node container runs (`docker ps`) and has disk space; rerun to load only what is missing"
+        super().__init__(msg, hint=hint)
+        self.result = result
+
+
+class ReleaseNotReadyError(WorkloadsNotReadyError):
+    """The release did not become ready: a pod failed (``failure``) or the deadline passed.
+
+    ``workloads`` holds every workload's last state and ``pods`` every pod's, for views/wait.py.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        release: str,
+        namespace: str,
+        failure: PodFailure | None,
+        workloads: tuple[WorkloadReadiness, ...],
+        pods: tuple[tuple[str, str], ...],
+    ) -> None:
+        super().__init__(message, hint)
+        self.release = release
+        self.namespace = namespace
+        self.failure = failure
+        self.workloads = workloads
+        self.pods = pods

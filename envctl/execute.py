@@ -1,46 +1,75 @@
-"""Execute one `envctl up`: bind the phases to their tools, run the graph, record the run.
+"""Execute one `envctl up`: plan, bind the phases, run the graph, record the run — and report.
 
 The plan is computed first — it is cheap (≤ 0.5 s) and pure, so a bad Dockerfile or an unknown
 service fails before anything touches the cluster or the image store. Then the scheduler runs the
 graph from ``pipeline.make_tasks``: the cluster is ensured while images build, each image loads
 as soon as it is built, the deploy waits for every load, the wait follows. Whatever happens —
 success, a failed step, Ctrl-C — the spans are written as one run record under ``.envctl/runs``.
+
+Nothing here prints: ``run_up`` returns an ``UpReport`` and the `up` command renders it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
+import statistics
 import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from envctl import __version__, output
-from envctl.errors import EnvctlError
-from envctl.pipeline import Phases, UpOptions, make_tasks
+from envctl import __version__
+from envctl.errors import EnvctlError, NotBuiltYetError, ToolMissingError
+from envctl.pipeline import BUILD_SLOT, RunState, UpOptions, make_tasks
 from envctl.plan import Plan
-from envctl.scheduler import Scheduler, ScheduleResult, SchedulerInterrupted, TaskContext
+from envctl.progress import Progress
+from envctl.scheduler import Scheduler, ScheduleResult, SchedulerInterrupted
 from envctl.timing.spans import Recorder
 from envctl.toolbox import AppState
 
-__all__ = ["UpReport", "preflight", "run_up"]
+if TYPE_CHECKING:
+    from envctl.timing.history import RunHistory
+
+__all__ = ["BuildFlags", "UpReport", "expected_build_seconds", "preflight", "run_up"]
+
+Outcome = Literal["ok", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class BuildFlags:
+    """Build settings given on the command line; each wins over envctl.yaml when set."""
+
+    cache_from: tuple[str, ...] | None = None
+    cache_to: tuple[str, ...] | None = None
+    cache_registry: str | None = None
 
 
 @dataclass
 class UpReport:
-    """What one `envctl up` did (``--output json`` prints ``to_dict()``)."""
+    """What one `envctl up` did (``--output json`` prints ``to_dict()``).
+
+    ``error`` is the envctl error that failed the run; ``crash`` an unexpected one (a bug, already
+    recorded), which the command re-raises after rendering; ``summary`` the end-of-run lines.
+    """
 
     run_id: str
     plan: Plan
     schedule: ScheduleResult | None
-    outcome: str
+    outcome: Outcome
     seconds: float
     error: EnvctlError | None = None
     summary: list[str] = field(default_factory=list)
+    crash: BaseException | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        tasks = {}
+    @property
+    def interrupted(self) -> bool:
+        return self.outcome == "cancelled"
+
+    def to_dict(self) -> dict[str, object]:
+        tasks: dict[str, object] = {}
         if self.schedule is not None:
             for task_id, done in self.schedule.outcomes.items():
                 tasks[task_id] = {"outcome": done.outcome, "reason": done.reason, "result": _plain(done.value)}
@@ -56,15 +85,18 @@ class UpReport:
         }
 
 
-def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, Any]) -> UpReport:
+def run_up(state: AppState, options: UpOptions, progress: Progress, flags: BuildFlags = BuildFlags()) -> UpReport:
+    """Run `up` once and record it; returns the report (the run failed when ``report.error`` is set)."""
     from envctl.phases import wait as wait_phase
     from envctl.timing.formats import phase_summary_lines, write_ci_outputs
     from envctl.timing.history import RunHistory, RunMeta, RunRecord, git_identity
 
     recorder = Recorder()
-    progress = output.make_progress()
     with recorder.span("plan", "plan") as span:
-        plan = state.plan(base=options.base, changed_only=options.changed_only, selected=options.services)
+        plan = state.plan(
+            base=options.base, changed_only=options.changed_only, selected=options.services,
+            cache_registry=flags.cache_registry,
+        )  # fmt: skip
         span.set(services=len(plan.services), changed=list(plan.changed_services))
     for service in plan.services:
         progress.step(service.name, f"{service.action}: {service.reason}")
@@ -74,54 +106,53 @@ def run_up(state: AppState, options: UpOptions, build_overrides: Mapping[str, An
         git=git_identity(state.runner, state.workspace.root),
         changed_services=tuple(plan.changed_services),
     )
-    # The images other builds are FROM: a container buildx builder gets them as OCI layouts.
-    layout_refs = frozenset(plan.service(dep).ref for s in plan.services for dep in s.dependency_args.values())
-    phases = bind_phases(state, options, {**build_overrides, "layout_refs": layout_refs}, recorder, progress)
-    # The kubernetes models import lazily and slowly; pay for it while images build. (After
-    # bind_phases imported the docker SDK here: two threads importing `requests` at once deadlock
-    # on its circular imports.)
+    cancel_event = threading.Event()
+    phases = state.up_phases(
+        plan,
+        options, recorder=recorder, progress=progress, cancel_event=cancel_event, cache_from=flags.cache_from,
+        cache_to=flags.cache_to, cache_registry=flags.cache_registry,
+    )  # fmt: skip
+    # Import the docker SDK once on this thread, before worker threads race to import it; then let
+    # the slow, lazy kubernetes models load while images build. (Two threads importing `requests`
+    # at once deadlock on its circular imports, hence this order.)
+    import docker  # noqa: F401
+
     threading.Thread(target=wait_phase.preload, daemon=True, name="preload-kubernetes").start()
     values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
     history = RunHistory(state.workspace.runs_dir, keep=state.config.history.keep)
+    tasks = make_tasks(
+        plan, phases, values_paths, state=RunState(), wait=options.wait, expected=expected_build_seconds(history)
+    )
     scheduler = Scheduler(
-        make_tasks(plan, phases, values_paths, wait=options.wait, expected=expected_build_seconds(history)),
+        tasks,
         recorder=recorder,
         # One slot more than --jobs: the cluster task mostly waits on k3d and must not hold back a
-        # build; builds themselves are bounded by --jobs in bind_phases.
+        # build; builds and cache pulls themselves share --jobs slots.
         jobs=options.jobs + 1,
+        limits={BUILD_SLOT: options.jobs},
         fail_fast=not options.keep_going,
         on_cancel=state.runner.terminate_all,
+        cancel_event=cancel_event,
     )
-    interrupted: SchedulerInterrupted | None = None
+    interrupted = False
     try:
-        with progress:
-            result = scheduler.run()
+        result = scheduler.run()
     except SchedulerInterrupted as exc:
-        interrupted, result = exc, exc.result
+        interrupted, result = True, exc.result
     failure = None if interrupted else result.first_error
     error = failure if isinstance(failure, EnvctlError) else None
-    outcome = "cancelled" if interrupted else ("ok" if failure is None else "failed")
+    outcome: Outcome = "cancelled" if interrupted else ("ok" if failure is None else "failed")
     code = 130 if interrupted else (0 if failure is None else getattr(failure, "exit_code", 1))
     record = RunRecord(meta.finish(outcome, code, recorder.now()), tuple(recorder.spans()))
     history.write(record)
-    summary = phase_summary_lines(record)
-    for line in summary:
-        output.info(line)
-    output.info(f"run {meta.run_id} recorded; `envctl timings` shows where the time went")
+    summary = [*phase_summary_lines(record), f"run {meta.run_id} recorded; `envctl timings` shows where the time went"]
     write_ci_outputs(record, state.environ)
-    if interrupted is not None:
-        raise interrupted
-    if failure is not None and error is None:
-        raise failure  # not an envctl error: a bug, recorded above; crash loudly with its traceback
-    if error is not None:
-        _show_failure(error)
-    return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary)
+    crash = failure if failure is not None and error is None else None
+    return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary, crash)
 
 
-def expected_build_seconds(history: Any, last: int = 10) -> dict[str, float]:
+def expected_build_seconds(history: RunHistory, last: int = 10) -> dict[str, float]:
     """Median seconds of each service's real builds (not skips) over the last runs."""
-    import statistics
-
     seen: dict[str, list[float]] = {}
     for run in history.scan(last).records:
         for span in run.spans:
@@ -134,148 +165,21 @@ def preflight(state: AppState) -> None:
     """Missing tools and a silent Docker daemon fail here, in one line, before anything is touched
     (no cluster call, no build, no run record)."""
     from envctl.adapters.process import install_hint
-    from envctl.errors import NotBuiltYetError, ToolMissingError
 
     if state.config.cluster.provider == "existing":
         # Until `up` drives a shared cluster it must not fall back to creating a k3d one.
         msg = "`envctl up` with cluster.provider: existing is not built yet"
         raise NotBuiltYetError(msg, hint="use provider: k3d for now; `envctl gc` and `envctl rbac` work with existing")
 
-    for tool in (state.environ.get("ENVCTL_K3D", "k3d"), "helm"):
+    for tool in (state.overrides.k3d, "helm"):
         if state.runner.which(tool) is None:
             msg = f"`{tool}` is not installed or not on PATH"
             raise ToolMissingError(msg, hint=install_hint(tool))
     state.docker.ping()
 
 
-def _show_failure(error: EnvctlError) -> None:
-    from envctl.phases.wait import ReleaseNotReadyError
-
-    if isinstance(error, ReleaseNotReadyError):
-        from envctl.views.wait import not_ready_renderable
-
-        output.problem(not_ready_renderable(error))
-
-
-def bind_phases(
-    state: AppState,
-    options: UpOptions,
-    build_overrides: Mapping[str, Any],
-    recorder: Recorder,
-    progress: Any,
-) -> Phases:
-    """The composition of `up`: each phase bound to the tools the composition root made."""
-    import docker  # noqa: F401 - imported once on this thread, before worker threads race to import it
-
-    from envctl.adapters.containerd import ContainerdNodes, Node
-    from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET, K3d
-    from envctl.phases.build import BuildOptions, ImageBuilder
-    from envctl.phases.cluster import ensure_cluster
-    from envctl.phases.load import RegistryTarget, load_images, node_holdings
-
-    config, workspace, runner = state.config, state.workspace, state.runner
-    builder = ImageBuilder(
-        workspace_root=workspace.root,
-        docker=state.docker,
-        runner=runner,
-        options=BuildOptions.from_config(config.build, docker_cli=state.docker_cli, **build_overrides),
-        recorder=recorder,
-        progress=progress,
-    )
-    containerd = ContainerdNodes(runner, state.docker_cli)
-    build_slots = threading.BoundedSemaphore(options.jobs)
-    # What the nodes held when the first load began: listed once per run, not once per image.
-    # Safe to share: each load only asks about its own image, and envctl only adds images.
-    holdings: dict[str, Any] = {}
-    holdings_lock = threading.Lock()
-
-    def nodes_hold(nodes: list[Node]) -> dict[str, Any]:
-        with holdings_lock:
-            if not holdings:
-                holdings.update(node_holdings(containerd, nodes))
-            return holdings
-
-    def build(service: Any, dependency_args: Mapping[str, str], _: TaskContext) -> Any:
-        with build_slots:
-            return builder.build_one(service, dependency_args)
-
-    def cluster(_: TaskContext) -> Any:
-        k3d = K3d(runner, state.environ.get("ENVCTL_K3D", "k3d"))
-        return ensure_cluster(
-            config.cluster,
-            workspace.kubeconfig,
-            k3d=k3d,
-            progress=progress,
-            recorder=recorder,
-            recreate=options.recreate,
-        )
-
-    def load(built: Any, info: Any, _: TaskContext) -> Any:
-        nodes = [Node(name, ctr_address=K3S_CONTAINERD_SOCKET) for name in info.nodes]
-        registry = None
-        if info.registry:  # pushed to from here, pulled by the nodes through k3d's mirror for its name
-            registry = RegistryTarget(address=info.registry.push_address, cluster_address=info.registry.cluster_address)
-        results = load_images(
-            [built],
-            nodes,
-            options.load_mode,  # type: ignore[arg-type] - validated by the CLI
-            containerd=containerd,
-            docker=state.docker,
-            recorder=recorder,
-            progress=progress,
-            registry=registry,
-            held=nodes_hold(nodes),
-        )
-        return results[0]
-
-    def deploy(refs: Mapping[str, tuple[str, str]], ctx: TaskContext) -> Any:
-        from envctl.adapters.helm import Helm, run_sync
-        from envctl.phases.deploy import deploy_release, deployed_image_refs
-
-        info = ctx.results["cluster"]
-        helm = Helm.open(runner, info.kubeconfig, timeout=config.release.timeout, progress=progress)
-        outside = [s.values_path for s in config.services.values() if s.values_path and s.values_path not in refs]
-        if outside:  # `--services` planned only some: the others keep what the release runs now
-            refs = {**run_sync(deployed_image_refs(helm, config.release, outside)), **refs}
-        return deploy_release(
-            config.release,
-            workspace.resolve(config.release.chart),
-            [workspace.resolve(path) for path in config.release.values],
-            refs,
-            helm=helm,
-            progress=progress,
-            recorder=recorder,
-        )
-
-    def wait(info: Any, ctx: TaskContext) -> Any:
-        from envctl.adapters.kube import connect
-        from envctl.phases.wait import wait_for_release
-
-        return wait_for_release(
-            connect(info.kubeconfig),
-            config.release.namespace,
-            config.release.name,
-            timeout=options.timeout,
-            recorder=recorder,
-            progress=progress,
-            cancel_event=ctx.cancel_event,
-        )
-
-    return Phases(
-        cluster=cluster,
-        build=build,
-        pull=lambda ref, _: builder.pull_third_party([ref])[0],
-        load=load,
-        deploy=deploy,
-        wait=wait,
-    )
-
-
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """A JSON-friendly view of a phase result (frozen dataclasses of plain fields)."""
-    import dataclasses
-    from pathlib import Path
-
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):

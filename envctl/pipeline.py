@@ -1,24 +1,49 @@
 """`envctl up` as a dependency graph: cluster ∥ builds → per-image loads → deploy → wait.
 
 The plan is computed first (pure and cheap), so bad input fails before any side effect. Then the
-cluster is ensured *while* images build or pull, so creating or starting k3d overlaps them; each image is loaded
-as soon as *it* is built and the cluster is ready; the deploy starts when every image the release
-needs is loaded; the wait follows the deploy. ``make_tasks`` only wires phases together: every
-decision lives in the plan or in the phases themselves.
+cluster is ensured *while* images build or pull, so creating or starting k3d overlaps them; each
+image is loaded as soon as *it* is built and the cluster is ready; the deploy starts when every
+image the release needs is loaded; the wait follows the deploy.
+
+This module only wires phases together. Each phase sits behind a one- or two-method Protocol and
+handles one item per call; the scheduler is the only source of concurrency. Tasks hand their
+typed results to each other through one ``RunState``; every decision lives in the plan or in the
+phases themselves.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, NoReturn, Protocol
 
-from envctl.plan import Plan, ServicePlan
-from envctl.scheduler import Task, TaskContext
+from envctl.plan import Plan, ServicePlan, dependency_build_args
+from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, WaitResult
+from envctl.scheduler import Scheduler, Task, TaskContext, TaskDescription
+from envctl.timing.spans import Recorder
 
-__all__ = ["ImageRef", "Phases", "UpOptions", "chain_seconds", "make_tasks", "service_refs"]
+__all__ = [
+    "BUILD_SLOT",
+    "BuildPhase",
+    "ClusterPhase",
+    "DeployPhase",
+    "LoadMode",
+    "LoadPhase",
+    "Phases",
+    "RunState",
+    "UpOptions",
+    "WaitPhase",
+    "chain_seconds",
+    "describe_graph",
+    "image_tasks",
+    "make_tasks",
+    "service_refs",
+]
 
-ImageRef = tuple[str, str]  # (repository, tag) as the chart reads them
+LoadMode = Literal["auto", "import", "registry"]
+_Step = Callable[[TaskContext], object]
+BUILD_SLOT = "build"  # builds and cache pulls share --jobs slots; the cluster task never takes one
 
 
 @dataclass(frozen=True)
@@ -29,32 +54,106 @@ class UpOptions:
     jobs: int = 4
     keep_going: bool = False
     recreate: bool = False
-    load_mode: str = "auto"
+    load_mode: LoadMode = "auto"
     wait: bool = True
     timeout: float = 300.0
     dry_run: bool = False
 
 
+# --- one Protocol per phase -----------------------------------------------------------------------
+class ClusterPhase(Protocol):
+    def ensure(self) -> ClusterInfo:
+        """Create, start or reuse the cluster; ready to take images when it returns."""
+        ...
+
+
+class BuildPhase(Protocol):
+    def build(self, service: ServicePlan, dependency_args: Mapping[str, str]) -> BuiltImage:
+        """Make ``service``'s fingerprint image exist locally as its plan's action says."""
+        ...
+
+    def pull(self, ref: str) -> BuiltImage:
+        """Make a third-party image exist locally (pulled only when absent)."""
+        ...
+
+
+class LoadPhase(Protocol):
+    def load(self, image: BuiltImage, cluster: ClusterInfo) -> LoadResult:
+        """Put ``image`` where every node of ``cluster`` can run it."""
+        ...
+
+
+class DeployPhase(Protocol):
+    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
+        """Install or upgrade the release with ``refs`` (values_path → image), or skip it."""
+        ...
+
+
+class WaitPhase(Protocol):
+    def wait(self, cluster: ClusterInfo) -> WaitResult:
+        """Block until the release's workloads are ready; fail fast on known-bad states."""
+        ...
+
+
 @dataclass(frozen=True)
 class Phases:
-    """The phase entry points the graph calls, bound to their tools by the composition root.
+    """The phases of one run, bound to their tools by the composition root (toolbox.py)."""
 
-    Each takes the scheduler's ``TaskContext`` so it can honour cancellation and attach the
-    graph's dependency edges to the spans it records.
+    cluster: ClusterPhase
+    build: BuildPhase
+    load: LoadPhase
+    deploy: DeployPhase
+    wait: WaitPhase
+
+
+class RunState:
+    """What the tasks of one run produced so far, typed.
+
+    Each task writes its own result once; a task reads only the results of the tasks it runs
+    after, so the scheduler's ordering guarantees they are there (a missing one is a graph bug).
     """
 
-    cluster: Callable[[TaskContext], Any]  # -> ClusterInfo
-    build: Callable[[ServicePlan, Mapping[str, str], TaskContext], Any]  # (service, dependency args) -> BuiltImage
-    pull: Callable[[str, TaskContext], Any]  # third-party ref -> BuiltImage
-    load: Callable[[Any, Any, TaskContext], Any]  # (BuiltImage, ClusterInfo) -> LoadResult
-    deploy: Callable[[Mapping[str, ImageRef], TaskContext], Any]  # values_path refs -> DeployResult
-    wait: Callable[[Any, TaskContext], Any]  # ClusterInfo -> WaitResult
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cluster: ClusterInfo | None = None
+        self._images: dict[str, BuiltImage] = {}  # by service name, or by ref for third-party images
+        self._loaded: dict[str, LoadResult] = {}  # by service name
+
+    @property
+    def cluster(self) -> ClusterInfo:
+        with self._lock:
+            if self._cluster is None:
+                msg = "the cluster task has not finished"
+                raise RuntimeError(msg)
+            return self._cluster
+
+    @cluster.setter
+    def cluster(self, info: ClusterInfo) -> None:
+        with self._lock:
+            self._cluster = info
+
+    def image(self, key: str) -> BuiltImage:
+        with self._lock:
+            return self._images[key]
+
+    def add_image(self, key: str, image: BuiltImage) -> None:
+        with self._lock:
+            self._images[key] = image
+
+    def add_loaded(self, service: str, result: LoadResult) -> None:
+        with self._lock:
+            self._loaded[service] = result
+
+    @property
+    def loaded(self) -> dict[str, LoadResult]:
+        with self._lock:
+            return dict(self._loaded)
 
 
 def service_refs(
     plan: Plan,
     values_paths: Mapping[str, str | None],
-    loaded: Mapping[str, Any],
+    loaded: Mapping[str, LoadResult],
 ) -> dict[str, ImageRef]:
     """The image each deployed service runs, keyed by where the chart reads it.
 
@@ -67,7 +166,7 @@ def service_refs(
         if not path:
             continue
         result = loaded.get(service.name)
-        ref = getattr(result, "chart_ref", None) or service.ref
+        ref = result.chart_ref if result is not None else service.ref
         repository, _, tag = ref.rpartition(":")
         refs[path] = (repository, tag)
     return refs
@@ -95,6 +194,7 @@ def make_tasks(
     phases: Phases,
     values_paths: Mapping[str, str | None],
     *,
+    state: RunState | None = None,
     wait: bool = True,
     expected: Mapping[str, float] | None = None,
 ) -> list[Task]:
@@ -102,60 +202,45 @@ def make_tasks(
 
     ``expected`` (seconds per service build, e.g. medians from the run history) orders ready builds.
     """
+    graph = _Graph(plan, phases, state or RunState())
     priority = chain_seconds(plan, expected or {})
     tasks: list[Task] = [
-        Task("cluster", "cluster", phases.cluster, own_spans=True, reason="create, start or reuse the k3d cluster"),
+        Task("cluster", "cluster", graph.cluster, own_spans=True, reason="create, start or reuse the k3d cluster"),
     ]
     load_ids: list[str] = []
-    in_plan = {s.name for s in plan.services}
     for service in plan.services:
-        deps = tuple(f"build:{d}" for d in service.depends_on if d in in_plan)
-        tasks.append(
-            Task(
-                f"build:{service.name}",
-                "pull" if service.action == "pull" else "build",
-                _build(phases, plan, service),
-                after=deps,
-                service=service.name,
-                reason=f"{service.action}: {service.reason}",
-                own_spans=True,
-                priority=priority.get(service.name, 0.0),
-            )
-        )
+        tasks.append(_build_task(graph, service, priority))
         if values_paths.get(service.name):
-            load_id = f"load:{service.name}"
+            load_ids.append(f"load:{service.name}")
             tasks.append(
                 Task(
-                    load_id,
+                    load_ids[-1],
                     "load",
-                    _load(phases, f"build:{service.name}"),
+                    graph.load(service.name, loaded_as=service.name),
                     after=(f"build:{service.name}", "cluster"),
                     service=service.name,
                     reason="put the image on every node that lacks it",
                     own_spans=True,
                 )
             )
-            load_ids.append(load_id)
     for ref in plan.images:
-        tasks.append(
-            Task(f"pull:{ref}", "pull", _pull(phases, ref), reason="third-party image (pulled once)", own_spans=True)
-        )
+        tasks.append(_pull_task(graph, ref))
+        load_ids.append(f"load:{ref}")
         tasks.append(
             Task(
-                f"load:{ref}",
+                load_ids[-1],
                 "load",
-                _load(phases, f"pull:{ref}"),
+                graph.load(ref, loaded_as=None),
                 after=(f"pull:{ref}", "cluster"),
                 reason="put the third-party image on every node that lacks it",
                 own_spans=True,
             )
         )
-        load_ids.append(f"load:{ref}")
     tasks.append(
         Task(
             "deploy",
             "deploy",
-            _deploy(phases, plan, values_paths),
+            graph.deploy(values_paths),
             after=("cluster", *load_ids),
             reason="helm upgrade --install with each service's fingerprint tag (skipped when inputs match)",
             own_spans=True,
@@ -166,7 +251,7 @@ def make_tasks(
             Task(
                 "wait",
                 "wait",
-                lambda ctx: phases.wait(ctx.results["cluster"], ctx),
+                graph.wait,
                 after=("cluster", "deploy"),
                 reason="watch every workload of the release; fail fast on known-bad pod states",
                 own_spans=True,
@@ -175,37 +260,123 @@ def make_tasks(
     return tasks
 
 
-def _build(phases: Phases, plan: Plan, service: ServicePlan) -> Callable[[TaskContext], Any]:
-    def run(ctx: TaskContext) -> Any:
+def image_tasks(
+    plan: Plan, build: BuildPhase, *, state: RunState | None = None, expected: Mapping[str, float] | None = None
+) -> list[Task]:
+    """Only the image part of the graph (every build and pull, with their edges): what `up` runs to
+    make the images exist, for callers that need images and no cluster (benchmarks, phase tests)."""
+    graph = _Graph(plan, Phases(cluster=_UNBOUND, build=build, load=_UNBOUND, deploy=_UNBOUND, wait=_UNBOUND),
+                   state or RunState())  # fmt: skip
+    priority = chain_seconds(plan, expected or {})
+    return [*(_build_task(graph, s, priority) for s in plan.services), *(_pull_task(graph, r) for r in plan.images)]
+
+
+def _build_task(graph: _Graph, service: ServicePlan, priority: Mapping[str, float]) -> Task:
+    in_plan = {s.name for s in graph.plan.services}
+    return Task(
+        f"build:{service.name}",
+        "pull" if service.action == "pull" else "build",
+        graph.build(service),
+        after=tuple(f"build:{d}" for d in service.depends_on if d in in_plan),
+        service=service.name,
+        reason=f"{service.action}: {service.reason}",
+        own_spans=True,
+        priority=priority.get(service.name, 0.0),
+        slot=BUILD_SLOT,
+    )
+
+
+def _pull_task(graph: _Graph, ref: str) -> Task:
+    return Task(f"pull:{ref}", "pull", graph.pull(ref), reason="third-party image (pulled once)", own_spans=True)
+
+
+def describe_graph(
+    plan: Plan, values_paths: Mapping[str, str | None], *, wait: bool, jobs: int
+) -> list[TaskDescription]:
+    """The graph a run of ``plan`` would execute, in start order, with nothing bound or run."""
+    phases = Phases(cluster=_UNBOUND, build=_UNBOUND, load=_UNBOUND, deploy=_UNBOUND, wait=_UNBOUND)
+    tasks = make_tasks(plan, phases, values_paths, wait=wait)
+    return Scheduler(tasks, recorder=Recorder(), jobs=jobs).describe()
+
+
+class _Graph:
+    """The task bodies: each calls one phase with typed inputs from the run state and stores its result."""
+
+    def __init__(self, plan: Plan, phases: Phases, state: RunState) -> None:
+        self.plan, self.phases, self.state = plan, phases, state
+
+    def cluster(self, ctx: TaskContext) -> ClusterInfo:
         ctx.raise_if_cancelled()
-        dependency_args = {arg: plan.service(dep).ref for arg, dep in service.dependency_args.items()}
-        return phases.build(service, dependency_args, ctx)
+        info = self.phases.cluster.ensure()
+        self.state.cluster = info
+        return info
 
-    return run
+    def build(self, service: ServicePlan) -> _Step:
+        def run(ctx: TaskContext) -> BuiltImage:
+            ctx.raise_if_cancelled()
+            image = self.phases.build.build(service, dependency_build_args(service, self.plan))
+            self.state.add_image(service.name, image)
+            return image
 
+        return run
 
-def _pull(phases: Phases, ref: str) -> Callable[[TaskContext], Any]:
-    def run(ctx: TaskContext) -> Any:
+    def pull(self, ref: str) -> _Step:
+        def run(ctx: TaskContext) -> BuiltImage:
+            ctx.raise_if_cancelled()
+            image = self.phases.build.pull(ref)
+            self.state.add_image(ref, image)
+            return image
+
+        return run
+
+    def load(self, key: str, *, loaded_as: str | None) -> _Step:
+        def run(ctx: TaskContext) -> LoadResult:
+            ctx.raise_if_cancelled()
+            result = self.phases.load.load(self.state.image(key), self.state.cluster)
+            if loaded_as is not None:
+                self.state.add_loaded(loaded_as, result)
+            return result
+
+        return run
+
+    def deploy(self, values_paths: Mapping[str, str | None]) -> _Step:
+        def run(ctx: TaskContext) -> DeployResult:
+            ctx.raise_if_cancelled()
+            refs = service_refs(self.plan, values_paths, self.state.loaded)
+            return self.phases.deploy.deploy(refs, self.state.cluster)
+
+        return run
+
+    def wait(self, ctx: TaskContext) -> WaitResult:
         ctx.raise_if_cancelled()
-        return phases.pull(ref, ctx)
-
-    return run
+        return self.phases.wait.wait(self.state.cluster)
 
 
-def _load(phases: Phases, source: str) -> Callable[[TaskContext], Any]:
-    def run(ctx: TaskContext) -> Any:
-        ctx.raise_if_cancelled()
-        return phases.load(ctx.results[source], ctx.results["cluster"], ctx)
+class _Unbound:
+    """Every phase, bound to nothing: the dry run describes the graph and runs no task."""
 
-    return run
+    def ensure(self) -> ClusterInfo:
+        _never()
+
+    def build(self, service: ServicePlan, dependency_args: Mapping[str, str]) -> BuiltImage:
+        _never()
+
+    def pull(self, ref: str) -> BuiltImage:
+        _never()
+
+    def load(self, image: BuiltImage, cluster: ClusterInfo) -> LoadResult:
+        _never()
+
+    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
+        _never()
+
+    def wait(self, cluster: ClusterInfo) -> WaitResult:
+        _never()
 
 
-def _deploy(phases: Phases, plan: Plan, values_paths: Mapping[str, str | None]) -> Callable[[TaskContext], Any]:
-    def run(ctx: TaskContext) -> Any:
-        ctx.raise_if_cancelled()
-        loaded = {
-            key.removeprefix("load:"): value for key, value in ctx.results.items() if key.startswith("load:")
-        }
-        return phases.deploy(service_refs(plan, values_paths, loaded), ctx)
+_UNBOUND = _Unbound()
 
-    return run
+
+def _never() -> NoReturn:
+    msg = "the dry-run graph is described, never run"
+    raise AssertionError(msg)

@@ -35,11 +35,15 @@ def tag_for(fingerprint: str) -> str:
 
 @dataclass(frozen=True)
 class ImageFacts:
-    """What exists already. ``None`` means "could not be checked", with ``note`` saying why."""
+    """What exists already: refs in the local store and in the cache registry.
+
+    ``None`` means "could not be checked", with ``note`` (local) or ``registry_note`` saying why.
+    """
 
     local: frozenset[str] | None = None
     registry: frozenset[str] | None = None
     note: str = ""
+    registry_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,11 @@ class Plan:
     @property
     def changed_services(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services if s.changed)
+
+    @property
+    def dependency_refs(self) -> frozenset[str]:
+        """The refs of the images other planned services build FROM."""
+        return frozenset(self.service(dep).ref for s in self.services for dep in s.dependency_args.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,16 +182,20 @@ def make_plan(
 
 def _decide(ref: str, changed: bool, why: str, facts: ImageFacts, changed_only: bool,
             base_ref: str | None) -> tuple[Action, str]:
+    """Skip what exists, pull what the cache holds, build the rest: an image that exists nowhere is
+    built even when unchanged (--changed-only skips it only when the local store cannot be asked)."""
     if facts.local is not None and ref in facts.local:
         return "skip", f"image {ref} already built" + (f" ({why})" if why else "")
-    if changed_only and not changed:
-        return "skip", f"unchanged since {base_ref} (--changed-only)"
     if facts.registry is not None and ref in facts.registry:
         return "pull", f"image {ref} is in the cache registry" + (f" ({why})" if why else "")
+    if changed_only and not changed and facts.local is None:
+        return "skip", f"unchanged since {base_ref} (--changed-only)"
     if not why:
         why = f"unchanged since {base_ref}, but image {ref} is not built here"
     if facts.local is None and base_ref is not None:
         why += f"; local images could not be checked ({facts.note})"
+    if facts.registry is None and facts.registry_note:
+        why += f"; {facts.registry_note}"
     return "build", why
 
 

@@ -1,17 +1,23 @@
-"""The dependency-graph executor behind `envctl up`.
+"""The dependency-graph executor behind `envctl up`: the only source of concurrency in a run.
 
 A run is a set of ``Task``s, each with an id, the ids it must wait for (``after``), a span kind,
 an optional service and a callable. ``Scheduler.run()`` starts every task whose dependencies all
 succeeded on a bounded thread pool (``jobs``), so independent work overlaps (cluster creation
 with builds) and a task starts as soon as *its own* dependencies are done (a load right after its
-build, not after every build).
+build, not after every build). A task may name a ``slot``: at most ``limits[slot]`` tasks of that
+slot run at once (builds are bounded by ``--jobs`` while the cluster task waits on k3d).
+
+Tasks do not pass values through the scheduler: the graph's owner (``pipeline.py``) gives them a
+typed run state to write their result into and read their dependencies' from. The value a task
+returns is kept on its ``TaskOutcome`` for the run report.
 
 Failure semantics:
 - a failed task cancels its transitive dependents; they are recorded as ``cancelled`` spans with
   ``reason = "dependency <id> failed"``;
 - ``fail_fast=True`` (default): no new task starts after the first failure and the shared cancel
-  event is set, so running tasks that check ``ctx.cancel_requested()`` stop early (the others are
-  let finish: finished work is kept); tasks never started are recorded ``cancelled``;
+  event is set; a task that is about to start work calls ``ctx.raise_if_cancelled()``, and a long
+  one that waits (the pod wait) watches the same event and stops early; other running tasks are let
+  finish (finished work is kept); tasks never started are recorded ``cancelled``;
 - ``fail_fast=False`` (keep going): independent tasks still run to completion;
 - Ctrl-C (KeyboardInterrupt in the calling thread): the cancel event is set, ``on_cancel`` is
   called (pass ``SubprocessRunner.terminate_all``), running tasks are awaited and recorded
@@ -21,7 +27,8 @@ Failure semantics:
 Timing: each task runs inside ``recorder.span(task.name, task.kind, service=task.service,
 task=<id>, after=[<dependency ids>], **task.attrs)``. The ``task``/``after`` attributes are the
 dependency edges ``timing.analysis.critical_path`` follows. A task that records finer spans
-itself sets ``own_spans=True`` and passes ``**ctx.edge_attrs`` into its own spans.
+itself sets ``own_spans=True``: the scheduler then binds those attributes to the spans the task
+records on its thread (``Recorder.bind``).
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import ClassVar
 
-from envctl.timing.spans import KINDS, Cancelled, Recorder, Span, SpanHandle
+from envctl.timing.spans import KINDS, Recorder, Span, SpanHandle
 
 __all__ = [
+    "Cancelled",
     "ScheduleResult",
     "Scheduler",
     "SchedulerInterrupted",
@@ -46,20 +54,27 @@ __all__ = [
 ]
 
 
+class Cancelled(Exception):
+    """Raised inside a task whose work was cancelled (another task failed, or Ctrl-C)."""
+
+    span_outcome: ClassVar[str] = "cancelled"  # how timing.spans records a span it ends
+
+
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: ``run(ctx)`` returns a value later tasks read from ``ctx.results``."""
+    """One unit of work: ``run(ctx)`` returns the value kept on the task's outcome."""
 
     id: str
     kind: str
-    run: Callable[[TaskContext], Any]
+    run: Callable[[TaskContext], object]
     after: tuple[str, ...] = ()
     service: str | None = None
     reason: str = ""  # why the task is in the graph (shown by --dry-run)
     name: str | None = None  # span name; defaults to the id
     own_spans: bool = False  # the task records its own (finer) spans
-    attrs: Mapping[str, Any] = field(default_factory=dict)
+    attrs: Mapping[str, object] = field(default_factory=dict)
     priority: float = 0.0  # among ready tasks, higher starts first (e.g. the longest expected chain)
+    slot: str | None = None  # tasks sharing a slot run at most ``Scheduler.limits[slot]`` at once
 
     @property
     def span_name(self) -> str:
@@ -68,22 +83,18 @@ class Task:
 
 @dataclass(frozen=True)
 class TaskContext:
-    """What a running task may use: its dependencies' results, its span, the cancel event."""
+    """What a running task may use: its span (unless it records its own) and the cancel event."""
 
     task: Task
-    results: Mapping[str, Any]
     span: SpanHandle | None
     cancel_event: threading.Event
-
-    def cancel_requested(self) -> bool:
-        return self.cancel_event.is_set()
 
     def raise_if_cancelled(self) -> None:
         if self.cancel_event.is_set():
             raise Cancelled(f"{self.task.id} cancelled")
 
     @property
-    def edge_attrs(self) -> dict[str, Any]:
+    def edge_attrs(self) -> dict[str, object]:
         """Span attributes naming this task and its dependencies (for tasks with ``own_spans``)."""
         return {"task": self.task.id, "after": list(self.task.after)}
 
@@ -92,7 +103,7 @@ class TaskContext:
 class TaskOutcome:
     id: str
     outcome: str  # ok / skipped / failed / cancelled
-    value: Any = None
+    value: object = None
     error: BaseException | None = None
     reason: str = ""
 
@@ -115,7 +126,7 @@ class ScheduleResult:
         """The error of the first task that failed (in completion order), to report to the user."""
         return next((o.error for o in self.outcomes.values() if o.outcome == "failed"), None)
 
-    def value(self, task_id: str) -> Any:
+    def value(self, task_id: str) -> object:
         return self.outcomes[task_id].value
 
 
@@ -131,7 +142,7 @@ class TaskDescription:
     level: int
 
 
-class SchedulerInterrupted(KeyboardInterrupt):  # noqa: N818 - it *is* a KeyboardInterrupt
+class SchedulerInterrupted(KeyboardInterrupt):
     """Ctrl-C arrived while the graph ran; ``result`` holds what finished and what was cancelled."""
 
     def __init__(self, result: ScheduleResult) -> None:
@@ -159,6 +170,7 @@ class Scheduler:
         *,
         recorder: Recorder,
         jobs: int = 4,
+        limits: Mapping[str, int] | None = None,
         fail_fast: bool = True,
         on_cancel: Callable[[], None] | None = None,
         cancel_event: threading.Event | None = None,
@@ -181,6 +193,7 @@ class Scheduler:
         self._levels = self._topological_levels()
         self.recorder = recorder
         self.jobs = max(1, jobs)
+        self.limits = {slot: max(1, limit) for slot, limit in (limits or {}).items()}
         self.fail_fast = fail_fast
         self.on_cancel = on_cancel
         self.cancel_event = cancel_event or threading.Event()
@@ -197,8 +210,7 @@ class Scheduler:
 
     def run(self) -> ScheduleResult:
         outcomes: dict[str, TaskOutcome] = {}
-        results: dict[str, Any] = {}
-        running: dict[Future[Any], str] = {}
+        running: dict[Future[tuple[object, str]], str] = {}
         stopped_by: str | None = None  # first failure, under fail_fast
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="envctl-task")
         try:
@@ -208,8 +220,11 @@ class Scheduler:
                     for task in self._ready(outcomes, running):
                         if len(running) >= self.jobs:
                             break
-                        view = MappingProxyType({dep: results[dep] for dep in task.after})
-                        running[pool.submit(self._execute, task, view)] = task.id
+                        if task.slot is not None and self._busy(task.slot, running) >= self.limits.get(
+                            task.slot, self.jobs
+                        ):
+                            continue  # its slot is full: a ready task of another slot may start
+                        running[pool.submit(self._execute, task)] = task.id
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=self._poll, return_when=FIRST_COMPLETED)
@@ -217,9 +232,7 @@ class Scheduler:
                     outcome = self._collect(running[future], future)
                     outcomes[outcome.id] = outcome
                     del running[future]  # only now: a Ctrl-C in between must not lose the outcome
-                    if outcome.outcome in ("ok", "skipped"):
-                        results[outcome.id] = outcome.value
-                    elif outcome.outcome == "failed" and self.fail_fast and stopped_by is None:
+                    if outcome.outcome == "failed" and self.fail_fast and stopped_by is None:
                         stopped_by = outcome.id
                         self.cancel_event.set()
         except KeyboardInterrupt:
@@ -241,7 +254,10 @@ class Scheduler:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _stop_running(self, futures: list[Future[Any]]) -> None:
+    def _busy(self, slot: str, running: Mapping[Future[tuple[object, str]], str]) -> int:
+        return sum(1 for task_id in running.values() if self.tasks[task_id].slot == slot)
+
+    def _stop_running(self, futures: list[Future[tuple[object, str]]]) -> None:
         """Call ``on_cancel`` until the running tasks end: a task may start a child process just
         after the first call (it had not seen the cancel event yet), so one call is not enough."""
         while True:
@@ -251,16 +267,16 @@ class Scheduler:
             if not pending:
                 return
 
-    def _execute(self, task: Task, results: Mapping[str, Any]) -> tuple[Any, str]:
+    def _execute(self, task: Task) -> tuple[object, str]:
         """Runs on a worker thread; returns (value, outcome) or raises the task's error."""
         if task.own_spans:
             with self.recorder.bind(task=task.id, after=list(task.after)):
-                value = task.run(TaskContext(task, results, None, self.cancel_event))
+                value = task.run(TaskContext(task, None, self.cancel_event))
             return value, "ok"
         attrs = {**task.attrs, "task": task.id, "after": list(task.after)}
         with self.recorder.span(task.span_name, task.kind, service=task.service, **attrs) as handle:
             try:
-                value = task.run(TaskContext(task, results, handle, self.cancel_event))
+                value = task.run(TaskContext(task, handle, self.cancel_event))
             except Exception as exc:
                 if self._interrupted.is_set() and not isinstance(exc, Cancelled):
                     # Its child was stopped by on_cancel: the failure is the interruption's doing.
@@ -268,7 +284,9 @@ class Scheduler:
                 raise
         return value, "skipped" if handle.skipped else "ok"
 
-    def _collect(self, task_id: str, future: Future[Any], *, interrupted: bool = False) -> TaskOutcome:
+    def _collect(
+        self, task_id: str, future: Future[tuple[object, str]], *, interrupted: bool = False
+    ) -> TaskOutcome:
         try:
             value, outcome = future.result()
         except (Cancelled, KeyboardInterrupt) as exc:
@@ -279,7 +297,9 @@ class Scheduler:
             return TaskOutcome(task_id, "failed", error=exc, reason=str(exc).splitlines()[0] if str(exc) else "")
         return TaskOutcome(task_id, outcome, value=value)
 
-    def _ready(self, outcomes: Mapping[str, TaskOutcome], running: Mapping[Future[Any], str]) -> list[Task]:
+    def _ready(
+        self, outcomes: Mapping[str, TaskOutcome], running: Mapping[Future[tuple[object, str]], str]
+    ) -> list[Task]:
         busy = set(running.values())
         ready = [
             t

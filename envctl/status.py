@@ -3,7 +3,7 @@
 Nothing here creates, starts, builds, loads or deploys anything, and no run record is written: the
 cluster is read from ``k3d cluster list -o json``, the release from ``helm status`` / ``helm get
 values``, the workloads from one list per kind (no watches), judged by the waiter's own rules
-(phases/wait_rules.py through ``ReleaseView``), and the images by comparing the plan's
+(workloads/rules.py through ``ReleaseView``), and the images by comparing the plan's
 fingerprint tags with the tags the release runs at each service's ``values_path``.
 
 Each section degrades on its own and says why (``note``/``hint``); when a section could not be
@@ -14,13 +14,10 @@ most fundamentally wrong (exit codes: ``StatusReport.exit_code``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from envctl.errors import ExitCode
-
-if TYPE_CHECKING:
-
-    pass
+from envctl.results import ImageRef
 
 __all__ = [
     "ClusterStatus",
@@ -159,9 +156,7 @@ class StatusReport:
         return found
 
 
-def compare_image(
-    service: str, ref: str, deployed: tuple[str, str] | None, *, local: bool | None
-) -> ImageStatus:
+def compare_image(service: str, ref: str, deployed: ImageRef | None, *, local: bool | None) -> ImageStatus:
     """Classify one service's image: the plan's fingerprint ``ref`` vs the deployed (repository, tag).
 
     A registry-mode deploy runs ``<registry>/<repository>:<tag>``: the repository matches when it is

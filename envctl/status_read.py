@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from envctl.cluster_spec import spec_drift
 from envctl.errors import DeployError, EnvctlError, ExitCode
-from envctl.phases.deploy import image_ref_at
-from envctl.phases.wait_rules import RELEASE_LABEL
+from envctl.release import Values, compute_input_hash, image_ref_at, input_hash_of, make_values
+from envctl.results import ImageRef
 from envctl.status import (
     ClusterStatus,
     ImageStatus,
@@ -28,6 +29,7 @@ from envctl.status import (
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from envctl.adapters.helm import ReleaseState
     from envctl.config import EnvConfig
     from envctl.plan import Plan, ServicePlan
     from envctl.toolbox import AppState
@@ -42,7 +44,7 @@ def gather_status(state: AppState) -> StatusReport:
     config, _ = state.config, state.runner  # made here, once, before two threads use them
     release = ReleaseStatus(config.release.name, config.release.namespace, "unknown")
     workloads = WorkloadsStatus("unknown")
-    deployed_values: dict[str, Any] | None = None
+    deployed_values: Values | None = None
     # The plan (git + `docker image ls`), the helm reads and the API lists wait on independent
     # processes and sockets: overlap them (the helm reads need the plan for the input hash).
     with ThreadPoolExecutor(2, thread_name_prefix="envctl-status") as pool:
@@ -55,12 +57,12 @@ def gather_status(state: AppState) -> StatusReport:
             plan = _result(planned)
         else:
             kubeconfig = Path(cluster.kubeconfig)
-            listed = pool.submit(_workloads_status, config.release.name, config.release.namespace, kubeconfig)
+            listed = pool.submit(_workloads_status, state, config.release.name, config.release.namespace, kubeconfig)
             plan = _result(planned)
             release, deployed_values = _release_status(state, plan, kubeconfig)
             workloads = listed.result()
             if release.revision is not None:
-                release = replace(release, last_deployed=_last_deployed(kubeconfig, release))
+                release = replace(release, last_deployed=_last_deployed(state, kubeconfig, release))
     if isinstance(plan, EnvctlError):
         note = f"unknown: the plan failed: {plan.message}"
         return StatusReport(cluster, release, workloads, (), note, plan.hint, plan.exit_code)
@@ -79,13 +81,9 @@ def _result(planned: Future[Plan]) -> Plan | EnvctlError:
 
 
 def _cluster_status(state: AppState) -> ClusterStatus:
-    from envctl.adapters.k3d import K3d
-    from envctl.phases.cluster import spec_drift
-
     spec = state.config.cluster
-    k3d = K3d(state.runner, state.environ.get("ENVCTL_K3D", "k3d"))
     try:
-        found = k3d.get(spec.name)
+        found = state.k3d.get(spec.name)
     except EnvctlError as exc:
         return ClusterStatus(spec.name, "unknown", note=f"cannot list clusters: {exc.message}", hint=exc.hint,
                              error_code=exc.exit_code or ExitCode.CLUSTER)  # fmt: skip
@@ -94,25 +92,20 @@ def _cluster_status(state: AppState) -> ClusterStatus:
                              hint="run `envctl up` to create it")  # fmt: skip
     nodes = tuple(NodeStatus(n.name, n.role, n.running) for n in found.nodes if n.role in ("server", "agent"))
     differences = spec_drift(found, spec)
-    matches = not differences
     kubeconfig = state.workspace.kubeconfig
-    common = {"nodes": nodes, "spec": "matches" if matches else "differs", "differences": differences}
+    known = ClusterStatus(spec.name, "running", nodes, "differs" if differences else "matches", differences)
     if not found.running:
-        return ClusterStatus(spec.name, "stopped", **common, note="cluster not running (stopped)",
-                             hint="run `envctl up` to start it")  # fmt: skip
+        return replace(known, state="stopped", note="cluster not running (stopped)", hint="run `envctl up` to start it")
     if not kubeconfig.is_file():
-        return ClusterStatus(spec.name, "running", **common, note=f"no kubeconfig at {kubeconfig}",
-                             hint="run `envctl up` (it writes the workspace kubeconfig)",
-                             error_code=ExitCode.CLUSTER)  # fmt: skip
-    return ClusterStatus(spec.name, "running", **common, kubeconfig=str(kubeconfig))
+        return replace(known, note=f"no kubeconfig at {kubeconfig}",
+                       hint="run `envctl up` (it writes the workspace kubeconfig)", error_code=ExitCode.CLUSTER)  # fmt: skip
+    return replace(known, kubeconfig=str(kubeconfig))
 
 
-def _deploy_refs(
-    plan: Plan, config: EnvConfig, deployed: dict[str, Any] | None
-) -> dict[str, tuple[str, str]]:
+def _deploy_refs(plan: Plan, config: EnvConfig, deployed: Values | None) -> dict[str, ImageRef]:
     """The (repository, tag) per values_path a deploy would send now. Where the deployed tag is
     the plan's, its repository is kept (a registry-mode load deploys `<registry>/<repository>`)."""
-    refs: dict[str, tuple[str, str]] = {}
+    refs: dict[str, ImageRef] = {}
     for service in plan.services:
         path = config.services[service.name].values_path
         if not path:
@@ -126,15 +119,13 @@ def _deploy_refs(
 
 def _release_status(
     state: AppState, plan: Plan | EnvctlError, kubeconfig: Path
-) -> tuple[ReleaseStatus, dict[str, Any] | None]:
-    from envctl.adapters.helm import Helm, classify, run_sync
-    from envctl.phases.deploy import HASH_PREFIX, compute_input_hash, make_values
-    from envctl.progress import NullProgress
+) -> tuple[ReleaseStatus, Values | None]:
+    from envctl.adapters.helm import classify, run_sync
 
     config, spec = state.config, state.config.release
     base = ReleaseStatus(spec.name, spec.namespace, "unknown")
 
-    async def read() -> tuple[Any, dict[str, Any] | None]:
+    async def read() -> tuple[ReleaseState | None, Values | None]:
         current = await helm.current(spec.name, spec.namespace)
         if current is None:
             return None, None
@@ -142,7 +133,7 @@ def _release_status(
 
     try:
         # One attempt: status reports the state now instead of retrying transient failures.
-        helm = Helm.open(state.runner, kubeconfig, timeout=spec.timeout, progress=NullProgress(), attempts=1)
+        helm = state.helm(kubeconfig, attempts=1)
         current, values = run_sync(read())
     except EnvctlError as exc:
         # A transient helm failure (connection refused, API 5xx) means the cluster does not answer.
@@ -155,9 +146,7 @@ def _release_status(
         return replace(base, state="not-installed", note=f"not installed in namespace {spec.namespace}",
                        hint="run `envctl up` to deploy it"), None  # fmt: skip
     release = replace(base, state="installed", revision=current.revision, status=current.status)
-    stored = (
-        current.description.removeprefix(HASH_PREFIX) if current.description.startswith(HASH_PREFIX) else None
-    )
+    stored = input_hash_of(current.description)
     if isinstance(plan, EnvctlError):
         return replace(release, deployed_hash=stored, note="inputs unknown: the plan failed"), values
     refs = _deploy_refs(plan, config, values)
@@ -178,18 +167,17 @@ def _release_status(
                    note=note), values  # fmt: skip
 
 
-def _workloads_status(release: str, namespace: str, kubeconfig: Path) -> WorkloadsStatus:
+def _workloads_status(state: AppState, release: str, namespace: str, kubeconfig: Path) -> WorkloadsStatus:
     import urllib3
     from kubernetes.client import ApiException
     from kubernetes.config import ConfigException
 
-    from envctl.adapters.kube import connect
-    from envctl.phases.wait_rules import pod_problems, pod_summary
-    from envctl.phases.wait_state import ReleaseView
-    from envctl.phases.wait_watch import WATCHED_KINDS, Listed, release_selector
+    from envctl.adapters.kube import lister
+    from envctl.workloads.rules import pod_problems, pod_summary, release_selector
+    from envctl.workloads.view import WATCHED_KINDS, Listed, ReleaseView
 
     try:
-        api = connect(kubeconfig)
+        api = state.kube(kubeconfig)
     except ConfigException as exc:
         note, hint = f"unknown: unreadable kubeconfig {kubeconfig}: {exc}", "rerun `envctl up` to rewrite it"
         return WorkloadsStatus("unknown", note=note, hint=hint, error_code=ExitCode.CLUSTER)
@@ -200,12 +188,8 @@ def _workloads_status(release: str, namespace: str, kubeconfig: Path) -> Workloa
     view = ReleaseView()
     try:
         for kind in WATCHED_KINDS:
-            listed = _lister(api, kind)(
-                namespace, label_selector=release_selector(release), _request_timeout=10
-            )
-            # Filtered here too: a test API (KMock) ignores label selectors.
-            mine = tuple(o for o in listed.items if ((o.metadata.labels or {}).get(RELEASE_LABEL) == release))
-            view.apply(Listed(kind, mine))
+            listed = lister(api, kind)(namespace, label_selector=release_selector(release), _request_timeout=10)
+            view.apply(Listed(kind, tuple(listed.items)))
     except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         return WorkloadsStatus("unknown", note=f"unknown: the API did not answer ({first})",
@@ -229,20 +213,7 @@ def _workloads_status(release: str, namespace: str, kubeconfig: Path) -> Workloa
     return WorkloadsStatus("known", tuple(items), note=note)
 
 
-def _lister(api: Any, kind: str) -> Any:
-    import kubernetes
-
-    apps, batch = kubernetes.client.AppsV1Api(api), kubernetes.client.BatchV1Api(api)
-    return {
-        "Deployment": apps.list_namespaced_deployment,
-        "StatefulSet": apps.list_namespaced_stateful_set,
-        "DaemonSet": apps.list_namespaced_daemon_set,
-        "Job": batch.list_namespaced_job,
-        "Pod": kubernetes.client.CoreV1Api(api).list_namespaced_pod,
-    }[kind]
-
-
-def _last_deployed(kubeconfig: Path, release: ReleaseStatus) -> str | None:
+def _last_deployed(state: AppState, kubeconfig: Path, release: ReleaseStatus) -> str | None:
     """``info.last_deployed`` of the revision, from the Secret helm 3 stores it in
     (``sh.helm.release.v1.<name>.v<rev>``, data.release = base64(gzip(release JSON))): the helm
     adapter's ``ReleaseState`` carries no time, and this is one read with no extra helm process."""
@@ -252,10 +223,8 @@ def _last_deployed(kubeconfig: Path, release: ReleaseStatus) -> str | None:
 
     import kubernetes
 
-    from envctl.adapters.kube import connect
-
     try:
-        api = connect(kubeconfig)
+        api = state.kube(kubeconfig)
         try:
             secret = kubernetes.client.CoreV1Api(api).read_namespaced_secret(
                 f"sh.helm.release.v1.{release.name}.v{release.revision}",
@@ -273,7 +242,7 @@ def _last_deployed(kubeconfig: Path, release: ReleaseStatus) -> str | None:
 
 
 def _image_status(
-    plan: Plan, service: ServicePlan, config: EnvConfig, release: ReleaseStatus, values: dict[str, Any] | None
+    plan: Plan, service: ServicePlan, config: EnvConfig, release: ReleaseStatus, values: Values | None
 ) -> ImageStatus:
     local = (not service.changed) if plan.local_images_checked else None
     path = config.services[service.name].values_path

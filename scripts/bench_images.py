@@ -6,7 +6,8 @@ Side by side, in one run, on this machine's real Docker engine, containerd nodes
 1. 8 small services (each a random "dependencies" layer plus a code file, on a local busybox):
    * naive: what the reference dev-ci does on every run: build all 8, then ``docker save`` each
      and ``ctr images import`` it into the node;
-   * envctl with 1 of 8 services changed: plan → build only what changed → load only what the node lacks;
+   * envctl with 1 of 8 services changed: plan → build only what changed → load only what the node lacks
+     (`up`'s own graph on the scheduler, minus the deploy and the wait);
    * envctl with nothing changed.
 2. A code-only change to a ~200 MB image (incompressible random layer + tiny code layer):
    import mode (save + import of the whole image) vs registry mode (push; the registry keeps the
@@ -32,6 +33,7 @@ import tarfile
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,10 +43,13 @@ from envctl.adapters.containerd import ContainerdNodes, Node
 from envctl.adapters.docker import DockerEngine
 from envctl.adapters.process import SubprocessRunner
 from envctl.config import load_config
-from envctl.inputs.planning import plan_workspace
-from envctl.phases.build import BuildOptions, ImageBuilder, build_images
-from envctl.phases.load import RegistryTarget, load_images
+from envctl.phases.build import BuildOptions, ImageBuilder
+from envctl.phases.load import ImageLoader, LoadMode
+from envctl.pipeline import BUILD_SLOT, Phases, RunState, make_tasks
+from envctl.planning import plan_workspace
 from envctl.progress import NullProgress
+from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, WaitResult
+from envctl.scheduler import Scheduler
 from envctl.timing.spans import Recorder
 from tests.support.containerd_node import start_node, stop_node
 from tests.support.registry import start_registry, stop_registry
@@ -104,32 +109,75 @@ def make_workspace(root: Path, prefix: str, services: dict[str, int]) -> None:
     (root / "envctl.yaml").write_text(json.dumps(config, indent=1))  # JSON is YAML
 
 
-class Envctl:
-    """envctl's image path: plan → build_images → load_images, timed as one."""
+@dataclass(frozen=True)
+class BenchRegistry:
+    """The benchmark's registry: the nodes and this machine reach it at the same address."""
 
-    def __init__(
-        self, root: Path, docker: str, nodes: list[Node], registry: RegistryTarget | None = None
-    ) -> None:
+    push_address: str
+
+    @property
+    def cluster_address(self) -> str:
+        return self.push_address
+
+
+class BenchCluster:
+    """The cluster phase for nodes this benchmark started itself (no k3d here)."""
+
+    def __init__(self, nodes: list[Node], registry: str | None) -> None:
+        self.nodes, self.registry = nodes, BenchRegistry(registry) if registry else None
+
+    def ensure(self) -> ClusterInfo:
+        return ClusterInfo("bench", "reused", Path("/nonexistent"), tuple(n.container for n in self.nodes),
+                           self.registry, "bench")  # fmt: skip
+
+
+class ImagesOnly:
+    """Deploy and wait phases of a run that measures images only: nothing is deployed."""
+
+    def deploy(self, refs: dict[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
+        return DeployResult("bench", "bench", 0, "skipped", "benchmark of the image phases", "", 0.0)
+
+    def wait(self, cluster: ClusterInfo) -> WaitResult:
+        return WaitResult("bench", "bench", 0.0, ())
+
+
+class Envctl:
+    """envctl's image path exactly as `up` runs it: plan, then `up`'s graph on the scheduler
+    (builds, each image loaded as soon as it is built), minus the deploy and the wait."""
+
+    def __init__(self, root: Path, docker: str, nodes: list[Node], registry: str | None = None) -> None:
         self.root, self.docker, self.nodes, self.registry = root, docker, nodes, registry
         self.runner = SubprocessRunner()
 
-    def run(self, mode: str = "import") -> tuple[float, int, dict[str, str]]:
+    def run(self, mode: LoadMode = "import", jobs: int = 4) -> tuple[float, int, dict[str, str]]:
         started = time.monotonic()
         config_path = self.root / "envctl.yaml"
-        plan = plan_workspace(load_config(config_path), self.root, config_path, self.runner, self.runner.env)
-        recorder = Recorder()
-        builder = ImageBuilder(
-            workspace_root=self.root, docker=DockerEngine(), runner=self.runner,
-            options=BuildOptions(docker_cli=self.docker, network="none"), recorder=recorder, progress=NullProgress(),
+        config = load_config(config_path)
+        plan = plan_workspace(config, self.root, config_path, self.runner, docker_cli=self.docker)
+        recorder, progress = Recorder(), NullProgress()
+        nodes = {n.container: n for n in self.nodes}
+        phases = Phases(
+            cluster=BenchCluster(self.nodes, self.registry),
+            build=ImageBuilder(
+                workspace_root=self.root, docker=DockerEngine(), runner=self.runner,
+                options=BuildOptions(docker_cli=self.docker, network="none"), recorder=recorder, progress=progress,
+            ),
+            load=ImageLoader(
+                mode, containerd=ContainerdNodes(self.runner, self.docker), docker=DockerEngine(), recorder=recorder,
+                progress=progress, nodes_of=lambda info: [nodes[name] for name in info.nodes],
+            ),
+            deploy=ImagesOnly(),
+            wait=ImagesOnly(),
         )  # fmt: skip
-        built = build_images(plan.services, builder=builder)
-        loaded = load_images(
-            built, self.nodes, mode, containerd=ContainerdNodes(self.runner, self.docker), docker=DockerEngine(),
-            recorder=recorder, progress=NullProgress(), registry=self.registry,
-        )  # fmt: skip
+        values_paths = {name: f"{name}.image" for name in config.services}  # every image is loaded
+        tasks = make_tasks(plan, phases, values_paths, state=RunState(), wait=False)
+        result = Scheduler(tasks, recorder=recorder, jobs=jobs + 1, limits={BUILD_SLOT: jobs}).run()
+        if not result.ok:
+            raise SystemExit(f"envctl's run failed: {result.first_error}")
         seconds = time.monotonic() - started
-        actions = {b.service: b.action for b in built}
-        return seconds, sum(r.bytes_moved for r in loaded), actions
+        built = [o.value for o in result.outcomes.values() if isinstance(o.value, BuiltImage)]
+        loaded = [o.value for o in result.outcomes.values() if isinstance(o.value, LoadResult)]
+        return seconds, sum(r.bytes_moved for r in loaded), {b.service: b.action for b in built}
 
 
 def naive(root: Path, docker: str, prefix: str, names: list[str], node: Node) -> tuple[float, int]:
@@ -220,8 +268,7 @@ def main() -> int:
         # --- 2. code-only change to a big image: import vs registry --------------------------------
         big = work / "big"
         make_workspace(big, prefix, {"big": args.big_mb})
-        target = RegistryTarget(registry.address)
-        big_tool = Envctl(big, docker, [big_node], target)
+        big_tool = Envctl(big, docker, [big_node], registry.address)
         big_tool.run("import")  # v1 on the node
         big_tool.run("registry")  # v1 in the registry
         change(big, "big")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support
 
 from envctl.adapters.kube import connect
 from envctl.phases.wait import ReleaseNotReadyError, preload, wait_for_release
-from envctl.phases.wait_rules import workload_status
+from envctl.workloads.rules import workload_status
 from envctl.progress import NullProgress
 from envctl.timing.spans import Recorder
 from tests.support.kube_api import KubeApi

@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Literal
 
 from envctl.adapters.buildkit_cache import finish_local_exports, gha_usable, local_exports, scoped_spec
-from envctl.adapters.docker import BuildStepFailure
 from envctl.adapters.process import SubprocessRunner
-from envctl.errors import BuildError
+from envctl.errors import BuildError, BuildStepFailure
 
 __all__ = [
     "BuildRequest",

@@ -1,6 +1,8 @@
-"""A thin wrapper over the docker SDK: the few image operations envctl needs, with its errors mapped.
+"""Docker: a thin wrapper over the docker SDK for the image operations envctl needs, plus the one
+CLI call ``envctl plan`` makes (``local_image_refs``), with their errors mapped.
 
-The SDK is imported lazily (``envctl plan`` must not import it). A daemon that does not answer
+The SDK is imported lazily (``envctl plan`` must not import it: it lists local images with one
+``docker image ls`` through the process choke point instead). A daemon that does not answer
 becomes ``DaemonUnavailableError`` naming the socket; everything else stays close to the SDK.
 The SDK has no BuildKit (docker/docker-py#2230): its streaming build is the Engine-API backend,
 the legacy builder, used when no BuildKit-capable CLI is available.
@@ -9,16 +11,23 @@ the legacy builder, used when no BuildKit-capable CLI is available.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from envctl.errors import BuildError, DaemonUnavailableError
+from envctl.errors import BuildError, BuildStepFailure, DaemonUnavailableError, EnvctlError
 
-__all__ = ["BuildStepFailure", "DockerEngine", "ImageFacts", "PushReport", "docker_socket", "split_ref"]
+if TYPE_CHECKING:
+    import docker
+
+    from envctl.adapters.process import SubprocessRunner
+
+__all__ = ["DockerEngine", "ImageFacts", "PushReport", "docker_socket", "local_image_refs", "split_ref"]
 
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+_LIST_TIMEOUT = 5.0
 
 
 def docker_socket(environ: Mapping[str, str]) -> str:
@@ -49,13 +58,25 @@ class PushReport:
     existing_layers: tuple[str, ...]  # short layer IDs it already had (nothing moved)
 
 
-class BuildStepFailure(BuildError):
-    """A build failed (either backend); carries the failing step and the log for the phase's message."""
+def local_image_refs(runner: SubprocessRunner, docker_cli: str = "docker") -> tuple[frozenset[str] | None, str]:
+    """``(refs, note)``: every ``repository:tag`` in the local store, or ``(None, why not)``.
 
-    def __init__(self, message: str, *, step: str, log: list[str]) -> None:
-        super().__init__(message, hint="fix the failing step; the log tail shows why")
-        self.step = step
-        self.log = log
+    One cheap CLI call, never the SDK: ``envctl plan`` must start fast and still work when Docker
+    is absent or not answering (the plan then says so in its reasons).
+    """
+    if runner.which(docker_cli) is None:
+        return None, f"`{docker_cli}` is not installed"
+    argv = [docker_cli, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]
+    try:
+        done = runner.run(argv, timeout=_LIST_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return None, f"the Docker engine did not answer within {_LIST_TIMEOUT:.0f} s"
+    except EnvctlError as exc:
+        return None, exc.message
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"`docker image ls` failed: {last}"
+    return frozenset(line.strip() for line in done.stdout.splitlines() if line.strip()), ""
 
 
 class DockerEngine:
@@ -64,14 +85,14 @@ class DockerEngine:
     def __init__(self, environ: Mapping[str, str] | None = None, *, timeout: int = 300) -> None:
         self._environ = dict(os.environ if environ is None else environ)
         self._timeout = timeout
-        self._client: Any = None
+        self._client: docker.DockerClient | None = None
 
     @property
     def socket(self) -> str:
         return docker_socket(self._environ)
 
     @property
-    def client(self) -> Any:
+    def client(self) -> docker.DockerClient:
         if self._client is None:
             import docker
 
@@ -127,14 +148,6 @@ class DockerEngine:
         repo, tag = split_ref(ref)
         self.client.api.tag(source, repo, tag, force=True)
 
-    def remove(self, ref: str) -> None:
-        import docker
-
-        try:
-            self.client.api.remove_image(ref, noprune=False)
-        except docker.errors.ImageNotFound:
-            pass
-
     def pull(self, ref: str, on_line: Callable[[str], None] | None = None) -> None:
         repo, tag = split_ref(ref)
         for chunk in self.client.api.pull(repo, tag=tag, stream=True, decode=True):
@@ -162,10 +175,6 @@ class DockerEngine:
                 on_line(f"{layer} {status}".strip())
         return PushReport(ref=ref, pushed_layers=tuple(pushed), existing_layers=tuple(existing))
 
-    def save(self, ref: str, chunk_size: int = 2 << 20) -> Iterator[bytes]:
-        """The ``docker save`` stream of one image, named (so ``ctr import`` keeps the tag)."""
-        return self.client.api.get_image(ref, chunk_size=chunk_size)
-
     def build(
         self,
         *,
@@ -182,7 +191,7 @@ class DockerEngine:
         Tagging is the caller's job, after success, so a failed build never owns the ref.
         """
         log: list[str] = []
-        image_id = None
+        image_id: str | None = None
         step = "(before the first step)"
         stream = self.client.api.build(
             path=str(context),
@@ -204,7 +213,7 @@ class DockerEngine:
                         log.append(line)
                         on_line(line)
             if "aux" in chunk and "ID" in chunk["aux"]:
-                image_id = chunk["aux"]["ID"]
+                image_id = str(chunk["aux"]["ID"])
             if "error" in chunk:
                 error = chunk["error"].strip()
                 log.append(error)

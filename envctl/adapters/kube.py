@@ -5,22 +5,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envctl.errors import ClusterError
 
-__all__ = ["ClusterHealth", "connect", "read_cluster_health"]
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+__all__ = ["ClusterHealth", "KubeConnect", "connect", "lister", "read_cluster_health"]
+
+KubeConnect = Callable[[Path], "ApiClient"]  # kubeconfig → client (the composition root's factory)
 
 
-def connect(kubeconfig: Path, *, pool_size: int = 32, context: str | None = None) -> Any:
+def connect(kubeconfig: Path, *, pool_size: int = 32, context: str | None = None) -> ApiClient:
     """An ``ApiClient`` for ``kubeconfig`` (no global state; the default kubeconfig is not read).
 
     ``context`` picks one of the file's contexts (default: its current one); the file is only read.
 
     ``pool_size`` is raised from the client's default of 10 because every open watch holds a
-    connection (libraries.md §6.1).
+    connection (docs/tools-behaviour.md, "Kubernetes client").
     """
     import kubernetes
 
@@ -54,17 +60,33 @@ class ClusterHealth:
         return found
 
 
-def read_cluster_health(api_client: Any) -> ClusterHealth:
+def lister(api_client: ApiClient, kind: str) -> Callable[..., Any]:
+    """The client's namespaced list function for a workload kind or ``Pod`` (watchable: a
+    ``kubernetes.watch.Watch`` streams it)."""
+    import kubernetes
+
+    apps = kubernetes.client.AppsV1Api(api_client)
+    functions: dict[str, Callable[..., Any]] = {
+        "Deployment": apps.list_namespaced_deployment,
+        "StatefulSet": apps.list_namespaced_stateful_set,
+        "DaemonSet": apps.list_namespaced_daemon_set,
+        "Job": kubernetes.client.BatchV1Api(api_client).list_namespaced_job,
+        "Pod": kubernetes.client.CoreV1Api(api_client).list_namespaced_pod,
+    }
+    return functions[kind]
+
+
+def read_cluster_health(api_client: ApiClient) -> ClusterHealth:
     """Node readiness and the kube-system ``coredns`` Deployment, read once (no waiting here)."""
     import kubernetes
 
     core = kubernetes.client.CoreV1Api(api_client)
-    nodes = []
+    nodes: list[tuple[str, bool, str]] = []
     for node in core.list_node(_request_timeout=10).items:
         ready = next((c for c in (node.status.conditions or []) if c.type == "Ready"), None) if node.status else None
         ok = ready is not None and ready.status == "True"
         reason = "" if ok else (ready.reason or ready.status) if ready else "no Ready condition"
-        nodes.append((node.metadata.name, ok, reason or "unknown"))
+        nodes.append((str(node.metadata.name if node.metadata else "?"), ok, str(reason or "unknown")))
     apps = kubernetes.client.AppsV1Api(api_client)
     try:
         dns = apps.read_namespaced_deployment("coredns", "kube-system", _request_timeout=10)

@@ -3,12 +3,17 @@
 Always an argv list, never a shell. Children are tracked so Ctrl-C or a failure elsewhere can
 terminate them cleanly (``terminate_all``). Errors become ``ToolMissingError`` (not on PATH) or
 ``ToolFailedError`` (non-zero exit) carrying the argv and the tail of stderr.
+
+With a ``log`` (``--verbose``), every command is reported once it ends: its argv, exit code and
+duration. Values passed through the environment are never logged (only their names), nor stdin.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -16,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from envctl.errors import ToolFailedError, ToolMissingError
 
@@ -51,9 +57,10 @@ class CompletedCommand:
 class SubprocessRunner:
     """Runs commands; one instance per envctl invocation (built in the composition root)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, *, log: Callable[[str], None] | None = None) -> None:
         # The child environment is fixed here so adapters never read os.environ themselves.
         self._env = dict(os.environ if env is None else env)
+        self._log = log
         self._children: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
 
@@ -87,11 +94,13 @@ class SubprocessRunner:
                 out, err = proc.communicate(stdin, timeout=timeout)
             else:
                 out, err = self._pump(proc, stdin, on_line, timeout)
-        except BaseException:
+        except BaseException as exc:
             self._stop(proc)
+            self._report(argv, f"stopped ({type(exc).__name__})", started, env)
             raise
         finally:
             self._forget(proc)
+        self._report(argv, f"exit {proc.returncode}", started, env)
         done = CompletedCommand(
             tuple(argv),
             proc.returncode,
@@ -129,8 +138,9 @@ class SubprocessRunner:
             cons_err = _Drain(cons.stderr)
             deadline = None if timeout is None else started + timeout
             broken = False
+            source = cast(io.BufferedReader, prod.stdout)  # Popen's default buffering gives one
             try:
-                while chunk := prod.stdout.read1(1 << 20):
+                while chunk := source.read1(1 << 20):
                     cons.stdin.write(chunk)
                     moved += len(chunk)
                     if on_chunk is not None:
@@ -148,13 +158,17 @@ class SubprocessRunner:
             cons.wait(timeout=_remaining(deadline))
             prod.wait(timeout=_remaining(deadline))
             prod_err = err_reader.result()
-        except BaseException:
+        except BaseException as exc:
             self._stop(prod)
             self._stop(cons)
+            for argv in (producer, consumer):
+                self._report(argv, f"stopped ({type(exc).__name__})", started, None)
             raise
         finally:
             self._forget(prod)
             self._forget(cons)
+        self._report(producer, f"exit {prod.returncode} (piped into {os.path.basename(consumer[0])})", started, None)
+        self._report(consumer, f"exit {cons.returncode} ({moved} bytes in)", started, None)
         seconds = time.monotonic() - started
         first = CompletedCommand(tuple(producer), prod.returncode, "", prod_err.decode(errors="replace"), seconds)
         second = CompletedCommand(
@@ -169,6 +183,13 @@ class SubprocessRunner:
             if result.returncode != 0:
                 raise self.failure(result)
         return first, second, moved
+
+    def _report(self, argv: Sequence[str], how: str, started: float, env: Mapping[str, str] | None) -> None:
+        """One ``--verbose`` line per command: argv, how it ended, how long it took."""
+        if self._log is None:
+            return
+        names = f" [env: {', '.join(sorted(env))}]" if env else ""  # names only: values may be secrets
+        self._log(f"ran {shlex.join(argv)}{names} -> {how} in {time.monotonic() - started:.2f} s")
 
     def terminate_all(self) -> None:
         """Stop every running child (SIGTERM, then SIGKILL after 5 s)."""
@@ -202,7 +223,7 @@ class SubprocessRunner:
         if env:
             child_env.update(env)
         try:
-            proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+            proc = subprocess.Popen(
                 list(argv),
                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

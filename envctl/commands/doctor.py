@@ -92,10 +92,7 @@ def command(
 
 
 def run_checks(state: AppState) -> DoctorReport:
-    from envctl.adapters.k3d import K3d
-
-    runner = state.runner
-    k3d = K3d(runner)
+    runner, k3d = state.runner, state.k3d
     checks = [
         _check_docker(runner),
         _check_versioned("k3d", lambda: "v" + k3d.version(), required=True, major=5, path=runner.env.get("PATH")),
@@ -175,7 +172,7 @@ def _check_disk(folder: Path) -> Check:
 
 
 def _check_cluster(state: AppState, k3d: K3d, *, have_k3d: bool) -> Check:
-    from envctl.phases.cluster import spec_drift
+    from envctl.cluster_spec import spec_drift
 
     if _workspace_root(state) is None:
         return Check("cluster", "skip", "skipped: not in a workspace (no envctl.yaml here or above)", False)

@@ -45,12 +45,10 @@ def command(
 
 
 def _take_down(state: AppState, *, delete_cluster: bool) -> None:
-    from envctl.adapters.k3d import K3d
-
     config = state.config
     release, cluster_name = config.release, config.cluster.name
     progress = output.ConsoleProgress()
-    k3d = K3d(state.runner) if delete_cluster else None
+    k3d = state.k3d if delete_cluster else None
     cluster = k3d.get(cluster_name) if k3d is not None else None
     kubeconfig = state.workspace.kubeconfig
 
@@ -67,10 +65,9 @@ def _take_down(state: AppState, *, delete_cluster: bool) -> None:
             "this workspace has not started a cluster)"
         )
     else:
-        from envctl.adapters.helm import Helm
         from envctl.phases.deploy import remove_release
 
-        helm = Helm.open(state.runner, kubeconfig, timeout=release.timeout, progress=progress)
+        helm = state.helm(kubeconfig, progress=progress)
         removed = remove_release(release, helm=helm, progress=progress, recorder=Recorder())
         if removed.action == "uninstalled":
             output.line(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
 from envctl import output
 from envctl.commands import require_choice, split_names
-from envctl.errors import InputError
+from envctl.errors import EnvctlError, InputError, ReleaseNotReadyError
 
 if TYPE_CHECKING:
+    from envctl.execute import BuildFlags, UpReport
+    from envctl.pipeline import UpOptions
     from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "up"
@@ -21,7 +23,7 @@ _LOAD_MODES = ("auto", "import", "registry")
 _OUTPUTS = ("text", "json")
 
 
-def command(  # noqa: PLR0913 - one option per documented flag
+def command(
     ctx: typer.Context,
     changed_only: Annotated[
         bool,
@@ -80,6 +82,7 @@ def command(  # noqa: PLR0913 - one option per documented flag
         wait_seconds = parse_duration(timeout or config.release.timeout)
     except ValueError as exc:
         raise InputError(str(exc), hint="write the timeout with a unit: 90s, 5m") from exc
+    from envctl.execute import BuildFlags
     from envctl.pipeline import UpOptions  # the graph's modules load only when `up` runs
 
     options = UpOptions(
@@ -89,48 +92,63 @@ def command(  # noqa: PLR0913 - one option per documented flag
         jobs=jobs or config.build.jobs or os.cpu_count() or 2,
         keep_going=keep_going,
         recreate=recreate,
-        load_mode=load_mode or config.load.mode,
+        load_mode=cast(Literal["auto", "import", "registry"], load_mode or config.load.mode),  # checked above
         wait=not no_wait,
         timeout=wait_seconds,
         dry_run=dry_run,
     )
-    overrides: dict[str, Any] = {"jobs": options.jobs, "keep_going": keep_going}
-    if cache_from:
-        overrides["cache_from"] = tuple(cache_from)
-    if cache_to:
-        overrides["cache_to"] = tuple(cache_to)
-    if cache_registry:
-        overrides["cache_registry"] = cache_registry
+    flags = BuildFlags(
+        cache_from=tuple(cache_from) if cache_from else None,
+        cache_to=tuple(cache_to) if cache_to else None,
+        cache_registry=cache_registry,
+    )
     if dry_run:
-        _dry_run(state, options)
+        _dry_run(state, options, flags)
         return
     from envctl.execute import preflight, run_up
     from envctl.lock import workspace_lock
 
     preflight(state)  # before the lock: a missing tool leaves nothing behind, not even .envctl/
     with workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info):
-        report = run_up(state, options, overrides)
+        progress = output.make_progress()
+        with progress:
+            report = run_up(state, options, progress, flags)
+    _render(report, output_format)
+
+
+def _render(report: UpReport, output_format: str) -> None:
+    """End-of-run lines on stderr; the JSON report on stdout; then the run's error, if any."""
+    for line in report.summary:
+        output.info(line)
+    if report.interrupted:
+        raise KeyboardInterrupt  # recorded; the CLI says "interrupted" and exits 130
+    if report.crash is not None:
+        raise report.crash  # a bug, recorded above: crash loudly with its traceback
+    if report.error is not None:
+        _show_failure(report.error)
     if output_format == "json":
         output.json_out(report.to_dict())
     if report.error is not None:
         raise report.error
 
 
-def _dry_run(state: AppState, options: Any) -> None:
+def _show_failure(error: EnvctlError) -> None:
+    if isinstance(error, ReleaseNotReadyError):
+        from envctl.views.wait import not_ready_renderable
+
+        output.problem(not_ready_renderable(error))
+
+
+def _dry_run(state: AppState, options: UpOptions, flags: BuildFlags) -> None:
     """The plan and the graph, computed exactly as a real run would, with nothing executed."""
-    from envctl.pipeline import Phases, make_tasks
-    from envctl.scheduler import Scheduler
-    from envctl.timing.spans import Recorder
+    from envctl.pipeline import describe_graph
     from envctl.views.plan import plan_table
     from envctl.views.schedule import graph_table
 
-    plan = state.plan(base=options.base, changed_only=options.changed_only, selected=options.services)
-
-    def never(*_: Any) -> Any:  # the dry run only describes the graph
-        raise AssertionError
-
-    phases = Phases(cluster=never, build=never, pull=never, load=never, deploy=never, wait=never)
+    plan = state.plan(
+        base=options.base, changed_only=options.changed_only, selected=options.services,
+        cache_registry=flags.cache_registry,
+    )  # fmt: skip
     values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
-    tasks = make_tasks(plan, phases, values_paths, wait=options.wait)
     output.render(plan_table(plan))
-    output.render(graph_table(Scheduler(tasks, recorder=Recorder(), jobs=options.jobs).describe()))
+    output.render(graph_table(describe_graph(plan, values_paths, wait=options.wait, jobs=options.jobs)))

@@ -9,63 +9,47 @@ before the node is Ready (k3d#512).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
-from envctl.adapters.k3d import FINGERPRINT_LABEL, SPEC_LABEL, K3d, K3dCluster, K3dRegistry, decode_spec
+from envctl.adapters.k3d import K3d
+from envctl.adapters.kube import KubeConnect, connect, read_cluster_health
+from envctl.cluster_spec import cluster_fingerprint, spec_differences, spec_drift
 from envctl.config import ClusterSpec
 from envctl.errors import ClusterError
 from envctl.progress import Progress
+from envctl.results import ClusterAction, ClusterInfo
 from envctl.timing.spans import Recorder
 
-__all__ = ["ClusterInfo", "cluster_fingerprint", "ensure_cluster", "spec_differences", "spec_drift", "write_kubeconfig"]
+__all__ = [
+    "ClusterEnsurer",
+    "ClusterInfo",
+    "cluster_fingerprint",
+    "ensure_cluster",
+    "spec_differences",
+    "spec_drift",
+    "write_kubeconfig",
+]
 
-Action = Literal["reused", "started", "created", "recreated"]
 _SUBJECT = "cluster"
 
 
-@dataclass(frozen=True)
-class ClusterInfo:
-    name: str
-    action: Action
-    kubeconfig: Path
-    nodes: tuple[str, ...]  # server and agent containers (where images go), not the load balancer
-    registry: K3dRegistry | None  # the cluster's registry (push and in-cluster addresses), or None
-    fingerprint: str
+class ClusterEnsurer:
+    """The cluster phase of `up`: ``ensure()`` the one cluster ``spec`` describes."""
 
+    def __init__(
+        self, spec: ClusterSpec, kubeconfig: Path, *, k3d: K3d, connect: KubeConnect, progress: Progress,
+        recorder: Recorder, recreate: bool = False,
+    ) -> None:  # fmt: skip
+        self._spec, self._kubeconfig, self._k3d, self._connect = spec, kubeconfig, k3d, connect
+        self._progress, self._recorder, self._recreate = progress, recorder, recreate
 
-def cluster_fingerprint(spec: ClusterSpec) -> str:
-    """SHA-256 over the canonical JSON of every field that shapes the cluster."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def spec_differences(stored: dict[str, Any] | None, wanted: ClusterSpec) -> list[str]:
-    """``["agents: 0 -> 2", ...]``; a single explanatory entry when the stored spec is unknown."""
-    if stored is None:
-        return ["the cluster carries no envctl spec (made by another tool or an older envctl)"]
-    current = wanted.model_dump(mode="json")
-    return [
-        f"{key}: {_show(stored.get(key))} -> {_show(current.get(key))}"
-        for key in sorted(set(stored) | set(current))
-        if stored.get(key) != current.get(key)
-    ]
-
-
-def spec_drift(cluster: K3dCluster, wanted: ClusterSpec) -> tuple[str, ...]:
-    """How an existing cluster differs from ``wanted`` (empty when its stored fingerprint matches).
-
-    The one comparison `up`, `status` and `doctor` all make.
-    """
-    if cluster.label(FINGERPRINT_LABEL) == cluster_fingerprint(wanted):
-        return ()
-    raw = cluster.label(SPEC_LABEL)
-    return tuple(spec_differences(decode_spec(raw) if raw else None, wanted))
+    def ensure(self) -> ClusterInfo:
+        return ensure_cluster(
+            self._spec, self._kubeconfig, k3d=self._k3d, progress=self._progress, recorder=self._recorder,
+            recreate=self._recreate, connect=self._connect,
+        )  # fmt: skip
 
 
 def ensure_cluster(
@@ -78,13 +62,14 @@ def ensure_cluster(
     recreate: bool = False,
     ready_timeout: float = 120.0,
     poll_interval: float = 0.5,
+    connect: KubeConnect = connect,
 ) -> ClusterInfo:
     """Make the cluster ``spec`` describes usable and write its kubeconfig to ``kubeconfig_path``."""
     fingerprint = cluster_fingerprint(spec)
     with recorder.span("cluster list", "cluster") as listed:
         existing = k3d.get(spec.name)
 
-    action: Action
+    action: ClusterAction
     if existing is None:
         action = "created"
         progress.step(_SUBJECT, f"creating {spec.name!r} ({spec.servers} server, {spec.agents} agent)")
@@ -121,7 +106,7 @@ def ensure_cluster(
         write_kubeconfig(kubeconfig_path, k3d.kubeconfig_get(spec.name))
 
     with recorder.span("cluster readiness", "cluster") as span:
-        waited = _wait_until_ready(kubeconfig_path, spec, ready_timeout, poll_interval)
+        waited = _wait_until_ready(connect, kubeconfig_path, spec, ready_timeout, poll_interval)
         span.set(seconds_waited=round(waited, 3))
     progress.step(_SUBJECT, f"{spec.name!r} {action} and ready")
     return ClusterInfo(
@@ -149,11 +134,11 @@ def write_kubeconfig(path: Path, content: str) -> None:
     os.chmod(path, 0o600)
 
 
-def _wait_until_ready(kubeconfig: Path, spec: ClusterSpec, timeout: float, interval: float) -> float:
+def _wait_until_ready(
+    connect: KubeConnect, kubeconfig: Path, spec: ClusterSpec, timeout: float, interval: float
+) -> float:
     import urllib3
     from kubernetes.client import ApiException
-
-    from envctl.adapters.kube import connect, read_cluster_health
 
     started = time.monotonic()
     deadline = started + timeout
@@ -180,7 +165,3 @@ def _wait_until_ready(kubeconfig: Path, spec: ClusterSpec, timeout: float, inter
             time.sleep(interval)
     finally:
         api.close()
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else str(value)

@@ -1,35 +1,34 @@
-"""Load phase: put each image where the cluster can run it, moving only what is missing.
+"""Load phase: put one image where the cluster can run it, moving only what is missing.
 
-Import mode asks every node which image IDs and tags it holds, then per (image, node): nothing if
-both are there, a ``ctr images tag`` if only the tag is missing, else ``docker save | ctr images
-import`` (k3d's "direct" mode, with both exit codes checked), and finally lists the node again to
-verify. Registry mode pushes to the cluster's registry, which skips the layers it already has, and
-hands back the registry ref the chart must use. ``auto`` picks per image from measured facts.
+Import mode asks every node which image IDs and tags it holds (once per run: the answer is shared
+by every load of the run), then per node: nothing if both are there, a ``ctr images tag`` if only
+the tag is missing, else ``docker save | ctr images import`` (k3d's "direct" mode, with both exit
+codes checked), and finally lists the node again to verify. Registry mode pushes to the cluster's
+registry, which skips the layers it already has, and hands back the registry ref the chart must
+use. ``auto`` picks per image from measured facts.
 
 Nothing is reported as loaded unless the node lists it afterwards; failures are collected for every
-(image, node) and raised together, so the next run retries exactly what is still missing.
+node of the image and raised together (``LoadFailed``), so the next run retries exactly what is
+still missing. One image per call: the scheduler runs loads concurrently.
 """
 
 from __future__ import annotations
 
-import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from envctl.adapters.containerd import ContainerdNodes, Node, NodeImages, normalize_ref
 from envctl.adapters.docker import DockerEngine, ImageFacts, split_ref
 from envctl.adapters.registry import RegistryClient
-from envctl.errors import DaemonUnavailableError, EnvctlError, LoadError
+from envctl.errors import DaemonUnavailableError, EnvctlError, LoadError, LoadFailed
 from envctl.progress import Progress
+from envctl.results import BuiltImage, ClusterInfo, LoadResult, NodeResult
 from envctl.timing.spans import Recorder
 
-if TYPE_CHECKING:
-    from envctl.phases.build import BuiltImage
-
-__all__ = ["LoadFailed", "LoadMode", "LoadResult", "NodeResult", "RegistryTarget", "load_images", "node_holdings"]
+__all__ = ["ImageLoader", "LoadMode", "LoadResult", "NodeResult", "RegistryTarget", "node_holdings"]
 
 LoadMode = Literal["auto", "import", "registry"]
 # auto picks the registry when a push would move at most this share of what imports would move.
@@ -48,52 +47,69 @@ class RegistryTarget:
         return f"{self.cluster_address or self.address}/{_repository(ref)}"
 
 
-@dataclass(frozen=True)
-class NodeResult:
-    node: str  # the node container, or "registry:<address>" in registry mode
-    outcome: Literal["present", "retagged", "imported", "pushed", "failed"]
-    bytes_moved: int
-    seconds: float
-    error: str | None = None
+class ImageLoader:
+    """The load phase of `up`: ``load(image, cluster)`` for one image at a time, from any thread.
+
+    ``nodes_of`` says how to reach containerd in a cluster's nodes. One loader serves one run: what
+    the nodes hold is listed once, on the first load.
+    """
+
+    def __init__(
+        self,
+        mode: LoadMode,
+        *,
+        containerd: ContainerdNodes,
+        docker: DockerEngine,
+        recorder: Recorder,
+        progress: Progress,
+        nodes_of: Callable[[ClusterInfo], Sequence[Node]],
+    ) -> None:
+        self._mode, self._containerd, self._docker = mode, containerd, docker
+        self._recorder, self._progress = recorder, progress
+        self._nodes_of = nodes_of
+        self._lock = threading.Lock()
+        self._held: dict[str, NodeImages | str] | None = None
+        self._registry_answers: dict[str, bool] = {}
+
+    def load(self, image: BuiltImage, cluster: ClusterInfo) -> LoadResult:
+        """Load ``image`` so every node of ``cluster`` can run it; ``LoadFailed`` after trying them all."""
+        nodes = self._nodes_of(cluster)
+        registry = None
+        if cluster.registry is not None:  # pushed to from here, pulled by the nodes through k3d's mirror
+            registry = RegistryTarget(cluster.registry.push_address, cluster.registry.cluster_address)
+        result = load_image(
+            image,
+            nodes,
+            self._mode,
+            containerd=self._containerd,
+            docker=self._docker,
+            recorder=self._recorder,
+            progress=self._progress,
+            registry=registry,
+            registry_ok=registry is not None and self._answers(registry.address),
+            held=self._holdings(nodes),
+        )
+        if not result.ok:
+            raise LoadFailed(result)
+        return result
+
+    def _holdings(self, nodes: Sequence[Node]) -> Mapping[str, NodeImages | str]:
+        """What the nodes held when the run's first load began: listed once per run, not once per
+        image. Safe to share: each load only asks about its own image, and envctl only adds images."""
+        with self._lock:
+            if self._held is None:
+                self._held = node_holdings(self._containerd, nodes)
+            return self._held
+
+    def _answers(self, address: str) -> bool:
+        with self._lock:
+            if address not in self._registry_answers:
+                self._registry_answers[address] = RegistryClient(address).available()
+            return self._registry_answers[address]
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    service: str
-    ref: str
-    chart_ref: str  # the reference the chart must use for this image
-    mode: Literal["import", "registry"]
-    reason: str  # why this mode (auto says which facts decided)
-    image_size: int
-    nodes: tuple[NodeResult, ...]
-
-    @property
-    def bytes_moved(self) -> int:
-        return sum(n.bytes_moved for n in self.nodes)
-
-    @property
-    def ok(self) -> bool:
-        return all(n.outcome != "failed" for n in self.nodes)
-
-
-class LoadFailed(LoadError):
-    """Some (image, node) loads failed; ``results`` holds every result, failed ones included."""
-
-    def __init__(self, results: Sequence[LoadResult]) -> None:
-        failed = [(r, n) for r in results for n in r.nodes if n.outcome == "failed"]
-        result, node = failed[0]
-        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        msg = f"loading {result.ref} ({result.service}) into {node.node} failed: {node.error}{more}"
-        if node.node.startswith("registry:"):
-            hint = "check the registry accepts pushes (not read-only, disk space); rerun to push only what is missing"
-        else:
-            hint = "check the node container runs (`docker ps`) and has disk space; rerun to load only what is missing"
-        super().__init__(msg, hint=hint)
-        self.results = tuple(results)
-
-
-def load_images(
-    images: Sequence[BuiltImage],
+def load_image(
+    image: BuiltImage,
     nodes: Sequence[Node],
     mode: LoadMode,
     *,
@@ -101,48 +117,24 @@ def load_images(
     docker: DockerEngine,
     recorder: Recorder,
     progress: Progress,
-    registry: RegistryTarget | None = None,
-    jobs: int | None = None,
-    held: Mapping[str, NodeImages | str] | None = None,
-) -> list[LoadResult]:
-    """Load ``images`` so every node can run them; raises ``LoadFailed`` after trying them all.
-
-    ``held`` is what each node held when the run's loads began (``node_holdings``); a caller that
-    loads one image per call passes it so the nodes are listed once per run, not once per image.
-    """
+    registry: RegistryTarget | None,
+    registry_ok: bool,
+    held: Mapping[str, NodeImages | str],
+) -> LoadResult:
+    """One image onto ``nodes`` (or into ``registry``); failed nodes are in the result, not raised."""
     if mode == "registry" and registry is None:
         msg = "load mode 'registry' needs a cluster registry, and none is configured"
         raise LoadError(msg, hint="set cluster.registry in envctl.yaml, or use --load-mode import")
-    held = held if held is not None else node_holdings(containerd, nodes)
-    registry_ok = registry is not None and RegistryClient(registry.address).available()
-    limit = jobs or os.cpu_count() or 2
-
-    def one(image: BuiltImage) -> LoadResult:
-        facts = docker.inspect(image.ref)
-        if facts is None:
-            msg = f"{image.ref} is not in the local Docker engine, so it cannot be loaded"
-            raise LoadError(msg, hint="run the build phase first (envctl up builds it)")
-        chosen, reason = _choose_mode(mode, facts, nodes, held, registry if registry_ok else None, docker)
-        if chosen == "registry":
-            assert registry is not None
-            return _push(image, facts, registry, reason, docker, recorder, progress)
-        node_results = [
-            _import(image, facts, n, held[n.container], containerd, recorder, progress) for n in nodes
-        ]
-        return LoadResult(
-            image.service, image.ref, image.ref, "import", reason, facts.size, tuple(node_results)
-        )
-
-    if len(images) == 1:
-        # The pipeline loads one image per task: run it on the caller's thread, where the
-        # scheduler's span attributes (the graph's edges) are bound.
-        results = [one(images[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="load") as pool:
-            results = list(pool.map(one, images))
-    if any(not r.ok for r in results):
-        raise LoadFailed(results)
-    return results
+    facts = docker.inspect(image.ref)
+    if facts is None:
+        msg = f"{image.ref} is not in the local Docker engine, so it cannot be loaded"
+        raise LoadError(msg, hint="run the build phase first (envctl up builds it)")
+    chosen, reason = _choose_mode(mode, facts, nodes, held, registry if registry_ok else None, docker)
+    if chosen == "registry":
+        assert registry is not None  # _choose_mode picks the registry only when there is one
+        return _push(image, facts, registry, reason, docker, recorder, progress)
+    node_results = [_import(image, facts, n, held[n.container], containerd, recorder, progress) for n in nodes]
+    return LoadResult(image.service, image.ref, image.ref, "import", reason, facts.size, tuple(node_results))
 
 
 def node_holdings(containerd: ContainerdNodes, nodes: Sequence[Node]) -> dict[str, NodeImages | str]:
@@ -179,20 +171,14 @@ def _choose_mode(
     sizes = docker.layer_sizes(facts.ref)
     push = sum(size for diff_id, size in zip(facts.diff_ids, sizes, strict=False) if diff_id not in known)
     imports = facts.size * len(lacking)
-    numbers = (
-        f"push ~{_mb(push)} of layers the registry lacks vs import {_mb(imports)} into {len(lacking)} node(s)"
-    )
+    numbers = f"push ~{_mb(push)} of layers the registry lacks vs import {_mb(imports)} into {len(lacking)} node(s)"
     if push <= imports * REGISTRY_SHARE:
         return "registry", f"auto: {numbers}"
     return "import", f"auto: {numbers}"
 
 
 def _has(images: NodeImages | str, facts: ImageFacts) -> bool:
-    return (
-        not isinstance(images, str)
-        and facts.image_id in images.ids
-        and normalize_ref(facts.ref) in images.refs
-    )
+    return not isinstance(images, str) and facts.image_id in images.ids and normalize_ref(facts.ref) in images.refs
 
 
 def _import(
@@ -214,6 +200,7 @@ def _import(
             if _has(held, facts):
                 span.skip("present on node")
                 return NodeResult(name, "present", 0, 0.0)
+            outcome: Literal["retagged", "imported"]
             if facts.image_id in held.ids:
                 containerd.tag(node, facts.image_id, facts.ref)
                 outcome, moved = "retagged", 0
@@ -232,7 +219,7 @@ def _import(
         # Recorded as a failed span by the recorder; the phase goes on with the other pairs.
         return NodeResult(name, "failed", 0, time.monotonic() - started, exc.message.splitlines()[0])
     progress.step(image.service, f"{outcome} into {name} ({_mb(moved)} moved)")
-    return NodeResult(name, outcome, moved, time.monotonic() - started)  # type: ignore[arg-type]
+    return NodeResult(name, outcome, moved, time.monotonic() - started)
 
 
 class _NotLoaded(LoadError):
@@ -270,14 +257,10 @@ def _push(
                           facts.size, (node,))  # fmt: skip
     progress.step(image.service, f"pushed to {registry.address} ({_mb(moved)} moved; {reason})")
     node = NodeResult(where, "pushed", moved, time.monotonic() - started)
-    return LoadResult(
-        image.service, facts.ref, registry.chart_ref(facts.ref), "registry", reason, facts.size, (node,)
-    )
+    return LoadResult(image.service, facts.ref, registry.chart_ref(facts.ref), "registry", reason, facts.size, (node,))
 
 
-def _pushed_bytes(
-    client: RegistryClient, repo: str, tag: str, before: Mapping[str, int], config_known: bool
-) -> int:
+def _pushed_bytes(client: RegistryClient, repo: str, tag: str, before: Mapping[str, int], config_known: bool) -> int:
     """Blob bytes the push added (new compressed layers, and the config if it was new), read
     from the registry's own manifest and configs; the manifest itself (~1 KB) is not counted."""
     manifest = client.manifest(repo, tag)

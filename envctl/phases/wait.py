@@ -2,9 +2,9 @@
 
 All workloads (Deployments, StatefulSets, DaemonSets, Jobs) and their pods are watched at once, one
 watch per kind in the release's namespace (wait_watch.py) feeding one view of the release
-(wait_state.py). Every event re-evaluates the whole release, so the total wait is that of the
-slowest workload, and a pod entering a state that will not clear by waiting (wait_rules.py) ends
-the wait as soon as its event arrives, with the pod's reason, log tail and events
+(workloads/view.py). Every event re-evaluates the whole release, so the total wait is that of the
+slowest workload, and a pod entering a state that will not clear by waiting (workloads/rules.py)
+ends the wait as soon as its event arrives, with the pod's reason, log tail and events
 (wait_diagnostics.py) carried on the error for the CLI to render.
 """
 
@@ -16,35 +16,45 @@ import threading
 import time
 from typing import Any
 
-from envctl.errors import ClusterError
-from envctl.phases.wait_diagnostics import (
-    Outcome,
-    PodFailure,
-    ReleaseNotReadyError,
-    WaitResult,
-    WorkloadReadiness,
-    collect_pod_failure,
-    hint_for,
-)
-from envctl.phases.wait_rules import (
-    PodProblem,
-    WorkloadStatus,
-    pod_summary,
-)
-from envctl.phases.wait_state import ReleaseView
-from envctl.phases.wait_watch import (
-    WATCHED_KINDS,
-    ResourceWatcher,
-    WatchBroken,
-    release_selector,
-)
+from envctl.adapters.kube import KubeConnect
+from envctl.errors import ClusterError, ReleaseNotReadyError
+from envctl.phases.wait_diagnostics import collect_pod_failure, hint_for
+from envctl.phases.wait_watch import ResourceWatcher, WatchBroken
 from envctl.progress import Progress
-from envctl.timing.spans import Cancelled, Recorder, Span
+from envctl.results import ClusterInfo, PodFailure, ReadinessOutcome, WaitResult, WorkloadReadiness
+from envctl.scheduler import Cancelled
+from envctl.timing.spans import Recorder, Span
+from envctl.workloads.rules import PodProblem, WorkloadStatus, pod_summary, release_selector
+from envctl.workloads.view import WATCHED_KINDS, ReleaseView
 
-__all__ = ["ReleaseNotReadyError", "WaitResult", "WorkloadReadiness", "preload", "wait_for_release"]
+__all__ = ["PodWaiter", "ReleaseNotReadyError", "WaitResult", "WorkloadReadiness", "preload", "wait_for_release"]
 
 TICK = 0.1  # how often time-based rules (graces, deadline, cancellation) are checked between events
 NAME_LABEL = "app.kubernetes.io/name"
+
+
+class PodWaiter:
+    """The wait phase of `up`: ``wait(cluster)`` until the release's workloads are ready.
+
+    ``cancel_event`` is the scheduler's: when another task fails (or Ctrl-C), the wait stops early.
+    """
+
+    def __init__(
+        self, namespace: str, release: str, *, connect: KubeConnect, timeout: float, recorder: Recorder,
+        progress: Progress, cancel_event: threading.Event | None = None,
+    ) -> None:  # fmt: skip
+        self._namespace, self._release, self._connect, self._timeout = namespace, release, connect, timeout
+        self._recorder, self._progress, self._cancel_event = recorder, progress, cancel_event
+
+    def wait(self, cluster: ClusterInfo) -> WaitResult:
+        api = self._connect(cluster.kubeconfig)
+        try:
+            return wait_for_release(
+                api, self._namespace, self._release, timeout=self._timeout, recorder=self._recorder,
+                progress=self._progress, cancel_event=self._cancel_event,
+            )  # fmt: skip
+        finally:
+            api.close()
 
 
 def preload() -> None:
@@ -76,7 +86,8 @@ def wait_for_release(
     """
     waiter = _Waiter(api_client, namespace, release, recorder, progress)
     inbox: queue.Queue[Any] = queue.Queue()
-    watchers = [ResourceWatcher(api_client, kind, namespace, release, inbox) for kind in WATCHED_KINDS]
+    selector = release_selector(release)
+    watchers = [ResourceWatcher(api_client, kind, namespace, selector, inbox) for kind in WATCHED_KINDS]
     for watcher in watchers:
         watcher.start()
     try:
@@ -222,7 +233,7 @@ class _Waiter:
             pods=view.pod_states(),
         )
 
-    def _readiness(self, unfinished: Outcome) -> tuple[WorkloadReadiness, ...]:
+    def _readiness(self, unfinished: ReadinessOutcome) -> tuple[WorkloadReadiness, ...]:
         return tuple(
             WorkloadReadiness(
                 s.kind,

@@ -2,94 +2,24 @@
 
 Logs come from the previous container instance when the container restarted (the current one has
 usually not logged anything yet); ``previous=True`` answers 400 when there is none, so the current
-log is tried next, then "no logs" (libraries.md §6.5). Events are filtered by the involved object
-client-side too, because a test API ignores field selectors.
+log is tried next, then "no logs" (docs/tools-behaviour.md, "Pod logs"). Events are the pod's own,
+chosen by the API server with a field selector on the involved object.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from envctl.errors import WorkloadsNotReadyError
-from envctl.phases.wait_rules import PodProblem
+from envctl.results import EventLine, LogSource, PodFailure
+from envctl.workloads.rules import PodProblem
 
-__all__ = [
-    "LOG_LINES",
-    "EventLine",
-    "PodFailure",
-    "ReleaseNotReadyError",
-    "WaitResult",
-    "WorkloadReadiness",
-    "collect_pod_failure",
-    "hint_for",
-]
+__all__ = ["LOG_LINES", "collect_pod_failure", "hint_for"]
 
 LOG_LINES = 50
 EVENT_COUNT = 10
 REQUEST_TIMEOUT = (5, 10)
-
-LogSource = Literal["previous", "current", "none"]
-Outcome = Literal["ready", "failed", "not-ready", "cancelled"]
-
-
-@dataclass(frozen=True)
-class WorkloadReadiness:
-    kind: str
-    name: str
-    outcome: Outcome
-    ready_at: float | None  # seconds after the wait started; None if it never became ready
-    state: str  # last observed state, e.g. "1/1 available, 1 updated"
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind}/{self.name}"
-
-
-@dataclass(frozen=True)
-class WaitResult:
-    release: str
-    namespace: str
-    seconds: float
-    workloads: tuple[WorkloadReadiness, ...]
-
-
-@dataclass(frozen=True)
-class EventLine:
-    time: str | None  # ISO 8601, as the API reported it
-    type: str  # Normal / Warning
-    reason: str
-    message: str
-    count: int
-
-
-@dataclass(frozen=True)
-class PodFailure:
-    """Why a release's pod will not become ready, with the evidence to fix it."""
-
-    workload: str | None  # "Deployment/demo-api", when a workload of the release selects the pod
-    pod: str | None  # None when a failed workload has no pod left to show
-    container: str | None
-    reason: str
-    message: str
-    restarts: int
-    node: str | None
-    image: str | None
-    logs: tuple[str, ...]
-    log_source: LogSource
-    events: tuple[EventLine, ...]
-
-    def headline(self) -> str:
-        """One line naming pod, container and reason, e.g. for an error message."""
-        if self.pod is None:
-            where, owner = self.workload or "a workload", ""
-        else:
-            where = f"pod {self.pod}" + (f" container {self.container}" if self.container else "")
-            owner = f" ({self.workload})" if self.workload else ""
-        detail = f": {self.message}" if self.message else ""
-        return f"{where}{owner} is {self.reason}{detail}"
 
 
 def collect_pod_failure(
@@ -149,7 +79,7 @@ def _image(pod: Any, container: str | None) -> str | None:
         *((pod.spec.containers or ()) if pod.spec else ()),
     ]:
         if spec.name == container:
-            return spec.image
+            return str(spec.image) if spec.image else None
     return None
 
 
@@ -199,11 +129,7 @@ def _recent_events(core: Any, namespace: str, pod: str) -> tuple[EventLine, ...]
         )
     except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError):
         return ()  # events are a help, not a requirement: report the failure without them
-    mine = [
-        e
-        for e in listing.items
-        if e.involved_object.name == pod and (e.involved_object.kind or "Pod") == "Pod"
-    ]
+    mine = list(listing.items)
     # Events without any timestamp sort first: they are the least likely to be the recent ones.
     mine.sort(key=lambda e: (_event_time(e) is not None, _event_time(e) or datetime.min))
     return tuple(
@@ -216,31 +142,6 @@ def _recent_events(core: Any, namespace: str, pod: str) -> tuple[EventLine, ...]
         )
         for e in mine[-EVENT_COUNT:]
     )
-
-
-class ReleaseNotReadyError(WorkloadsNotReadyError):
-    """The release did not become ready: a pod failed (``failure``) or the deadline passed.
-
-    ``workloads`` holds every workload's last state and ``pods`` every pod's, for views/wait.py.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        hint: str | None = None,
-        *,
-        release: str,
-        namespace: str,
-        failure: PodFailure | None,
-        workloads: tuple[WorkloadReadiness, ...],
-        pods: tuple[tuple[str, str], ...],
-    ) -> None:
-        super().__init__(message, hint)
-        self.release = release
-        self.namespace = namespace
-        self.failure = failure
-        self.workloads = workloads
-        self.pods = pods
 
 
 _RERUN = "fix the service and rerun `envctl up`"

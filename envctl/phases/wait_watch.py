@@ -1,9 +1,9 @@
 """One watch per resource kind in a namespace, each in a thread, feeding a single queue.
 
-Each watcher lists first and watches from the list's resourceVersion; on 410 Gone it re-lists (the
-client raises at once because ``timeout_seconds`` is given, libraries.md §6.2); an idle stream ends
-with urllib3's ReadTimeoutError, which only means "reconnect". Objects are filtered by the release
-label here as well as by the server's label selector, because a test API (KMock) ignores selectors.
+Each watcher lists first and watches from the list's resourceVersion, both with the release's
+label selector (the API server sends only the release's objects); on 410 Gone it re-lists (the
+client raises at once because ``timeout_seconds`` is given: docs/tools-behaviour.md, "Watches");
+an idle stream ends with urllib3's ReadTimeoutError, which only means "reconnect".
 """
 
 from __future__ import annotations
@@ -16,33 +16,17 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from envctl.phases.wait_rules import RELEASE_LABEL
+from envctl.adapters.kube import lister
+from envctl.workloads.view import Changed, Listed
 
-__all__ = ["WATCHED_KINDS", "Changed", "Listed", "ResourceWatcher", "WatchBroken", "release_selector"]
+__all__ = ["ResourceWatcher", "WatchBroken"]
 
-WATCHED_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
-
-# Server-side watch length (a real API server closes the stream after it; KMock ignores it) and the
-# idle read timeout that bounds a silent stream. Either way the watcher just watches again.
+# Server-side watch length (the API server closes the stream after it) and the idle read timeout
+# that bounds a silent stream. Either way the watcher just watches again.
 WATCH_SECONDS = 30
 READ_TIMEOUT = WATCH_SECONDS + 5
 CONNECT_TIMEOUT = 5
 RETRY_PAUSE = 0.5  # after a dropped connection or a 5xx, before trying again
-
-
-@dataclass(frozen=True)
-class Listed:
-    """A full, fresh list of one kind (replaces what was known about it)."""
-
-    kind: str
-    items: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Changed:
-    kind: str
-    event: str  # ADDED / MODIFIED / DELETED
-    obj: Any
 
 
 @dataclass(frozen=True)
@@ -53,34 +37,16 @@ class WatchBroken:
     error: Exception
 
 
-def release_selector(release: str) -> str:
-    return f"{RELEASE_LABEL}={release}"
-
-
-def _list_function(api_client: Any, kind: str) -> Any:
-    import kubernetes
-
-    apps = kubernetes.client.AppsV1Api(api_client)
-    return {
-        "Deployment": apps.list_namespaced_deployment,
-        "StatefulSet": apps.list_namespaced_stateful_set,
-        "DaemonSet": apps.list_namespaced_daemon_set,
-        "Job": kubernetes.client.BatchV1Api(api_client).list_namespaced_job,
-        "Pod": kubernetes.client.CoreV1Api(api_client).list_namespaced_pod,
-    }[kind]
-
-
 class ResourceWatcher:
-    """Lists and watches one kind of the release's objects until ``stop()``."""
+    """Lists and watches one kind of object (those ``selector`` selects) until ``stop()``."""
 
     def __init__(
-        self, api_client: Any, kind: str, namespace: str, release: str, out: queue.Queue[Any]
+        self, api_client: Any, kind: str, namespace: str, selector: str, out: queue.Queue[Any]
     ) -> None:
         self.kind = kind
-        self._list = _list_function(api_client, kind)
+        self._list = lister(api_client, kind)
         self._namespace = namespace
-        self._release = release
-        self._selector = release_selector(release)
+        self._selector = selector
         self._out = out
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -115,10 +81,6 @@ class ResourceWatcher:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
-    def _mine(self, obj: Any) -> bool:
-        labels = (obj.metadata.labels if obj.metadata else None) or {}
-        return labels.get(RELEASE_LABEL) == self._release
-
     def _run(self) -> None:
         import kubernetes
         import urllib3
@@ -147,7 +109,7 @@ class ResourceWatcher:
         listing = self._list(
             self._namespace, label_selector=self._selector, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
         )
-        self._out.put(Listed(self.kind, tuple(item for item in listing.items if self._mine(item))))
+        self._out.put(Listed(self.kind, tuple(listing.items)))
         return listing.metadata.resource_version if listing.metadata else None
 
     def _watch_from(self, resource_version: str | None) -> str | None:
@@ -186,8 +148,7 @@ class ResourceWatcher:
                 resource_version = (
                     obj.metadata.resource_version if obj.metadata else None
                 ) or resource_version
-                if self._mine(obj):
-                    self._out.put(Changed(self.kind, event["type"], obj))
+                self._out.put(Changed(self.kind, event["type"], obj))
         except urllib3.exceptions.ReadTimeoutError:
             pass  # an idle stream: watch again from where we were
         except urllib3.exceptions.ProtocolError:

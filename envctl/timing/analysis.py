@@ -195,8 +195,8 @@ def compare_runs(runs: Sequence[RunRecord], *, ratio: float = 1.5, min_delta: fl
                 key = (span.kind, span.service)
                 values[key] = values.get(key, 0.0) + span.seconds
         values[("total", None)] = run.wall_seconds
-        for key, value in values.items():
-            series.setdefault(key, [math.nan] * len(runs))[index] = value
+        for step, value in values.items():
+            series.setdefault(step, [math.nan] * len(runs))[index] = value
     stats = []
     for (kind, service), raw in series.items():
         present = [v for v in raw if not math.isnan(v)]

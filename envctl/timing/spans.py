@@ -1,8 +1,9 @@
 """Spans: the timing record of every phase and per-service step of a run.
 
 One monotonic clock per run; span times are seconds since the run started. A span is recorded
-whatever its outcome: an exception inside ``Recorder.span`` marks it ``failed`` (or
-``cancelled`` for KeyboardInterrupt / cancellation) and re-raises.
+whatever its outcome: an exception inside ``Recorder.span`` marks it ``failed`` and re-raises;
+KeyboardInterrupt, asyncio's CancelledError and any exception whose class says
+``span_outcome = "cancelled"`` (the scheduler's ``Cancelled``) mark it ``cancelled`` instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["KINDS", "OUTCOMES", "Cancelled", "Recorder", "Span", "SpanHandle"]
+__all__ = ["KINDS", "OUTCOMES", "Recorder", "Span", "SpanHandle", "SpanKind"]
 
 SpanKind = Literal["cluster", "plan", "build", "pull", "load", "deploy", "wait", "envctl-overhead"]
 Outcome = Literal["ok", "skipped", "failed", "cancelled"]
@@ -22,8 +23,11 @@ KINDS: tuple[str, ...] = ("cluster", "plan", "build", "pull", "load", "deploy", 
 OUTCOMES: tuple[str, ...] = ("ok", "skipped", "failed", "cancelled")
 
 
-class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error to report
-    """Raised inside a step whose work was cancelled because another step failed."""
+def _outcome_of(exc: BaseException) -> str:
+    """``cancelled`` for an interruption or cancellation, else ``failed``."""
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "CancelledError":
+        return "cancelled"
+    return "cancelled" if getattr(exc, "span_outcome", "failed") == "cancelled" else "failed"
 
 
 @dataclass
@@ -120,12 +124,10 @@ class Recorder:
         handle = SpanHandle(span)
         try:
             yield handle
-        except (KeyboardInterrupt, Cancelled):
-            span.outcome = "cancelled"
-            raise
         except BaseException as exc:
-            span.outcome = "cancelled" if type(exc).__name__ == "CancelledError" else "failed"
-            span.attrs.setdefault("error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            span.outcome = _outcome_of(exc)
+            if span.outcome == "failed":
+                span.attrs.setdefault("error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
         finally:
             span.end = self.now()

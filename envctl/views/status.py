@@ -20,14 +20,12 @@ New keys may be added within version 1; none is removed or renamed without a ver
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
-    from envctl.status import StatusReport
+from envctl.status import ClusterStatus, ImageStatus, ReleaseStatus, StatusReport, WorkloadsStatus
 
 __all__ = ["STATUS_JSON_VERSION", "status_dict", "status_renderable"]
 
@@ -39,8 +37,8 @@ _STYLE = {
 }  # fmt: skip
 
 
-def status_dict(report: StatusReport) -> dict[str, Any]:
-    def section(obj: Any) -> dict[str, Any]:
+def status_dict(report: StatusReport) -> dict[str, object]:
+    def section(obj: ClusterStatus | ReleaseStatus | WorkloadsStatus | ImageStatus) -> object:
         return _plain({k: v for k, v in asdict(obj).items() if k != "error_code"})  # exit_code says it
 
     return {
@@ -57,7 +55,7 @@ def status_dict(report: StatusReport) -> dict[str, Any]:
     }
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """Tuples (frozen dataclass fields) become lists, so the dict equals its JSON round trip."""
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
@@ -85,7 +83,7 @@ def _why(note: str, hint: str | None, shown: set[str]) -> list[Text]:
 
 def status_renderable(report: StatusReport) -> Group:
     c, r, w = report.cluster, report.release, report.workloads
-    parts: list[Any] = []
+    parts: list[RenderableType] = []
     shown: set[str] = set()
 
     cluster = Table(title=f"cluster {c.name}", title_justify="left", show_header=False)

@@ -3,13 +3,11 @@ was still pending at the deadline), as plain lines, a rich renderable, or a dict
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Group
 from rich.text import Text
 
-from envctl.phases.wait import ReleaseNotReadyError, WaitResult
-from envctl.phases.wait_diagnostics import PodFailure
+from envctl.errors import ReleaseNotReadyError
+from envctl.results import PodFailure, WaitResult
 
 __all__ = ["not_ready_dict", "not_ready_lines", "not_ready_renderable", "wait_result_dict"]
 
@@ -67,7 +65,7 @@ def not_ready_renderable(error: ReleaseNotReadyError) -> Group:
     return Group(*styled)
 
 
-def not_ready_dict(error: ReleaseNotReadyError) -> dict[str, Any]:
+def not_ready_dict(error: ReleaseNotReadyError) -> dict[str, object]:
     failure = error.failure
     return {
         "release": error.release,
@@ -99,7 +97,7 @@ def not_ready_dict(error: ReleaseNotReadyError) -> dict[str, Any]:
     }
 
 
-def wait_result_dict(result: WaitResult) -> dict[str, Any]:
+def wait_result_dict(result: WaitResult) -> dict[str, object]:
     return {
         "release": result.release,
         "namespace": result.namespace,

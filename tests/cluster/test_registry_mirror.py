@@ -25,7 +25,7 @@ from envctl.config import ClusterSpec, RegistrySpec
 from envctl.errors import ClusterError
 from envctl.phases.build import BuiltImage
 from envctl.phases.cluster import ClusterInfo, ensure_cluster
-from envctl.phases.load import RegistryTarget, load_images
+from envctl.phases.load import ImageLoader
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
 from tests.cluster.conftest import K3dWorld
@@ -62,14 +62,13 @@ def _ensure(world: K3dWorld, spec: ClusterSpec, tmp_path: Path) -> ClusterInfo:
 
 
 def _push(world: K3dWorld, info: ClusterInfo, image: BuiltImage) -> str:
-    """Registry-mode load, bound as `envctl up` binds it (execute.py); returns the chart's ref."""
+    """Registry-mode load of ``image`` into ``info``'s cluster, as `envctl up`'s load task runs it; the chart's ref."""
     assert info.registry is not None
-    target = RegistryTarget(address=info.registry.push_address, cluster_address=info.registry.cluster_address)
     from envctl.adapters.containerd import ContainerdNodes
 
-    [result] = load_images([image], [], "registry", containerd=ContainerdNodes(world.runner, world.docker),
-                           docker=DockerEngine(), recorder=Recorder(), progress=CollectingProgress(), registry=target)  # fmt: skip
-    return result.chart_ref
+    loader = ImageLoader("registry", containerd=ContainerdNodes(world.runner, world.docker), docker=DockerEngine(),
+                         recorder=Recorder(), progress=CollectingProgress(), nodes_of=lambda _: [])  # fmt: skip
+    return loader.load(image, info).chart_ref
 
 
 def _pod_pull(world: K3dWorld, node: str, ref: str) -> subprocess.CompletedProcess[str]:

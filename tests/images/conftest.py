@@ -15,8 +15,8 @@ import yaml
 
 from envctl.adapters.process import SubprocessRunner
 from envctl.config import load_config
-from envctl.inputs.planning import plan_workspace
 from envctl.plan import Plan, ServicePlan
+from envctl.planning import plan_workspace
 from tests.support.containerd_node import NodeHandle, ensure_node_image, start_node, stop_node
 from tests.support.registry import RegistryHandle, start_registry, stop_registry
 
@@ -27,10 +27,11 @@ class DemoWorkspace:
     """The repository's demo (envctl.yaml + examples/) copied to tmp, with unique image names
     and the locally made busybox as every external base image (nothing can be pulled here)."""
 
-    def __init__(self, root: Path, prefix: str, base_image: str) -> None:
+    def __init__(self, root: Path, prefix: str, base_image: str, docker_cli: str = "docker") -> None:
         self.root = root
         self.prefix = prefix
         self.base_image = base_image
+        self.docker_cli = docker_cli
         root.mkdir(parents=True)
         shutil.copytree(REPO / "examples", root / "examples")
         for dockerfile in (root / "examples").rglob("Dockerfile"):  # FROM ${BASE_REF} defaults name the base
@@ -43,13 +44,19 @@ class DemoWorkspace:
                 spec["build_args"]["BASE_IMAGE"] = base_image
         (root / "envctl.yaml").write_text(yaml.safe_dump(raw))
 
-    def plan(self) -> Plan:
+    def plan(self, *, cache_registry: str | None = None, selected: tuple[str, ...] | None = None) -> Plan:
+        """envctl's own plan of this workspace (local images and the cache registry asked, as `up` does)."""
         config_path = self.root / "envctl.yaml"
-        runner = SubprocessRunner()
-        return plan_workspace(load_config(config_path), self.root, config_path, runner, runner.env)
+        return plan_workspace(
+            load_config(config_path), self.root, config_path, SubprocessRunner(), docker_cli=self.docker_cli,
+            cache_registry=cache_registry, selected=selected,
+        )  # fmt: skip
 
     def services(self) -> list[ServicePlan]:
         return list(self.plan().services)
+
+    def service(self, name: str, *, cache_registry: str | None = None) -> ServicePlan:
+        return self.plan(cache_registry=cache_registry).service(name)
 
     def edit(self, relative: str, text: str) -> None:
         (self.root / relative).write_text(text)
@@ -67,7 +74,7 @@ class DemoWorkspace:
 
 @pytest.fixture
 def workspace(tmp_path: Path, base_image: str, docker_engine: str) -> Iterator[DemoWorkspace]:
-    ws = DemoWorkspace(tmp_path / "repo", f"envctl-test-{uuid.uuid4().hex[:8]}", base_image)
+    ws = DemoWorkspace(tmp_path / "repo", f"envctl-test-{uuid.uuid4().hex[:8]}", base_image, docker_engine)
     yield ws
     ws.remove_images(docker_engine)
 

@@ -1,10 +1,15 @@
-"""The load phase against a real containerd node and a real registry."""
+"""The load phase against a real containerd node and a real registry.
+
+Each "run" is one ``ImageLoader`` loading images one per call, as `up`'s load tasks do; the images
+are built by `up`'s own image tasks on the scheduler.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,9 +17,13 @@ import pytest
 from envctl.adapters.containerd import ContainerdNodes, Node, normalize_ref
 from envctl.adapters.docker import DockerEngine
 from envctl.adapters.process import SubprocessRunner
-from envctl.phases.build import BuildOptions, BuiltImage, ImageBuilder, build_images
-from envctl.phases.load import LoadFailed, RegistryTarget, load_images
+from envctl.errors import LoadFailed
+from envctl.phases.build import BuildOptions, ImageBuilder
+from envctl.phases.load import ImageLoader, LoadMode
+from envctl.pipeline import BUILD_SLOT, image_tasks
 from envctl.progress import CollectingProgress
+from envctl.results import BuiltImage, ClusterInfo, LoadResult
+from envctl.scheduler import Scheduler
 from envctl.timing.spans import Recorder
 from tests.support.containerd_node import node_image_refs, start_node, stop_node
 from tests.support.registry import start_registry, stop_registry, stored_blob_bytes
@@ -22,37 +31,46 @@ from tests.support.registry import start_registry, stop_registry, stored_blob_by
 pytestmark = pytest.mark.docker
 
 
-def _build(ws, docker_cli, services):
+def _build(ws, docker_cli, names: tuple[str, ...]) -> list[BuiltImage]:
+    """The images of ``names`` (and what they build FROM), made by `up`'s image tasks."""
+    plan = ws.plan(selected=names)
+    recorder = Recorder()
     builder = ImageBuilder(
-        workspace_root=ws.root,
-        docker=DockerEngine(),
-        runner=SubprocessRunner(),
-        options=BuildOptions(docker_cli=docker_cli, network="none"),
-        recorder=Recorder(),
-        progress=CollectingProgress(),
-    )
-    return build_images(services, builder=builder)
+        workspace_root=ws.root, docker=DockerEngine(), runner=SubprocessRunner(),
+        options=BuildOptions(docker_cli=docker_cli, network="none"), recorder=recorder, progress=CollectingProgress(),
+    )  # fmt: skip
+    result = Scheduler(image_tasks(plan, builder), recorder=recorder, jobs=2, limits={BUILD_SLOT: 2}).run()
+    assert result.ok, result.first_error
+    return [result.value(f"build:{name}") for name in names]
 
 
-def _load(images, nodes, mode, docker_cli, *, registry=None, recorder=None):
-    return load_images(
-        images,
-        nodes,
-        mode,
-        containerd=ContainerdNodes(SubprocessRunner(), docker_cli),
-        docker=DockerEngine(),
-        recorder=recorder or Recorder(),
-        progress=CollectingProgress(),
-        registry=registry,
-    )
+@dataclass(frozen=True)
+class Registry:
+    """A cluster registry's two names (``results.ClusterRegistry``): pushed to here, pulled from there."""
+
+    push_address: str
+    cluster_address: str
+
+
+def _load(
+    images: list[BuiltImage], nodes: list[Node], mode: LoadMode, docker_cli: str, *,
+    registry: str | None = None, inside: str | None = None, recorder: Recorder | None = None,
+) -> list[LoadResult]:  # fmt: skip
+    """One run's loads: a loader for a cluster with these nodes (and registry), one image per call."""
+    loader = ImageLoader(
+        mode, containerd=ContainerdNodes(SubprocessRunner(), docker_cli), docker=DockerEngine(),
+        recorder=recorder or Recorder(), progress=CollectingProgress(), nodes_of=lambda _: nodes,
+    )  # fmt: skip
+    names = Registry(registry, inside or registry) if registry else None
+    cluster = ClusterInfo("test", "reused", Path("/nonexistent"), tuple(n.container for n in nodes), names, "0")
+    return [loader.load(image, cluster) for image in images]
 
 
 def test_imports_only_what_the_node_lacks_then_moves_nothing(
     workspace, docker_engine, containerd_node
 ) -> None:
     node = Node(containerd_node.name, containerd_node.socket_path)
-    services = [s for s in workspace.services() if s.name in ("base", "web")]
-    images = _build(workspace, docker_engine, services)
+    images = _build(workspace, docker_engine, ("base", "web"))
 
     recorder = Recorder()
     first = _load(images, [node], "import", docker_engine, recorder=recorder)
@@ -92,7 +110,7 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     workspace, docker_engine, containerd_node, base_image
 ) -> None:
     workspace.edit("examples/services/web/site/index.html", uuid.uuid4().hex)  # an image no node has yet
-    images = _build(workspace, docker_engine, [s for s in workspace.services() if s.name == "web"])
+    images = _build(workspace, docker_engine, ("web",))
     gone = Node(f"envctl-test-gone-{uuid.uuid4().hex[:6]}", None)
     # A running container without containerd: every ctr command in it fails.
     no_ctr = f"envctl-test-noctr-{uuid.uuid4().hex[:6]}"
@@ -111,7 +129,7 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     err = caught.value
     assert err.message.startswith(f"loading {images[0].ref} (web) into {gone.container} failed: cannot list")
     assert "(and 1 more)" in err.message
-    outcomes = [(n.node, n.outcome, n.bytes_moved > 0) for n in err.results[0].nodes]
+    outcomes = [(n.node, n.outcome, n.bytes_moved > 0) for n in err.result.nodes]
     assert outcomes == [
         (gone.container, "failed", False),
         (no_ctr, "failed", False),
@@ -124,7 +142,7 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
     recorder = Recorder()
     with pytest.raises(LoadFailed) as again:
         _load(images, [gone, good], "import", docker_engine, recorder=recorder)
-    assert [(n.outcome, n.bytes_moved) for n in again.value.results[0].nodes] == [
+    assert [(n.outcome, n.bytes_moved) for n in again.value.result.nodes] == [
         ("failed", 0),
         ("present", 0),
     ]
@@ -132,7 +150,7 @@ def test_failures_name_image_and_node_and_are_not_recorded_as_loaded(
 
 def test_a_node_whose_disk_fills_up_names_image_node_and_cause(workspace, docker_engine, base_image) -> None:
     workspace.edit("examples/services/web/site/index.html", uuid.uuid4().hex)
-    images = _build(workspace, docker_engine, [s for s in workspace.services() if s.name == "web"])
+    images = _build(workspace, docker_engine, ("web",))
     name = f"envctl-test-full-{uuid.uuid4().hex[:6]}"
     node = start_node(docker_engine, name, socket_path=f"/run/{name}/containerd.sock", root_size="600k")
     recorder = Recorder()
@@ -145,7 +163,7 @@ def test_a_node_whose_disk_fills_up_names_image_node_and_cause(workspace, docker
     err = caught.value
     assert err.message.startswith(f"loading {images[0].ref} (web) into {name} failed:")
     assert "no space left on device" in err.message
-    assert [(n.node, n.outcome) for n in err.results[0].nodes] == [(name, "failed")]
+    assert [(n.node, n.outcome) for n in err.result.nodes] == [(name, "failed")]
     assert [s.outcome for s in recorder.spans()] == ["failed"]
     assert normalize_ref(images[0].ref) not in held
 
@@ -173,10 +191,10 @@ def test_registry_mode_pushes_only_the_changed_layer(
     workspace, docker_engine, registry, containerd_node
 ) -> None:
     root = workspace.root / "big"
-    target = RegistryTarget(registry.address, cluster_address="registry.cluster:5000")
+    target = {"registry": registry.address, "inside": "registry.cluster:5000"}
     v1 = [_big_image(docker_engine, root, workspace.prefix, workspace.base_image, "v1\n")]
     stored = stored_blob_bytes(registry)
-    first = _load(v1, [], "registry", docker_engine, registry=target)
+    first = _load(v1, [], "registry", docker_engine, **target)
     first_moved = stored_blob_bytes(registry) - stored
     assert first[0].mode == "registry"
     assert first[0].chart_ref == f"registry.cluster:5000/{v1[0].ref}"
@@ -184,7 +202,7 @@ def test_registry_mode_pushes_only_the_changed_layer(
 
     v2 = [_big_image(docker_engine, root, workspace.prefix, workspace.base_image, "v2\n")]
     stored = stored_blob_bytes(registry)
-    second = _load(v2, [], "registry", docker_engine, registry=target)
+    second = _load(v2, [], "registry", docker_engine, **target)
     second_moved = stored_blob_bytes(registry) - stored
     assert 0 < second[0].bytes_moved < 10_000  # just the code layer
     # What envctl reports matches what landed on the registry's disk (plus the manifest, ~1 KB).
@@ -194,10 +212,10 @@ def test_registry_mode_pushes_only_the_changed_layer(
     # auto: the registry holds every layer but the tiny one, so it is chosen, and says why.
     v3 = [_big_image(docker_engine, root, workspace.prefix, workspace.base_image, "v3\n")]
     node = Node(containerd_node.name, containerd_node.socket_path)
-    auto = _load(v3, [node], "auto", docker_engine, registry=target)
+    auto = _load(v3, [node], "auto", docker_engine, **target)
     assert auto[0].mode == "registry"
     assert auto[0].reason.startswith("auto: push ~0.0 MB of layers the registry lacks vs import 5.")
-    no_registry = _load(v3, [node], "auto", docker_engine, registry=RegistryTarget("127.0.0.1:9"))
+    no_registry = _load(v3, [node], "auto", docker_engine, registry="127.0.0.1:9")
     assert (no_registry[0].mode, no_registry[0].reason) == ("import", "auto: no cluster registry answers")
     assert no_registry[0].nodes[0].outcome == "imported"
 
@@ -217,7 +235,7 @@ def test_a_registry_that_refuses_the_push_is_reported_and_nothing_is_recorded_as
                 [],
                 "registry",
                 docker_engine,
-                registry=RegistryTarget(refusing.address),
+                registry=refusing.address,
                 recorder=recorder,
             )
     finally:
@@ -227,5 +245,5 @@ def test_a_registry_that_refuses_the_push_is_reported_and_nothing_is_recorded_as
         f"loading {image.ref} (big) into registry:{refusing.address} failed: push of "
     )
     assert err.hint is not None and err.hint.startswith("check the registry accepts pushes")
-    assert [(n.outcome, n.bytes_moved) for n in err.results[0].nodes] == [("failed", 0)]
+    assert [(n.outcome, n.bytes_moved) for n in err.result.nodes] == [("failed", 0)]
     assert [(s.outcome, s.attrs["load_mode"]) for s in recorder.spans()] == [("failed", "registry")]

@@ -65,13 +65,24 @@ def spans_by_name(recorder: Recorder):
     return {s.name: s for s in recorder.spans()}
 
 
+def keeping(results: dict[str, object], key: str, work):
+    """A task that stores its value where its dependents read it (the pipeline's run state, in small)."""
+
+    def run(ctx):
+        results[key] = work(ctx)
+        return results[key]
+
+    return run
+
+
 def test_independent_tasks_overlap_and_record_edges():
     rec = Recorder()
     both = threading.Barrier(2, timeout=HANG)
+    done: dict[str, object] = {}
     tasks = [
-        Task("cluster", "cluster", meet(both)),
-        Task("build:api", "build", meet(both), service="api"),
-        Task("deploy", "deploy", lambda ctx: sorted(ctx.results), after=("cluster", "build:api")),
+        Task("cluster", "cluster", keeping(done, "cluster", meet(both))),
+        Task("build:api", "build", keeping(done, "build:api", meet(both)), service="api"),
+        Task("deploy", "deploy", lambda ctx: sorted(done), after=("cluster", "build:api")),
     ]
     result = Scheduler(tasks, recorder=rec, jobs=2).run()
     spans = spans_by_name(rec)
@@ -87,13 +98,14 @@ def test_independent_tasks_overlap_and_record_edges():
 def test_a_task_starts_when_its_own_dependencies_are_done_not_after_unrelated_ones():
     rec = Recorder()
     loaded_a = threading.Event()
+    done: dict[str, object] = {}
 
     def load_a(ctx):
         loaded_a.set()
-        return ctx.results["build:a"]
+        return done["a"]
 
     tasks = [
-        Task("build:a", "build", sleeper(0), service="a"),
+        Task("build:a", "build", keeping(done, "a", sleeper(0)), service="a"),
         # b finishes only after a was loaded: a scheduler holding load:a back for b would fail it
         Task("build:b", "build", cooperative(loaded_a), service="b"),
         Task("load:a", "load", load_a, after=("build:a",), service="a"),
@@ -193,7 +205,11 @@ def test_a_skipped_task_counts_as_done_for_its_dependents():
         ctx.span.skip("image exists")
         return "api:abc"
 
-    tasks = [Task("build:api", "build", up_to_date, service="api"), Task("load:api", "load", lambda c: c.results["build:api"], after=("build:api",))]
+    done: dict[str, object] = {}
+    tasks = [
+        Task("build:api", "build", keeping(done, "api", up_to_date), service="api"),
+        Task("load:api", "load", lambda ctx: done["api"], after=("build:api",)),
+    ]
     result = Scheduler(tasks, recorder=rec).run()
     assert result.outcomes["build:api"].outcome == "skipped" and result.value("load:api") == "api:abc"
     assert spans_by_name(rec)["build:api"].attrs["reason"] == "image exists"
@@ -235,3 +251,33 @@ def test_describe_orders_by_depth_and_rejects_bad_graphs():
         Scheduler([Task("a", "build", sleeper(0), after=("nope",))], recorder=Recorder())
     with pytest.raises(ValueError, match="unknown kind"):
         Scheduler([Task("a", "compile", sleeper(0))], recorder=Recorder())
+
+
+def test_a_slot_bounds_its_tasks_while_others_still_start():
+    """Builds share --jobs slots; the cluster task (no slot) starts although every build slot is busy."""
+    rec = Recorder()
+    running: list[int] = []
+    lock = threading.Lock()
+    now = {"builds": 0}
+    release = threading.Event()
+
+    def build(ctx):
+        with lock:
+            now["builds"] += 1
+            running.append(now["builds"])
+        release.wait(10)
+        with lock:
+            now["builds"] -= 1
+
+    def cluster(ctx):
+        with lock:
+            started_with = now["builds"]
+        release.set()  # the cluster started while two builds held both slots
+        return started_with
+
+    tasks = [Task(f"build:{i}", "build", build, slot="build") for i in range(4)]
+    tasks.append(Task("cluster", "cluster", cluster))
+    result = Scheduler(tasks, recorder=rec, jobs=3, limits={"build": 2}).run()
+    assert result.ok
+    assert max(running) == 2
+    assert result.value("cluster") == 2

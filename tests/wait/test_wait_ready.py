@@ -9,7 +9,7 @@ import kmock
 import pytest
 
 from envctl.errors import ClusterError
-from envctl.timing.spans import Cancelled
+from envctl.scheduler import Cancelled
 from tests.support.kube_api import KubeApi
 from tests.support.kubelet import Kubelet
 from tests.wait.conftest import Waiter

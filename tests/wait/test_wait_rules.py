@@ -7,7 +7,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from envctl.phases.wait_rules import pod_problems, pod_summary, workload_status
+from envctl.workloads.rules import pod_problems, pod_summary, workload_status
 
 SELECTOR = {"selector": {"matchLabels": {"app": "x"}}, "template": {}}
 

@@ -6,8 +6,8 @@ import json
 
 from rich.console import Console
 
-from envctl.phases.wait import ReleaseNotReadyError, WorkloadReadiness
-from envctl.phases.wait_diagnostics import EventLine, PodFailure
+from envctl.errors import ReleaseNotReadyError
+from envctl.results import EventLine, PodFailure, WorkloadReadiness
 from envctl.views.wait import not_ready_dict, not_ready_lines, not_ready_renderable
 
 FAILURE = PodFailure(

@@ -1,15 +1,18 @@
-"""The release as the waiter last saw it: its workloads and pods, kept current from watch messages.
+"""The release as last observed: its workloads and pods, kept current from list and watch messages.
 
-It answers the waiter's questions (which problem is fatal by now, which workload owns a pod, which
-pods are left over from an older pod template) without any I/O, so it is easy to reason about.
+It answers the waiter's and `envctl status`'s questions (which problem is fatal by now, which
+workload owns a pod, which pods are left over from an older pod template) without any I/O, so it
+is easy to reason about.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from envctl.phases.wait_rules import (
+from envctl.workloads.rules import (
     WORKLOAD_KINDS,
+    Grace,
     PodProblem,
     WorkloadStatus,
     belongs_to,
@@ -18,9 +21,25 @@ from envctl.phases.wait_rules import (
     pod_summary,
     workload_status,
 )
-from envctl.phases.wait_watch import WATCHED_KINDS, Changed, Listed
 
-__all__ = ["ReleaseView"]
+__all__ = ["WATCHED_KINDS", "Changed", "Listed", "ReleaseView"]
+
+WATCHED_KINDS: tuple[str, ...] = (*WORKLOAD_KINDS, "Pod")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A full, fresh list of one kind (replaces what was known about it)."""
+
+    kind: str
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Changed:
+    kind: str
+    event: str  # ADDED / MODIFIED / DELETED
+    obj: Any
 
 
 class ReleaseView:
@@ -29,7 +48,7 @@ class ReleaseView:
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in WATCHED_KINDS}
         self.synced: set[str] = set()
-        self.problem_since: dict[tuple[str, str | None, str], float] = {}
+        self.problem_since: dict[tuple[str, str | None, Grace], float] = {}
 
     def apply(self, message: Listed | Changed) -> None:
         known = self.objects[message.kind]
@@ -60,7 +79,7 @@ class ReleaseView:
 
     def fatal_problem(self, now: float, graces: dict[str, float]) -> PodProblem | None:
         """The first problem that is fatal now (a graced one once it has lasted its grace)."""
-        seen: set[tuple[str, str | None, str]] = set()
+        seen: set[tuple[str, str | None, Grace]] = set()
         fatal: PodProblem | None = None
         for pod in self.objects["Pod"].values():
             if self._outdated(pod):

@@ -2,8 +2,9 @@
 
 Readiness follows `kubectl rollout status` (updated, available and ready counts against the desired
 count, after the controller has observed the latest generation). The fail-fast reasons are the ones
-Skaffold and Tilt stop on (libraries.md §6.4): a pod in one of them will not recover by waiting, so
-the waiter reports it at once instead of sitting out the deadline as `helm --wait` does (helm#7429).
+Skaffold and Tilt stop on (docs/tools-behaviour.md, "Pod states that never clear"): a pod in one of
+them will not recover by waiting, so the waiter reports it at once instead of sitting out the
+deadline as `helm --wait` does (helm#7429).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "is_outdated",
     "pod_problems",
     "pod_summary",
+    "release_selector",
     "workload_status",
 ]
 
@@ -42,6 +44,11 @@ FATAL_WAITING = frozenset(
 PULL_WAITING = frozenset({"ErrImagePull", "ImagePullBackOff"})
 
 Grace = Literal["none", "pull", "unschedulable"]
+
+
+def release_selector(release: str) -> str:
+    """The label selector of every object a Helm release made (the chart labels them so)."""
+    return f"{RELEASE_LABEL}={release}"
 
 
 @dataclass(frozen=True)
@@ -294,7 +301,7 @@ def pod_summary(pod: Any) -> str:
     if scheduled is not None and scheduled.status == "False":
         reasons.append(scheduled.reason or "not scheduled")
     ready = _condition(status.conditions, "Ready")
-    summary = status.phase
+    summary = str(status.phase)
     if status.phase == "Running":
         summary += ", ready" if ready is not None and ready.status == "True" else ", not ready"
     return summary + (f" ({', '.join(dict.fromkeys(reasons))})" if reasons else "")

@@ -1,0 +1,185 @@
+"""The typed results the phases of `envctl up` hand to each other, to the run report and to views.
+
+Each is a frozen dataclass of plain fields (``--output json`` prints them field by field), and
+each phase returns exactly one of them for the one item it handled:
+
+- cluster ``ensure() -> ClusterInfo``
+- build ``build(service, dependency args) -> BuiltImage`` (and ``pull(ref) -> BuiltImage``)
+- load ``load(BuiltImage, ClusterInfo) -> LoadResult``
+- deploy ``deploy(refs, ClusterInfo) -> DeployResult``
+- wait ``wait(ClusterInfo) -> WaitResult``
+
+Nothing here does I/O or imports another envctl module, so every layer may use these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+__all__ = [
+    "BuiltImage",
+    "ClusterAction",
+    "ClusterInfo",
+    "ClusterRegistry",
+    "DeployResult",
+    "EventLine",
+    "ImageRef",
+    "LoadResult",
+    "LogSource",
+    "NodeResult",
+    "PodFailure",
+    "ReadinessOutcome",
+    "RemoveResult",
+    "WaitResult",
+    "WorkloadReadiness",
+]
+
+ImageRef = tuple[str, str]  # (repository, tag), as a chart reads an image at its values_path
+ClusterAction = Literal["reused", "started", "created", "recreated"]
+ReadinessOutcome = Literal["ready", "failed", "not-ready", "cancelled"]
+LogSource = Literal["previous", "current", "none"]
+
+
+class ClusterRegistry(Protocol):
+    """The cluster's registry, reached by two names (adapters/k3d.py's ``K3dRegistry`` is one)."""
+
+    @property
+    def push_address(self) -> str:
+        """host:port this machine pushes to."""
+        ...
+
+    @property
+    def cluster_address(self) -> str:
+        """host:port the nodes pull from (what the chart must name)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    name: str
+    action: ClusterAction
+    kubeconfig: Path
+    nodes: tuple[str, ...]  # server and agent containers (where images go), not the load balancer
+    registry: ClusterRegistry | None  # the cluster's registry (push and in-cluster addresses), or None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    service: str  # the service, or the image ref itself for a third-party image
+    ref: str
+    image_id: str
+    size: int
+    action: Literal["built", "pulled", "present"]
+    backend: str  # the build backend, "registry" for a pull, "local" when already present
+    seconds: float
+    cache_hits: int | None = None  # BuildKit/legacy steps served from cache, when the log says
+    cache_steps: int | None = None
+    pushed_to: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    node: str  # the node container, or "registry:<address>" in registry mode
+    outcome: Literal["present", "retagged", "imported", "pushed", "failed"]
+    bytes_moved: int
+    seconds: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    service: str
+    ref: str
+    chart_ref: str  # the reference the chart must use for this image
+    mode: Literal["import", "registry"]
+    reason: str  # why this mode (auto says which facts decided)
+    image_size: int
+    nodes: tuple[NodeResult, ...]
+
+    @property
+    def bytes_moved(self) -> int:
+        return sum(n.bytes_moved for n in self.nodes)
+
+    @property
+    def ok(self) -> bool:
+        return all(n.outcome != "failed" for n in self.nodes)
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    release: str
+    namespace: str
+    revision: int
+    action: Literal["installed", "upgraded", "skipped"]
+    reason: str
+    input_hash: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    release: str
+    namespace: str
+    action: Literal["uninstalled", "not-installed"]
+    revision: int | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WorkloadReadiness:
+    kind: str
+    name: str
+    outcome: ReadinessOutcome
+    ready_at: float | None  # seconds after the wait started; None if it never became ready
+    state: str  # last observed state, e.g. "1/1 available, 1 updated"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    release: str
+    namespace: str
+    seconds: float
+    workloads: tuple[WorkloadReadiness, ...]
+
+
+@dataclass(frozen=True)
+class EventLine:
+    time: str | None  # ISO 8601, as the API reported it
+    type: str  # Normal / Warning
+    reason: str
+    message: str
+    count: int
+
+
+@dataclass(frozen=True)
+class PodFailure:
+    """Why a release's pod will not become ready, with the evidence to fix it."""
+
+    workload: str | None  # "Deployment/demo-api", when a workload of the release selects the pod
+    pod: str | None  # None when a failed workload has no pod left to show
+    container: str | None
+    reason: str
+    message: str
+    restarts: int
+    node: str | None
+    image: str | None
+    logs: tuple[str, ...]
+    log_source: LogSource
+    events: tuple[EventLine, ...]
+
+    def headline(self) -> str:
+        """One line naming pod, container and reason, e.g. for an error message."""
+        if self.pod is None:
+            where, owner = self.workload or "a workload", ""
+        else:
+            where = f"pod {self.pod}" + (f" container {self.container}" if self.container else "")
+            owner = f" ({self.workload})" if self.workload else ""
+        detail = f": {self.message}" if self.message else ""
+        return f"{where}{owner} is {self.reason}{detail}"
