@@ -12,8 +12,10 @@ Nothing here prints: ``run_up`` returns an ``UpReport`` and the `up` command ren
 from __future__ import annotations
 
 import dataclasses
+import json
 import shlex
 import statistics
+import subprocess
 import sys
 import threading
 from collections.abc import Mapping
@@ -31,9 +33,9 @@ from envctl.timing.spans import Recorder
 from envctl.toolbox import AppState
 
 if TYPE_CHECKING:
-    from envctl.timing.history import RunHistory
+    from envctl.timing.history import RunHistory, RunRecord
 
-__all__ = ["BuildFlags", "UpReport", "expected_build_seconds", "preflight", "run_up"]
+__all__ = ["BuildFlags", "UpReport", "expected_build_seconds", "preflight", "run_up", "write_ci_outputs"]
 
 Outcome = Literal["ok", "failed", "cancelled"]
 
@@ -88,8 +90,8 @@ class UpReport:
 def run_up(state: AppState, options: UpOptions, progress: Progress, flags: BuildFlags = BuildFlags()) -> UpReport:
     """Run `up` once and record it; returns the report (the run failed when ``report.error`` is set)."""
     from envctl.phases import wait as wait_phase
-    from envctl.timing.formats import phase_summary_lines, write_ci_outputs
-    from envctl.timing.history import RunHistory, RunMeta, RunRecord, git_identity
+    from envctl.timing.history import RunHistory, RunMeta, RunRecord
+    from envctl.views.timings_formats import phase_summary_lines
 
     recorder = Recorder()
     with recorder.span("plan", "plan") as span:
@@ -103,7 +105,7 @@ def run_up(state: AppState, options: UpOptions, progress: Progress, flags: Build
     meta = RunMeta.start(
         shlex.join(sys.argv[1:]) or "up",  # as typed after `envctl` (the views prefix "envctl")
         environ=state.environ,
-        git=git_identity(state.runner, state.workspace.root),
+        git=_git_identity(state),
         changed_services=tuple(plan.changed_services),
     )
     cancel_event = threading.Event()
@@ -176,6 +178,37 @@ def preflight(state: AppState) -> None:
             msg = f"`{tool}` is not installed or not on PATH"
             raise ToolMissingError(msg, hint=install_hint(tool))
     state.docker.ping()
+
+
+def write_ci_outputs(run: RunRecord, environ: Mapping[str, str]) -> list[Path]:
+    """In CI: append the markdown summary to ``$GITHUB_STEP_SUMMARY`` and ``changed_services=…``,
+    ``duration_seconds=…``, ``run_id=…`` to ``$GITHUB_OUTPUT`` (each only when set). Returns the files written."""
+    from envctl.timing.analysis import advise, analyze
+    from envctl.views.timings_formats import markdown
+
+    analysis = analyze(run)
+    written: list[Path] = []
+    summary = environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as handle:
+            handle.write(markdown(run, analysis, advise(run, analysis)) + "\n")
+        written.append(Path(summary))
+    outputs = environ.get("GITHUB_OUTPUT")
+    if outputs:
+        with Path(outputs).open("a", encoding="utf-8") as handle:
+            handle.write(f"changed_services={json.dumps(list(run.meta.changed_services), separators=(',', ':'))}\n")
+            handle.write(f"duration_seconds={analysis.wall_seconds:.1f}\n")
+            handle.write(f"run_id={run.meta.run_id}\n")
+        written.append(Path(outputs))
+    return written
+
+
+def _git_identity(state: AppState) -> tuple[str | None, str | None]:
+    """(commit, branch) for the run record; a git that fails or hangs only leaves them unknown."""
+    try:
+        return state.git.head()
+    except (EnvctlError, OSError, subprocess.TimeoutExpired):
+        return None, None
 
 
 def _plain(value: object) -> object:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from envctl.adapters.containerd import ContainerdNodes
     from envctl.adapters.docker import DockerEngine
+    from envctl.adapters.git import Git
     from envctl.adapters.helm import Helm
     from envctl.adapters.k3d import K3d
     from envctl.adapters.process import SubprocessRunner
@@ -184,6 +185,17 @@ class AppState:
             return K3d(self.runner, self.overrides.k3d)
 
         return self._once("k3d", make)
+
+    @property
+    def git(self) -> Git:
+        """git in the workspace root."""
+
+        def make() -> Git:
+            from envctl.adapters.git import Git
+
+            return Git(self.runner, self.workspace.root)
+
+        return self._once("git", make)
 
     @property
     def containerd(self) -> ContainerdNodes:

@@ -49,8 +49,8 @@ def command(
         raise InputError(msg, hint="pass an id like 20261129T065724Z-3fa1 (or its start); `envctl timings -o json` shows them")
     state: AppState = ctx.obj
     from envctl.timing import analysis as an
-    from envctl.timing import formats
     from envctl.timing.history import RunHistory
+    from envctl.views import timings_formats as formats
 
     history = RunHistory(state.workspace.runs_dir)
     window = last or 10
@@ -76,7 +76,7 @@ def command(
         stats = an.compare_runs(recent)
 
     if svg is not None:
-        from envctl.timing.svg import waterfall_svg
+        from envctl.views.timings_svg import waterfall_svg
 
         svg.write_text(waterfall_svg(run, analysis), encoding="utf-8")
         output.info(f"wrote {svg}")

@@ -32,7 +32,7 @@ from envctl.errors import InputError
 from envctl.timing.schema import parse_record_text
 from envctl.timing.spans import Span
 
-__all__ = ["FORMAT_VERSION", "HistoryScan", "RunHistory", "RunMeta", "RunRecord", "git_identity", "new_run_id"]
+__all__ = ["FORMAT_VERSION", "HistoryScan", "RunHistory", "RunMeta", "RunRecord", "new_run_id"]
 
 FORMAT_VERSION = 1
 
@@ -41,20 +41,6 @@ def new_run_id(now: datetime | None = None) -> str:
     """``20261129T065724Z-3fa1``: sorts by start time; the suffix keeps same-second runs apart."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
-
-
-def git_identity(runner: Any, root: Path) -> tuple[str | None, str | None]:
-    """(commit, branch) of the workspace, or Nones outside git; ``runner`` is a SubprocessRunner."""
-    values: list[str | None] = []
-    for argv in (["git", "rev-parse", "HEAD"], ["git", "rev-parse", "--abbrev-ref", "HEAD"]):
-        try:
-            done = runner.run(argv, cwd=root, check=False, timeout=10)
-        except Exception:  # noqa: BLE001 - git missing or hung: metadata is optional
-            values.append(None)
-            continue
-        text = done.stdout.strip()
-        values.append(text if done.returncode == 0 and text and text != "HEAD" else None)
-    return values[0], values[1]
 
 
 @dataclass(frozen=True)

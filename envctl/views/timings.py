@@ -5,6 +5,7 @@ Pure: each function returns a rich renderable; ``output.render`` prints it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
@@ -13,26 +14,23 @@ from rich.text import Text
 
 from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, Advice, RunAnalysis, Stat
 from envctl.timing.history import RunRecord
+from envctl.views.palette import CRITICAL_COLOUR, phase_colour
 
 __all__ = ["compare_table", "timings_view", "waterfall"]
 
-PHASE_STYLES = {
-    "plan": "grey62",
-    "cluster": "blue",
-    "pull": "cyan",
-    "build": "dark_orange",
-    "load": "medium_purple",
-    "deploy": "green",
-    "wait": "yellow3",
-    "envctl-overhead": "grey50",
-}
-CRITICAL_STYLE = "bold red"
+CRITICAL_STYLE = f"bold {CRITICAL_COLOUR}"
 _OUTCOME_STYLES = {"ok": "green", "skipped": "grey50", "failed": "bold red", "cancelled": "yellow"}
 
 
+def _position(seconds: float, wall: float, width: int) -> float:
+    """Where ``seconds`` falls on the axis (a time no axis can hold, e.g. from a damaged record, ends it)."""
+    position = seconds / wall * width
+    return max(0.0, position) if math.isfinite(position) else float(width)
+
+
 def _bar(start: float, end: float, wall: float, width: int, style: str, glyph: str) -> Text:
-    first = min(width - 1, int(start / wall * width))
-    last = max(first + 1, min(width, round(end / wall * width)))
+    first = min(width - 1, int(_position(start, wall, width)))
+    last = max(first + 1, min(width, round(_position(end, wall, width))))
     text = Text(" " * first)
     text.append(glyph * (last - first), style=style)
     text.append(" " * (width - last))
@@ -57,7 +55,7 @@ def waterfall(run: RunRecord, analysis: RunAnalysis, width: int = 48) -> Table:
     table.add_column("outcome")
     kinds = sorted({s.kind for s in run.spans}, key=lambda k: PHASE_ORDER.index(k) if k in PHASE_ORDER else 99)
     for kind in kinds:
-        style = PHASE_STYLES.get(kind, "white")
+        style = phase_colour(kind)
         table.add_row(Text(PHASE_LABEL.get(kind, kind), style=f"bold {style}"), "", "", "")
         for span in (s for s in run.spans if s.kind == kind):
             critical = analysis.is_critical(span)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from envctl.execute import write_ci_outputs
 from envctl.timing.analysis import advise, analyze, compare_runs
-from envctl.timing.formats import chrome_trace, markdown, phase_summary_lines, timings_json, write_ci_outputs
 from envctl.timing.history import RunRecord
+from envctl.views.timings_formats import chrome_trace, markdown, phase_summary_lines, timings_json
 from tests.timing.sample import sample_run, span
 
 GOLDEN = Path(__file__).parent / "golden"

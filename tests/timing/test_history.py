@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from envctl.adapters.git import Git
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import InputError
-from envctl.timing.history import RunHistory, RunMeta, RunRecord, git_identity
+from envctl.timing.history import RunHistory, RunMeta, RunRecord
 from envctl.timing.spans import Span
 
 
@@ -86,12 +87,12 @@ def test_kill_9_during_writes_never_leaves_a_half_file_visible(tmp_path: Path):
 
 def test_run_metadata_names_the_run_the_commit_and_ci(tmp_path: Path):
     runner = SubprocessRunner()
-    assert git_identity(runner, tmp_path) == (None, None)  # not a repository: no metadata, no crash
+    assert Git(runner, tmp_path).head() == (None, None)  # not a repository: no metadata, no crash
     env = {"PATH": "/usr/bin:/bin", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
     for argv in (["git", "init", "-q", "-b", "feature"], ["git", "commit", "-q", "--allow-empty", "-m", "x"]):
         subprocess.run(argv, cwd=tmp_path, env=env, check=True)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
-    git = git_identity(runner, tmp_path)
+    git = Git(runner, tmp_path).head()  # what `up` records (execute.py)
     assert git == (head, "feature")
     meta = RunMeta.start("up --changed-only", environ={"CI": "true"}, git=git, changed_services=("api",),
                          now=datetime(2026, 11, 29, 7, 1, 2, tzinfo=UTC))

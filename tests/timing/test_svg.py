@@ -12,7 +12,8 @@ from PIL import Image
 
 from envctl.timing.analysis import analyze
 from envctl.timing.history import RunRecord
-from envctl.timing.svg import CRITICAL_COLOUR, PHASE_COLOURS, waterfall_svg
+from envctl.views.palette import CRITICAL_COLOUR, PHASE_COLOURS
+from envctl.views.timings_svg import waterfall_svg
 from tests.timing.sample import sample_run, span
 
 
@@ -52,7 +53,7 @@ def test_rendered_waterfall_shows_coloured_bars_on_a_shared_axis(tmp_path: Path)
 
     def columns_of(colour: str, tolerance: int = 0) -> list[int]:
         r, g, b = _hex(colour)
-        near = lambda p: abs(p[0] - r) + abs(p[1] - g) + abs(p[2] - b) <= tolerance  # noqa: E731
+        near = lambda p: abs(p[0] - r) + abs(p[1] - g) + abs(p[2] - b) <= tolerance
         # Only the chart area: phase headings on the left are drawn in the phase colours too.
         return sorted({x for x in range(240, width) for y in range(0, height, 2) if near(pixels[x, y])})
 

@@ -12,39 +12,30 @@ from xml.sax.saxutils import escape
 
 from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, RunAnalysis
 from envctl.timing.history import RunRecord
+from envctl.views.palette import CRITICAL_COLOUR, phase_colour
 
-__all__ = ["PHASE_COLOURS", "CRITICAL_COLOUR", "waterfall_svg"]
-
-PHASE_COLOURS = {
-    "plan": "#8c8c8c",
-    "cluster": "#1f77b4",
-    "pull": "#17becf",
-    "build": "#ff7f0e",
-    "load": "#9467bd",
-    "deploy": "#2ca02c",
-    "wait": "#bcbd22",
-    "envctl-overhead": "#7f7f7f",
-}
-CRITICAL_COLOUR = "#d62728"
+__all__ = ["waterfall_svg"]
 _WIDTH, _LABEL_W, _ROW_H, _TOP, _RIGHT = 1000, 250, 22, 70, 90
 
 
 def _nice_step(span: float) -> float:
-    raw = span / 8 if span > 0 else 1
-    power = 10 ** math.floor(math.log10(raw))
+    raw = span / 8 if span > 0 else 1.0
+    power = 10.0 ** math.floor(math.log10(raw))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
 def waterfall_svg(run: RunRecord, analysis: RunAnalysis) -> str:
     wall = max(analysis.wall_seconds, 1e-3)
     chart_w = _WIDTH - _LABEL_W - _RIGHT
-    x = lambda t: _LABEL_W + chart_w * t / wall  # noqa: E731 - a local scale, read once per bar
+
+    def x(t: float) -> float:
+        return _LABEL_W + chart_w * t / wall
 
     rows: list[str] = []
     y = _TOP
     kinds = sorted({s.kind for s in run.spans}, key=lambda k: PHASE_ORDER.index(k) if k in PHASE_ORDER else 99)
     for kind in kinds:
-        colour = PHASE_COLOURS.get(kind, "#555555")
+        colour = phase_colour(kind)
         rows.append(
             f'<text x="8" y="{y + 15}" class="phase" fill="{colour}">{escape(PHASE_LABEL.get(kind, kind))}</text>'
         )
@@ -83,12 +74,16 @@ def waterfall_svg(run: RunRecord, analysis: RunAnalysis) -> str:
     return "\n".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" viewBox="0 0 {_WIDTH} {height}">',
-            '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2b8b8"/>'
-            '<line x1="0" y1="0" x2="0" y2="6" stroke="#b22222" stroke-width="3"/></pattern></defs>',
-            "<style>text{font-family:DejaVu Sans,Arial,sans-serif}.title{font-size:16px;font-weight:bold}"
-            ".phase{font-size:13px;font-weight:bold}.label{font-size:12px;fill:#222}.dur{font-size:11px;fill:#444}"
-            ".tick{font-size:11px;fill:#555}.grid{stroke:#e3e3e3;stroke-width:1}.foot{font-size:12px;fill:#222}</style>",
+            (
+                '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+                'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2b8b8"/>'
+                '<line x1="0" y1="0" x2="0" y2="6" stroke="#b22222" stroke-width="3"/></pattern></defs>'
+            ),
+            (
+                "<style>text{font-family:DejaVu Sans,Arial,sans-serif}.title{font-size:16px;font-weight:bold}"
+                ".phase{font-size:13px;font-weight:bold}.label{font-size:12px;fill:#222}.dur{font-size:11px;fill:#444}"
+                ".tick{font-size:11px;fill:#555}.grid{stroke:#e3e3e3;stroke-width:1}.foot{font-size:12px;fill:#222}</style>"
+            ),
             f'<rect width="{_WIDTH}" height="{height}" fill="#ffffff"/>',
             f'<text x="8" y="24" class="title">{escape(title)}</text>',
             *axis,

@@ -1,4 +1,4 @@
-"""Machine and CI formats of the timing record: JSON, markdown, Chrome trace, CI outputs.
+"""Machine and CI formats of the timing record: JSON, markdown, Chrome trace, end-of-run lines.
 
 JSON contract (``envctl timings --output json``), version 1 — additive changes keep the
 version; anything else bumps it::
@@ -26,15 +26,15 @@ Seconds are rounded to milliseconds. Chrome trace: the Trace Event Format's JSON
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, Advice, RunAnalysis, Stat, advise, analyze
+from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, Advice, RunAnalysis, Stat, analyze
 from envctl.timing.history import RunRecord
 
-__all__ = ["chrome_trace", "markdown", "phase_summary_lines", "timings_json", "write_ci_outputs"]
+__all__ = ["chrome_trace", "markdown", "phase_summary_lines", "timings_json"]
 
 JSON_VERSION = 1
 
@@ -139,6 +139,13 @@ def markdown(
     return "\n".join(out)
 
 
+def _micros(seconds: float) -> int:
+    """Whole microseconds; 0 for a value no trace viewer could place (a record's finite times can
+    still subtract to infinity)."""
+    micros = seconds * 1e6
+    return round(micros) if math.isfinite(micros) else 0
+
+
 def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
     """Trace Event Format (opens in Perfetto / chrome://tracing): a process per phase, a thread per service."""
     kinds = sorted({s.kind for s in run.spans}, key=lambda k: PHASE_ORDER.index(k) if k in PHASE_ORDER else 99)
@@ -163,8 +170,8 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
                 "name": span.name,
                 "cat": span.kind,
                 "ph": "X",
-                "ts": round(span.start * 1e6),
-                "dur": round(span.seconds * 1e6),
+                "ts": _micros(span.start),
+                "dur": _micros(span.seconds),
                 "pid": pid_of[span.kind],
                 "tid": tid_of[(span.kind, span.service)],
                 "args": {"outcome": span.outcome, "critical": analysis.is_critical(span), **span.attrs},
@@ -175,23 +182,3 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
         "displayTimeUnit": "ms",
         "otherData": {"run_id": run.meta.run_id, "command": run.meta.command},
     }
-
-
-def write_ci_outputs(run: RunRecord, environ: Mapping[str, str], analysis: RunAnalysis | None = None) -> list[Path]:
-    """In CI: append the markdown summary to ``$GITHUB_STEP_SUMMARY`` and ``changed_services=…``,
-    ``duration_seconds=…``, ``run_id=…`` to ``$GITHUB_OUTPUT`` (each only when set). Returns the files written."""
-    analysis = analysis or analyze(run)
-    written: list[Path] = []
-    summary = environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write(markdown(run, analysis, advise(run, analysis)) + "\n")
-        written.append(Path(summary))
-    outputs = environ.get("GITHUB_OUTPUT")
-    if outputs:
-        with Path(outputs).open("a", encoding="utf-8") as handle:
-            handle.write(f"changed_services={json.dumps(list(run.meta.changed_services), separators=(',', ':'))}\n")
-            handle.write(f"duration_seconds={analysis.wall_seconds:.1f}\n")
-            handle.write(f"run_id={run.meta.run_id}\n")
-        written.append(Path(outputs))
-    return written
