@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from envctl import output
+from envctl.checks import Check, DoctorReport, Status
 from envctl.commands import require_choice
 from envctl.errors import ConfigError, EnvctlError, ToolMissingError
 
@@ -46,31 +46,6 @@ INSTALL = {
 _GIB = 1 << 30
 DISK_FAIL_GIB = 2
 DISK_WARN_GIB = 10
-
-Status = Literal["ok", "warn", "fail", "skip"]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    required: bool
-    fix: str | None = None
-
-
-@dataclass(frozen=True)
-class DoctorReport:
-    checks: tuple[Check, ...]
-
-    @property
-    def failed(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if c.required and c.status == "fail")
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
 
 def command(
     ctx: typer.Context,

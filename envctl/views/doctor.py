@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
-    from envctl.commands.doctor import DoctorReport
+from envctl.checks import DoctorReport
 
 __all__ = ["DOCTOR_JSON_VERSION", "doctor_dict", "doctor_table"]
 
@@ -17,7 +14,7 @@ DOCTOR_JSON_VERSION = 1
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
-def doctor_dict(report: DoctorReport) -> dict[str, Any]:
+def doctor_dict(report: DoctorReport) -> dict[str, object]:
     return {
         "version": DOCTOR_JSON_VERSION,
         "ok": report.ok,

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from envctl.plan import Plan
 
-__all__ = ["github_lines", "plan_table", "plan_summary"]
+__all__ = ["github_lines", "plan_summary", "plan_table"]
 
 _STYLE = {"build": "bold yellow", "pull": "cyan", "skip": "green"}
 
