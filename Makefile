@@ -29,6 +29,8 @@ up: $(STAMP)
 
 # Everything that runs without k3d/helm: real git, Docker, containerd and registry; KMock for the API.
 test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/mypy --strict envctl
 	$(BIN)/pytest -q tests
 
 # The real-cluster suite (needs k3d, helm, kubectl and Docker).

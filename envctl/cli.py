@@ -110,7 +110,7 @@ def _refuse_values_given_to_switches(args: list[str]) -> None:
     group = typer.main.get_command(app)
     params = list(group.params)
     verb = next((arg for arg in args if not arg.startswith("-")), None)
-    if isinstance(group, TyperGroup) and verb in group.commands:
+    if isinstance(group, TyperGroup) and verb is not None and verb in group.commands:
         params += group.commands[verb].params
     switches = {name for p in params if isinstance(p, TyperOption) and p.is_flag for name in (*p.opts, *p.secondary_opts)}
     for flag, word in suspects:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from envctl.adapters.process import SubprocessRunner
+from envctl.adapters.process import CompletedCommand, SubprocessRunner
 from envctl.config import ClusterSpec, RegistrySpec
 from envctl.errors import ClusterError, ToolFailedError
 
@@ -255,7 +255,7 @@ class K3d:
         """The cluster's kubeconfig YAML (printed, so no kubeconfig file is written by k3d)."""
         return self._run(["kubeconfig", "get", name], what=f"read the kubeconfig of {name!r}").stdout
 
-    def _run(self, args: list[str], *, what: str | None = None) -> Any:
+    def _run(self, args: list[str], *, what: str | None = None) -> CompletedCommand:
         argv = args if args and args[0] == self._exe else [self._exe, *args]
         try:
             return self._runner.run(argv, env=_ENV)

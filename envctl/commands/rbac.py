@@ -35,7 +35,7 @@ def command(
         str, typer.Option("--service-account-namespace", metavar="NS", help="Its namespace.")
     ] = "envctl-system",
 ) -> None:
-    import yaml  # type: ignore[import-untyped]  # (no stubs installed; config.py reads YAML the same way)
+    import yaml
 
     from envctl.rbac import chart_kinds, rbac_manifests
 
