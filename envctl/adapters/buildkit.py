@@ -1,6 +1,6 @@
 """The BuildKit backend: ``docker buildx build`` when buildx exists, else classic ``DOCKER_BUILDKIT=1``.
 
-Which one a machine has (shared/reference/libraries.md §4.2):
+Which one a machine has (docs/tools.md, "docker CLI and BuildKit"; docs/tools-behaviour.md):
 * ``docker buildx version`` succeeds → ``docker buildx build --load`` with ``--cache-from/--cache-to``,
   each kept per service (``buildkit_cache``: one shared location would keep one service's cache);
   ``type=gha`` only where buildx finds the cache service's URL and token (GitHub Actions).

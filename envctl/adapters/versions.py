@@ -28,7 +28,8 @@ def docker_server_version(runner: SubprocessRunner) -> str:
 
 
 def helm_version(runner: SubprocessRunner) -> str:
-    # The same probe pyhelm3 runs at start-up (libraries.md §1.1): "v3.17.3", no newline.
+    # The same probe pyhelm3 runs at start-up: "v3.17.3", no newline
+    # (docs/tools-behaviour.md, "helm (through pyhelm3)").
     return runner.run(["helm", "version", "--template", "{{ .Version }}"], timeout=20).stdout.strip()
 
 

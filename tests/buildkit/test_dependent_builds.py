@@ -25,9 +25,12 @@ from envctl.adapters.buildkit import BuildRequest, DependencyLayouts, build_argv
 from envctl.adapters.docker import DockerEngine
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import BuildError
-from envctl.phases.build import BuildOptions, ImageBuilder, build_images
-from envctl.plan import ServicePlan
+from envctl.phases.build import BuildOptions, ImageBuilder
+from envctl.pipeline import BUILD_SLOT, image_tasks
+from envctl.plan import Plan, ServicePlan
 from envctl.progress import CollectingProgress
+from envctl.results import BuiltImage
+from envctl.scheduler import Scheduler
 from envctl.timing.spans import Recorder
 from tests.conftest import classic_docker_cli
 
@@ -162,6 +165,15 @@ def _builder(root: Path, tmp_path: Path, layout_refs: frozenset[str]) -> ImageBu
                         recorder=Recorder(), progress=CollectingProgress())  # fmt: skip
 
 
+def _build_all(services: list[ServicePlan], builder: ImageBuilder) -> list[BuiltImage]:
+    """The images as `envctl up` makes them: its image tasks on the scheduler."""
+    plan = Plan(base=None, services=tuple(services), images=(), chart_changed=False, needs_cluster=True)
+    result = Scheduler(image_tasks(plan, builder), recorder=Recorder(), jobs=2, limits={BUILD_SLOT: 2}).run()
+    if result.first_error is not None:
+        raise result.first_error
+    return [result.outcomes[f"build:{s.name}"].value for s in services]
+
+
 def _builds(tmp_path: Path) -> list[list[str]]:
     lines = (tmp_path / "buildx.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if json.loads(line)[:2] == ["buildx", "build"]]
@@ -172,7 +184,7 @@ def test_dependent_images_build_on_a_container_builder_through_oci_layouts(
     workspace: tuple[Path, list[ServicePlan]], tmp_path: Path
 ) -> None:
     root, (base, api) = workspace
-    built = build_images([base, api], builder=_builder(root, tmp_path, frozenset({base.ref})))
+    built = _build_all([base, api], _builder(root, tmp_path, frozenset({base.ref})))
 
     assert [b.action for b in built] == ["built", "built"]
     layout = root / ".envctl" / "oci" / base.ref.replace("/", "_").replace(":", "_")
@@ -195,8 +207,8 @@ def test_a_dependency_without_a_layout_is_refused_before_the_build_naming_the_fi
     """A base only the local store holds (built before, without a layout): the builder could only
     try to pull it, so envctl stops with the fix instead of sending a build that cannot work."""
     root, (base, api) = workspace
-    build_images([base], builder=_builder(root, tmp_path, frozenset()))
+    _build_all([base], _builder(root, tmp_path, frozenset()))
     with pytest.raises(BuildError, match=f"cannot see the local image {base.ref}") as refused:
-        _builder(root, tmp_path, frozenset()).build_one(api, {"BASE_REF": base.ref})
+        _builder(root, tmp_path, frozenset()).build(api, {"BASE_REF": base.ref})
     assert "docker buildx use default" in (refused.value.hint or "")
     assert len(_builds(tmp_path)) == 1  # only base was ever sent to the builder

@@ -114,7 +114,7 @@ def test_a_k3d_failure_becomes_a_cluster_error_naming_the_cause(k3d_world: K3dWo
 
 
 def test_k3d_runs_without_colours(tmp_path) -> None:  # noqa: ANN001 - a pytest fixture
-    # k3d logs to stdout with ANSI colours unless LOG_COLORS=false (libraries.md §5.3). This k3d
+    # k3d logs to stdout with ANSI colours unless LOG_COLORS=false (docs/tools.md, "k3d"). This k3d
     # answers only when the adapter set it, whatever the caller's environment says.
     exe = tmp_path / "k3d"
     exe.write_text('#!/bin/sh\n[ "$LOG_COLORS" = false ] && echo "k3d version v5.8.3" || echo "colours on"\n')

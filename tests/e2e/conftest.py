@@ -2,8 +2,8 @@
 
 Run it with ``make test-e2e`` where those tools exist. Everywhere else (this project's CI has no
 k3d/helm) every test here is collected and skipped with the reason naming what is missing:
-pytest-kubernetes itself would raise "Executable not found" instead of skipping (libraries.md
-§2.4), so its factory is only called after the check below.
+pytest-kubernetes itself would raise "Executable not found" instead of skipping
+(docs/tools-behaviour.md, "Test tools"), so its factory is only called after the check below.
 
 The cluster is envctl's own (``envctl up`` creates it from a copy of the demo workspace whose
 cluster name is unique to the run). pytest-kubernetes supplies kubectl against envctl's workspace
