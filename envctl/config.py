@@ -196,6 +196,9 @@ class BuildSettings(_Model):
     cache_to: tuple[str, ...] = ()
     cache_registry: str | None = Field(None, description="registry to pull fingerprint tags from / push to")
     push: bool = False
+    builder: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = Field(
+        None, description="a docker buildx builder to build with (`docker buildx build --builder NAME`); needs buildx"
+    )
     docker_cli: str | None = Field(
         None, description="docker client to run builds with (default: $ENVCTL_DOCKER, else `docker` on PATH)"
     )

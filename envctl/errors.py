@@ -49,7 +49,7 @@ class ExitCode:
     NOT_READY = 7
     CLUSTER = 8
     LOCKED = 9
-    NOT_BUILT = 10  # a configuration this version cannot run yet (up on cluster.provider: existing)
+    NOT_BUILT = 10  # reserved: a command or configuration this version cannot run yet (none at present)
     INTERRUPTED = 130
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from envctl import __version__
-from envctl.errors import EnvctlError, NotBuiltYetError, ToolMissingError
+from envctl.errors import EnvctlError, ToolMissingError
 from envctl.pipeline import BUILD_SLOT, RunState, UpOptions, make_tasks
 from envctl.plan import Plan
 from envctl.progress import Progress
@@ -33,7 +33,9 @@ from envctl.timing.spans import Recorder
 from envctl.toolbox import AppState
 
 if TYPE_CHECKING:
+    from envctl.kube_target import KubeTarget
     from envctl.timing.history import RunHistory, RunRecord
+    from envctl.workspace_identity import ReleaseTarget
 
 __all__ = ["BuildFlags", "UpReport", "expected_build_seconds", "preflight", "run_up", "write_ci_outputs"]
 
@@ -87,7 +89,15 @@ class UpReport:
         }
 
 
-def run_up(state: AppState, options: UpOptions, progress: Progress, flags: BuildFlags = BuildFlags()) -> UpReport:
+def run_up(
+    state: AppState,
+    options: UpOptions,
+    progress: Progress,
+    flags: BuildFlags = BuildFlags(),
+    *,
+    release: ReleaseTarget | None = None,
+    target: KubeTarget | None = None,
+) -> UpReport:
     """Run `up` once and record it; returns the report (the run failed when ``report.error`` is set)."""
     from envctl.phases import wait as wait_phase
     from envctl.timing.history import RunHistory, RunMeta, RunRecord
@@ -97,7 +107,7 @@ def run_up(state: AppState, options: UpOptions, progress: Progress, flags: Build
     with recorder.span("plan", "plan") as span:
         plan = state.plan(
             base=options.base, changed_only=options.changed_only, selected=options.services,
-            cache_registry=flags.cache_registry,
+            cache_registry=flags.cache_registry or state.shared_registry,
         )  # fmt: skip
         span.set(services=len(plan.services), changed=list(plan.changed_services))
     for service in plan.services:
@@ -112,7 +122,7 @@ def run_up(state: AppState, options: UpOptions, progress: Progress, flags: Build
     phases = state.up_phases(
         plan,
         options, recorder=recorder, progress=progress, cancel_event=cancel_event, cache_from=flags.cache_from,
-        cache_to=flags.cache_to, cache_registry=flags.cache_registry,
+        cache_to=flags.cache_to, cache_registry=flags.cache_registry, release=release, target=target,
     )  # fmt: skip
     # Import the docker SDK once on this thread, before worker threads race to import it; then let
     # the slow, lazy kubernetes models load while images build. (Two threads importing `requests`
@@ -168,12 +178,9 @@ def preflight(state: AppState) -> None:
     (no cluster call, no build, no run record)."""
     from envctl.adapters.process import install_hint
 
-    if state.config.cluster.provider == "existing":
-        # Until `up` drives a shared cluster it must not fall back to creating a k3d one.
-        msg = "`envctl up` with cluster.provider: existing is not built yet"
-        raise NotBuiltYetError(msg, hint="use provider: k3d for now; `envctl gc` and `envctl rbac` work with existing")
-
-    for tool in (state.overrides.k3d, "helm"):
+    # A shared cluster is never created: k3d is not needed there.
+    tools = ("helm",) if state.config.cluster.provider == "existing" else (state.overrides.k3d, "helm")
+    for tool in tools:
         if state.runner.which(tool) is None:
             msg = f"`{tool}` is not installed or not on PATH"
             raise ToolMissingError(msg, hint=install_hint(tool))

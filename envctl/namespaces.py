@@ -72,7 +72,10 @@ def ensure_release_namespace(
             _bind_release_role(store, name)
             return NamespaceEntry("create", made)
         created = existing is not None and ANNOTATIONS["created_at"] in existing.annotations
-        marked = store.mark(name, labels, stamp(owner, when, ttl_seconds, created=not created))
+        notes = stamp(owner, when, ttl_seconds, created=not created)
+        if action == "adopt":
+            notes[ANNOTATIONS["adopted_at"]] = notes[ANNOTATIONS["last_up"]]
+        marked = store.mark(name, labels, notes)
         if action == "adopt":
             _bind_release_role(store, name)
         return NamespaceEntry(action, marked)

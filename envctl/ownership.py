@@ -43,6 +43,7 @@ ANNOTATIONS = {
     "last_up": "envctl.dev/last-up",
     "expires_at": "envctl.dev/expires-at",
     "release": "envctl.dev/release",
+    "adopted_at": "envctl.dev/adopted-at",  # set by --adopt: such a namespace is never deleted by envctl
 }
 
 EntryAction = Literal["create", "refresh", "adopt"]
@@ -171,6 +172,8 @@ def plan_gc(
         delete, reason = False, ""
         if ns.terminating:
             reason = "already being deleted"
+        elif ANNOTATIONS["adopted_at"] in notes:
+            reason = "adopted, not created by envctl: never deleted"
         elif expires is not None and expires <= now:
             delete, reason = True, f"expired {format_time(expires)}"
         elif older_than_seconds is not None and last_up is not None:

@@ -64,6 +64,8 @@ class ClusterInfo:
     nodes: tuple[str, ...]  # server and agent containers (where images go), not the load balancer
     registry: ClusterRegistry | None  # the cluster's registry (push and in-cluster addresses), or None
     fingerprint: str
+    provider: Literal["k3d", "existing"] = "k3d"
+    context: str | None = None  # provider existing: the kubeconfig context (None: its current one)
 
 
 @dataclass(frozen=True)

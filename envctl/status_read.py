@@ -42,7 +42,8 @@ def gather_status(state: AppState) -> StatusReport:
     from concurrent.futures import ThreadPoolExecutor
 
     config, _ = state.config, state.runner  # made here, once, before two threads use them
-    release = ReleaseStatus(config.release.name, config.release.namespace, "unknown")
+    spec = state.release_spec()  # the names this run renders (branch namespaces on a shared cluster)
+    release = ReleaseStatus(spec.name, spec.namespace, "unknown")
     workloads = WorkloadsStatus("unknown")
     deployed_values: Values | None = None
     # The plan (git + `docker image ls`), the helm reads and the API lists wait on independent
@@ -57,7 +58,7 @@ def gather_status(state: AppState) -> StatusReport:
             plan = _result(planned)
         else:
             kubeconfig = Path(cluster.kubeconfig)
-            listed = pool.submit(_workloads_status, state, config.release.name, config.release.namespace, kubeconfig)
+            listed = pool.submit(_workloads_status, state, spec.name, spec.namespace, kubeconfig)
             plan = _result(planned)
             release, deployed_values = _release_status(state, plan, kubeconfig)
             workloads = listed.result()
@@ -82,6 +83,8 @@ def _result(planned: Future[Plan]) -> Plan | EnvctlError:
 
 def _cluster_status(state: AppState) -> ClusterStatus:
     spec = state.config.cluster
+    if spec.provider == "existing":
+        return _shared_cluster_status(state)
     try:
         found = state.k3d.get(spec.name)
     except EnvctlError as exc:
@@ -100,6 +103,22 @@ def _cluster_status(state: AppState) -> ClusterStatus:
         return replace(known, note=f"no kubeconfig at {kubeconfig}",
                        hint="run `envctl up` (it writes the workspace kubeconfig)", error_code=ExitCode.CLUSTER)  # fmt: skip
     return replace(known, kubeconfig=str(kubeconfig))
+
+
+def _shared_cluster_status(state: AppState) -> ClusterStatus:
+    """An existing cluster: does its API answer through the user's kubeconfig (only read)?"""
+    from envctl.phases.existing_cluster import api_version
+
+    try:
+        target = state.kube_target()
+        version = api_version(state.kube(target.kubeconfig), target.describe())
+    except EnvctlError as exc:
+        name = state.config.cluster.context or "existing"
+        return ClusterStatus(name, "unknown", note=exc.message, hint=exc.hint, error_code=exc.exit_code)
+    return ClusterStatus(
+        target.context or "current-context", "running", spec="matches", kubeconfig=str(target.kubeconfig),
+        note=f"existing cluster {target.describe()}, {version}",
+    )  # fmt: skip
 
 
 def _deploy_refs(plan: Plan, config: EnvConfig, deployed: Values | None) -> dict[str, ImageRef]:
@@ -122,7 +141,7 @@ def _release_status(
 ) -> tuple[ReleaseStatus, Values | None]:
     from envctl.adapters.helm import classify, run_sync
 
-    config, spec = state.config, state.config.release
+    config, spec = state.config, state.release_spec()
     base = ReleaseStatus(spec.name, spec.namespace, "unknown")
 
     async def read() -> tuple[ReleaseState | None, Values | None]:

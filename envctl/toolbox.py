@@ -8,6 +8,7 @@ every verb honours are read here and only here (``Overrides``; README "Environme
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from envctl.config import CONFIG_FILE, EnvConfig, load_config
+from envctl.config import CONFIG_FILE, EnvConfig, ReleaseSpec, load_config
 from envctl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,10 +29,14 @@ if TYPE_CHECKING:
     from envctl.adapters.k3d import K3d
     from envctl.adapters.process import SubprocessRunner
     from envctl.adapters.registry import RegistryClient
+    from envctl.kube_target import KubeTarget
+    from envctl.naming import NameFacts
+    from envctl.ownership import Owner
     from envctl.pipeline import Phases, UpOptions
     from envctl.plan import Plan
     from envctl.progress import Progress
     from envctl.timing.spans import Recorder
+    from envctl.workspace_identity import ReleaseTarget
 
 __all__ = ["AppState", "Overrides", "Workspace", "find_config"]
 
@@ -100,6 +105,9 @@ class AppState:
 
     config_path: Path | None = None
     verbose: bool = False
+    # --namespace / --context of the running command (shared clusters); None: envctl.yaml decides.
+    namespace: str | None = None
+    context: str | None = None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: Path = field(default_factory=Path.cwd)
     _made: dict[str, object] = field(default_factory=dict, init=False, repr=False)
@@ -212,21 +220,82 @@ class AppState:
 
         return self._once(f"registry:{address}", lambda: RegistryClient(address))
 
-    def helm(self, kubeconfig: Path, *, progress: Progress | None = None, attempts: int = 4) -> Helm:
+    def helm(
+        self,
+        kubeconfig: Path,
+        *,
+        progress: Progress | None = None,
+        attempts: int = 4,
+        context: str | None = None,
+        create_namespace: bool = True,
+    ) -> Helm:
         """Helm for the cluster of ``kubeconfig`` (a new client: pyhelm3 binds it to one kubeconfig)."""
         from envctl.adapters.helm import Helm
         from envctl.progress import NullProgress
 
         return Helm.open(
             self.runner, kubeconfig, timeout=self.config.release.timeout, progress=progress or NullProgress(),
-            attempts=attempts,
+            attempts=attempts, context=context or self._shared_context(kubeconfig), create_namespace=create_namespace,
         )  # fmt: skip
 
-    def kube(self, kubeconfig: Path) -> ApiClient:
-        """A Kubernetes API client for ``kubeconfig`` (a new one: the caller closes it)."""
+    def kube(self, kubeconfig: Path, *, context: str | None = None) -> ApiClient:
+        """A Kubernetes API client for ``kubeconfig`` (a new one: the caller closes it); on a shared
+        cluster its context defaults to the configured one (``--context``, else ``cluster.context``)."""
         from envctl.adapters.kube import connect
 
-        return connect(kubeconfig)
+        return connect(kubeconfig, context=context or self._shared_context(kubeconfig))
+
+    def _shared_context(self, kubeconfig: Path) -> str | None:
+        if self.config.cluster.provider != "existing":
+            return None
+        target = self.kube_target()
+        return target.context if kubeconfig == target.kubeconfig else None
+
+    # --- shared clusters: where the API is, what the release is called, who owns it ---------------
+    def kube_target(self, context: str | None = None) -> KubeTarget:
+        """The cluster API of this workspace (k3d's own kubeconfig, or the user's, only read)."""
+        from envctl.kube_target import resolve_kube_target
+
+        ws = self.workspace
+        chosen = context or self.context
+        return resolve_kube_target(self.config, ws.root, ws.kubeconfig, self.environ, context=chosen)
+
+    def release_spec(self, namespace: str | None = None) -> ReleaseSpec:
+        """``release`` with this run's rendered names (and a shared cluster's pull secret)."""
+        return _rendered_release(self.config, self.release_target(namespace or self.namespace))
+
+    def release_target(self, namespace: str | None = None) -> ReleaseTarget:
+        """``release.name``/``namespace`` with their placeholders filled in (``--namespace`` wins)."""
+        from envctl.workspace_identity import resolve_release
+
+        return resolve_release(self.config.release, self.name_facts, namespace=namespace)
+
+    @property
+    def name_facts(self) -> NameFacts:
+        """Branch, pull request, user and workspace of this run (CI variables first, then git)."""
+
+        def make() -> NameFacts:
+            from envctl.adapters.git import Git
+            from envctl.workspace_identity import name_facts, workspace_id
+
+            repo = Git(self.runner, self.workspace.root)
+            _commit, branch = repo.head()
+            return name_facts(self.environ, branch, workspace_id(repo.remote_url(), self.workspace.root.name))
+
+        return self._once("name_facts", make)
+
+    @property
+    def shared_registry(self) -> str | None:
+        """The registry a shared cluster pulls from (its tags are what the plan asks), else None."""
+        registry = self.config.cluster.registry
+        return registry.use if self.config.cluster.provider == "existing" and registry is not None else None
+
+    def owner(self, release: ReleaseTarget) -> Owner:
+        from envctl.ownership import Owner
+
+        facts = self.name_facts
+        return Owner(workspace=facts.workspace or self.workspace.root.name, release=release.name, branch=facts.branch,
+                     pr=facts.pr)  # fmt: skip
 
     # --- what commands compute -------------------------------------------------------------------
     def plan(
@@ -246,7 +315,7 @@ class AppState:
             self.workspace.config_path,
             self.runner,
             docker_cli=self.docker_cli,
-            cache_registry=cache_registry or self.config.build.cache_registry,
+            cache_registry=cache_registry or self.config.build.cache_registry or self.shared_registry,
             base=base,
             changed_only=changed_only,
             selected=selected,
@@ -263,8 +332,11 @@ class AppState:
         cache_from: tuple[str, ...] | None = None,
         cache_to: tuple[str, ...] | None = None,
         cache_registry: str | None = None,
+        release: ReleaseTarget | None = None,
+        target: KubeTarget | None = None,
     ) -> Phases:
-        """The phases of `up`, each bound to the tools made here."""
+        """The phases of `up`, each bound to the tools made here (``release``: the rendered names,
+        ``target``: the cluster API, as the command resolved them from its flags)."""
         from envctl.adapters.containerd import Node
         from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET
         from envctl.phases.build import BuildOptions, ImageBuilder
@@ -272,27 +344,37 @@ class AppState:
         from envctl.phases.deploy import ReleaseDeployer
         from envctl.phases.load import ImageLoader
         from envctl.phases.wait import PodWaiter
-        from envctl.pipeline import Phases
+        from envctl.pipeline import ClusterPhase, Phases
 
         config, workspace = self.config, self.workspace
+        release = release or self.release_target()
+        spec = _rendered_release(config, release)
+        existing = config.cluster.provider == "existing"
+        target = target or self.kube_target()
+        context = target.context
         build_options = BuildOptions.from_config(
-            config.build,
-            docker_cli=self.docker_cli,
-            cache_from=cache_from,
-            cache_to=cache_to,
-            cache_registry=cache_registry,
+            config.build, docker_cli=self.docker_cli, cache_from=cache_from, cache_to=cache_to,
+            cache_registry=cache_registry or self.shared_registry,
             layout_refs=plan.dependency_refs,  # a container buildx builder gets these as OCI layouts
-        )
+        )  # fmt: skip
+        if existing:  # the shared registry is every runner's cache: images nothing deploys go there too
+            undeployed = frozenset(name for name, svc in config.services.items() if not svc.values_path)
+            build_options = dataclasses.replace(build_options, push=True, push_only=undeployed)
+        cluster: ClusterPhase
+        if existing:
+            from envctl.phases.existing_cluster import ExistingCluster
+
+            cluster = ExistingCluster(
+                target.kubeconfig, context, _shared_registry(config), connect=lambda p: self.kube(p, context=context),
+                progress=progress, recorder=recorder,
+            )  # fmt: skip
+        else:
+            cluster = ClusterEnsurer(
+                config.cluster, workspace.kubeconfig, k3d=self.k3d, connect=self.kube, progress=progress,
+                recorder=recorder, recreate=options.recreate,
+            )  # fmt: skip
         return Phases(
-            cluster=ClusterEnsurer(
-                config.cluster,
-                workspace.kubeconfig,
-                k3d=self.k3d,
-                connect=self.kube,
-                progress=progress,
-                recorder=recorder,
-                recreate=options.recreate,
-            ),
+            cluster=cluster,
             build=ImageBuilder(
                 workspace_root=workspace.root,
                 docker=self.docker,
@@ -302,7 +384,8 @@ class AppState:
                 progress=progress,
             ),
             load=ImageLoader(
-                options.load_mode,
+                # A shared cluster has no node containers to import into: its images go through the registry.
+                "registry" if existing else options.load_mode,
                 containerd=self.containerd,
                 docker=self.docker,
                 recorder=recorder,
@@ -310,21 +393,42 @@ class AppState:
                 nodes_of=lambda info: [Node(name, ctr_address=K3S_CONTAINERD_SOCKET) for name in info.nodes],
             ),
             deploy=ReleaseDeployer(
-                config.release,
+                spec,
                 workspace.resolve(config.release.chart),
                 [workspace.resolve(path) for path in config.release.values],
                 values_paths=[s.values_path for s in config.services.values() if s.values_path],
-                helm=lambda kubeconfig: self.helm(kubeconfig, progress=progress),
+                helm=lambda kubeconfig: self.helm(
+                    kubeconfig, progress=progress, context=context, create_namespace=not existing
+                ),
                 progress=progress,
                 recorder=recorder,
             ),
             wait=PodWaiter(
-                config.release.namespace,
-                config.release.name,
-                connect=self.kube,
+                spec.namespace,
+                spec.name,
+                connect=lambda kubeconfig: self.kube(kubeconfig, context=context),
                 timeout=options.timeout,
                 recorder=recorder,
                 progress=progress,
                 cancel_event=cancel_event,
             ),
         )
+
+
+def _shared_registry(config: EnvConfig) -> str:
+    """``registry.use`` of a shared cluster (the config requires it with provider existing)."""
+    registry = config.cluster.registry
+    if registry is None or not registry.use:
+        msg = "provider: existing needs cluster.registry.use"
+        raise ConfigError(msg, hint="set cluster.registry.use: HOST:PORT in envctl.yaml")
+    return registry.use
+
+
+def _rendered_release(config: EnvConfig, release: ReleaseTarget) -> ReleaseSpec:
+    """The release spec with this run's names, and a shared cluster's pull secret for the chart
+    (top-level ``imagePullSecrets``, the convention of `helm create` charts)."""
+    update: dict[str, object] = {"name": release.name, "namespace": release.namespace}
+    registry = config.cluster.registry
+    if config.cluster.provider == "existing" and registry is not None and registry.pull_secret:
+        update["set"] = {**config.release.set, "imagePullSecrets": [{"name": registry.pull_secret}]}
+    return config.release.model_copy(update=update)

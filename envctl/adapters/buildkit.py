@@ -33,13 +33,14 @@ from typing import Literal
 
 from envctl.adapters.buildkit_cache import finish_local_exports, gha_usable, local_exports, scoped_spec
 from envctl.adapters.process import SubprocessRunner
-from envctl.errors import BuildError, BuildStepFailure
+from envctl.errors import BuildError, BuildStepFailure, ToolMissingError
 
 __all__ = [
     "BuildRequest",
     "BuildkitFlavor",
     "DependencyLayouts",
     "build_argv",
+    "builder_needs_buildx",
     "cache_stats",
     "detect_driver",
     "detect_flavor",
@@ -70,6 +71,7 @@ class BuildRequest:
     cache_scope: str = ""  # the service: every cache source and export is keyed to it
     contexts: Mapping[str, str] = field(default_factory=dict)  # --build-context NAME=VALUE (buildx only)
     oci_layout: str | None = None  # also export an OCI layout here, for dependents (buildx only)
+    builder: str | None = None  # a named buildx builder (remote BuildKit, e.g. on the cluster); buildx only
 
 
 def detect_flavor(runner: SubprocessRunner, docker_cli: str) -> BuildkitFlavor | None:
@@ -137,9 +139,13 @@ def build_argv(
 ) -> tuple[list[str], dict[str, str]]:
     """The exact command line and extra environment for one build."""
     if flavor == "buildx":
-        argv = [docker_cli, "buildx", "build", "--load"]
+        # --builder NAME: a BuildKit instance elsewhere (a build machine, the shared cluster); --load
+        # still brings the result into the local engine, which tags and pushes it.
+        argv = [docker_cli, "buildx", "build", *(["--builder", request.builder] if request.builder else []), "--load"]
         env: dict[str, str] = {}
     else:
+        if request.builder:
+            raise builder_needs_buildx(request.builder)
         argv = [docker_cli, "build"]
         env = {"DOCKER_BUILDKIT": "1"}
     argv += ["--progress=plain", "--iidfile", request.iidfile, "-f", request.dockerfile]
@@ -162,6 +168,12 @@ def build_argv(
             argv += ["--output", f"type=oci,dest={request.oci_layout},tar=false"]
     argv.append(request.context)
     return argv, env
+
+
+def builder_needs_buildx(builder: str) -> ToolMissingError:
+    """``build.builder`` names a buildx builder; without buildx it cannot be honoured, only refused."""
+    msg = f"build.builder {builder!r} needs `docker buildx`, which this docker client does not have"
+    return ToolMissingError(msg, hint="install the docker buildx plugin, or remove build.builder from envctl.yaml")
 
 
 def run_build(

@@ -125,8 +125,18 @@ class Helm:
     """Release operations for one cluster (one kubeconfig); every method is a coroutine."""
 
     def __init__(
-        self, client: Client, command: Command, *, progress: Progress, attempts: int = 4, backoff: float = 1.0
+        self,
+        client: Client,
+        command: Command,
+        *,
+        progress: Progress,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        create_namespace: bool = True,
     ) -> None:
+        # create_namespace=False on a shared cluster: envctl made the namespace (labelled) already,
+        # and an admission policy may refuse helm's unlabelled create of it (README "Shared clusters").
+        self._create_namespace = create_namespace
         self._client = client
         self._command = command  # the same Command the client runs; pyhelm3's models need it
         self._progress = progress
@@ -144,6 +154,7 @@ class Helm:
         attempts: int = 4,
         backoff: float = 1.0,
         context: str | None = None,
+        create_namespace: bool = True,
     ) -> Helm:
         """A ``Helm`` for the workspace ``kubeconfig``; ``timeout`` is a duration with a unit ("300s").
 
@@ -179,7 +190,9 @@ class Helm:
         except ValueError as exc:  # semver could not parse what `helm version` printed
             msg = f"`helm version` printed an unreadable version: {exc}"
             raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
-        return cls(client, command, progress=progress, attempts=attempts, backoff=backoff)
+        return cls(
+            client, command, progress=progress, attempts=attempts, backoff=backoff, create_namespace=create_namespace
+        )
 
     @property
     def version(self) -> str:
@@ -236,7 +249,7 @@ class Helm:
                 values,
                 namespace=namespace,
                 description=description,
-                create_namespace=True,
+                create_namespace=self._create_namespace,
                 wait=False,
             ),
         )

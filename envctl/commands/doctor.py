@@ -68,16 +68,29 @@ def command(
 
 def run_checks(state: AppState) -> DoctorReport:
     runner, k3d = state.runner, state.k3d
+    shared = _provider(state) == "existing"  # a shared cluster: no k3d needed, other checks instead
     checks = [
         _check_docker(runner),
-        _check_versioned("k3d", lambda: "v" + k3d.version(), required=True, major=5, path=runner.env.get("PATH")),
+        _check_versioned("k3d", lambda: "v" + k3d.version(), required=not shared, major=5, path=runner.env.get("PATH")),
         _check_versioned("helm", lambda: _helm(runner), required=True, major=3, path=runner.env.get("PATH")),
         _check_versioned("kubectl", lambda: _kubectl(runner), required=False, major=1, path=runner.env.get("PATH")),
     ]
     root = _workspace_root(state)
     checks.append(_check_disk(root or state.cwd))
-    checks.append(_check_cluster(state, k3d, have_k3d=checks[1].status != "fail"))
+    if shared:
+        from envctl.shared_doctor import shared_cluster_checks
+
+        checks.extend(shared_cluster_checks(state))
+    else:
+        checks.append(_check_cluster(state, k3d, have_k3d=checks[1].status != "fail"))
     return DoctorReport(tuple(checks))
+
+
+def _provider(state: AppState) -> str:
+    try:
+        return state.config.cluster.provider
+    except ConfigError:
+        return "k3d"  # outside a workspace: the local checks only
 
 
 def _helm(runner: SubprocessRunner) -> str:

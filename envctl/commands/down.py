@@ -28,6 +28,15 @@ def command(
         bool, typer.Option("--delete-cluster", help="Also delete the k3d cluster (and everything in it).")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete the cluster without asking.")] = False,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", metavar="NAME", help="The release's namespace (overrides config).")
+    ] = None,
+    keep_namespace: Annotated[
+        bool, typer.Option("--keep-namespace", help="provider existing: keep the namespace envctl created.")
+    ] = False,
+    context: Annotated[
+        str | None, typer.Option("--context", metavar="NAME", help="kubeconfig context (provider: existing).")
+    ] = None,
     no_wait_lock: Annotated[
         bool,
         typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting while an up holds the workspace."),
@@ -37,10 +46,16 @@ def command(
 
     state: AppState = ctx.obj
     config = state.config
+    if delete_cluster and config.cluster.provider == "existing":
+        msg = "--delete-cluster is refused with provider: existing (envctl never deletes a shared cluster)"
+        raise InputError(msg, hint="drop --delete-cluster; `envctl down` removes the release and its namespace")
     if delete_cluster and not yes:
         _confirm_cluster_deletion(config.cluster.name)
     # Never uninstall under a running `up` (it would deploy into a release being removed).
     with workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info, command="envctl down"):
+        if config.cluster.provider == "existing":
+            _down_shared(state, namespace, context, keep_namespace=keep_namespace, no_wait_lock=no_wait_lock)
+            return
         _take_down(state, delete_cluster=delete_cluster)
 
 
@@ -92,3 +107,24 @@ def _confirm_cluster_deletion(cluster_name: str) -> None:
         raise InputError(msg, hint="pass --yes to delete the cluster non-interactively")
     if not typer.confirm(f"Delete the k3d cluster {cluster_name} and everything in it?", err=True):
         raise typer.Abort
+
+
+def _down_shared(
+    state: AppState,
+    namespace: str | None,
+    context: str | None,
+    *,
+    keep_namespace: bool,
+    no_wait_lock: bool,
+) -> None:
+    """A shared cluster: uninstall under the release's Lease, delete the namespace envctl created."""
+    from envctl.shared_session import take_down
+
+    release = state.release_target(namespace)
+    done = take_down(state, release, state.kube_target(context), keep_namespace=keep_namespace,
+                     wait=not no_wait_lock, on_wait=output.info)  # fmt: skip
+    if done.uninstalled is not None:
+        output.line(f"release {done.release}: uninstalled rev {done.uninstalled} from namespace {done.namespace}")
+    else:
+        output.line(f"release {done.release}: not installed in namespace {done.namespace}")
+    output.line(f"namespace {done.namespace}: {done.note}")

@@ -48,12 +48,19 @@ def command(
     output_format: Annotated[
         str, typer.Option("--output", "-o", metavar="FORMAT", help="table or json.")
     ] = "table",
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", metavar="NAME", help="The release's namespace (overrides config).")
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", metavar="NAME", help="kubeconfig context (provider: existing).")
+    ] = None,
 ) -> None:
     require_choice("--output", output_format, _OUTPUTS, "a status format")
     from envctl.status_read import gather_status
     from envctl.views.status import status_dict, status_renderable
 
     state: AppState = ctx.obj
+    state.namespace, state.context = namespace, context
     report = gather_status(state)
     if output_format == "json":
         output.json_out(status_dict(report))

@@ -70,6 +70,16 @@ def command(
         typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting when another up holds the workspace."),
     ] = False,
     output_format: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", help="text or json.")] = "text",
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", metavar="NAME", help="Deploy into this namespace (overrides release.namespace)."),
+    ] = None,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Take over a namespace envctl does not own (provider: existing).")
+    ] = False,
+    context: Annotated[
+        str | None, typer.Option("--context", metavar="NAME", help="kubeconfig context (provider: existing).")
+    ] = None,
 ) -> None:
     from envctl.config import parse_duration  # pydantic: imported when the verb runs, not for --help
 
@@ -102,17 +112,27 @@ def command(
         cache_to=tuple(cache_to) if cache_to else None,
         cache_registry=cache_registry,
     )
+    if config.cluster.provider == "existing" and (load_mode == "import" or recreate):
+        flag = "--load-mode import" if load_mode == "import" else "--recreate"
+        msg = f"{flag} is for a k3d cluster; with provider: existing images go through the registry"
+        raise InputError(msg, hint=f"drop {flag} (a shared cluster is never recreated or imported into)")
+    release = state.release_target(namespace)  # bad names fail here, before anything is touched
+    target = state.kube_target(context)
     if dry_run:
         _dry_run(state, options, flags)
         return
     from envctl.execute import preflight, run_up
     from envctl.lock import workspace_lock
+    from envctl.shared_session import shared_namespace
 
     preflight(state)  # before the lock: a missing tool leaves nothing behind, not even .envctl/
-    with workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info):
+    with (
+        workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info),
+        shared_namespace(state, release, target, adopt=adopt, wait=not no_wait_lock, on_wait=output.info),
+    ):
         progress = output.make_progress()
         with progress:
-            report = run_up(state, options, progress, flags)
+            report = run_up(state, options, progress, flags, release=release, target=target)
     _render(report, output_format)
 
 
@@ -147,7 +167,7 @@ def _dry_run(state: AppState, options: UpOptions, flags: BuildFlags) -> None:
 
     plan = state.plan(
         base=options.base, changed_only=options.changed_only, selected=options.services,
-        cache_registry=flags.cache_registry,
+        cache_registry=flags.cache_registry or state.shared_registry,
     )  # fmt: skip
     values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
     output.render(plan_table(plan))

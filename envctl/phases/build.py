@@ -48,6 +48,11 @@ class BuildOptions:
     cache_registry: str | None = None  # host:port holding fingerprint tags to pull / push
     push: bool = False  # push freshly built images to cache_registry
     layout_refs: frozenset[str] = frozenset()  # refs other planned builds are FROM (buildkit.DependencyLayouts)
+    # Only these services' images are pushed here (None: all). On a shared cluster the load phase
+    # pushes what is deployed (its own span); the build phase pushes only the rest, e.g. a base image
+    # others build FROM, so another runner can pull it instead of building it.
+    push_only: frozenset[str] | None = None
+    builder: str | None = None  # build.builder: a named buildx builder (`--builder NAME`)
 
     @classmethod
     def from_config(
@@ -69,6 +74,7 @@ class BuildOptions:
             cache_to=tuple(settings.cache_to if cache_to is None else cache_to),
             cache_registry=cache_registry or settings.cache_registry,
             push=settings.push,
+            builder=settings.builder,
             layout_refs=layout_refs,
         )
 
@@ -177,7 +183,7 @@ class ImageBuilder:
             hits, steps = _cache_stats(backend, log)
             # The names and meanings timing/analysis.py reads: any hit at all, and the counts.
             span.set(cache_hit=hits > 0, cache_hits=hits, cache_steps=steps, image_size=facts.size)
-            pushed_to = self._push(service) if self._options.push and self._options.cache_registry else None
+            pushed_to = self._push(service) if self._pushes(service.name) else None
         seconds = time.monotonic() - started
         self._progress.step(name, f"built in {seconds:.1f} s (cache {hits}/{steps} steps)")
         return BuiltImage(name, service.ref, facts.image_id, facts.size, "built", backend, seconds,
@@ -222,6 +228,7 @@ class ImageBuilder:
                 cache_from=self._options.cache_from,
                 cache_to=self._options.cache_to,
                 cache_scope=service.name,  # one cache per service (adapters/buildkit_cache.py)
+                builder=self._options.builder,
             )
             if backend == "buildkit-buildx":  # a container builder gets FROM images as OCI layouts
                 layouts = self._dependency_layouts()
@@ -234,6 +241,10 @@ class ImageBuilder:
             )
         except BuildStepFailure as exc:
             raise BuildFailed(BuildFailure(service.name, exc.step, exc.message, tuple(exc.log[-LOG_TAIL:]))) from exc
+
+    def _pushes(self, name: str) -> bool:
+        options = self._options
+        return bool(options.push and options.cache_registry and (options.push_only is None or name in options.push_only))
 
     def _push(self, service: ServicePlan) -> str:
         target = f"{self._options.cache_registry}/{service.image}:{service.tag}"
@@ -258,9 +269,11 @@ class ImageBuilder:
 
     def _choose_backend(self) -> Backend:
         wanted = self._options.backend
+        flavor = buildkit.detect_flavor(self._runner, self._options.docker_cli) if wanted != "engine" else None
+        if self._options.builder and flavor != "buildx":  # refused, never silently built elsewhere
+            raise buildkit.builder_needs_buildx(self._options.builder)
         if wanted == "engine":
             return "engine"
-        flavor = buildkit.detect_flavor(self._runner, self._options.docker_cli)
         if flavor is not None:
             return "buildkit-buildx" if flavor == "buildx" else "buildkit-classic"
         if wanted == "buildkit":

@@ -244,6 +244,15 @@ def _push(
     attrs = {"node": where, "load_mode": "registry", "image_size": facts.size, "bytes_moved": 0}
     try:
         with recorder.span(f"load {image.service} → {where}", "load", service=image.service, **attrs) as span:
+            held = client.manifest(repo, tag)
+            if held is not None and held.config_digest == facts.image_id:
+                # The registry already serves this very image under this tag (another runner pushed
+                # it): pushing again would move nothing and rewrite the tag for no reason.
+                span.skip("tag already in the registry")
+                progress.step(image.service, f"{target} already in the registry (nothing pushed)")
+                node = NodeResult(where, "present", 0, time.monotonic() - started)
+                return LoadResult(image.service, facts.ref, registry.chart_ref(facts.ref), "registry",
+                                  f"{reason}; tag already in the registry", facts.size, (node,))  # fmt: skip
             before = client.known_layers(repo)
             # Docker's image ID is the config blob's digest, so this says whether the push sends it.
             config_known = client.has_blob(repo, facts.image_id)

@@ -62,6 +62,8 @@ def test_a_namespace_envctl_does_not_own_is_refused_unless_adopted(namespaces, s
     assert entry.action == "adopt"
     labels = shared_api.get("v1/namespaces", None, "team-db")["metadata"]["labels"]
     assert labels["team"] == "db" and labels["app.kubernetes.io/managed-by"] == "envctl"
+    notes = shared_api.get("v1/namespaces", None, "team-db")["metadata"]["annotations"]
+    assert notes["envctl.dev/adopted-at"] == "2026-12-01T06:00:00Z"  # so gc and down never delete it
     again = ensure_release_namespace(namespaces, "team-db", OWNER, ttl_seconds=DAY, now=T0)
     assert again.action == "refresh"  # adopted once, ours from then on
 
@@ -101,6 +103,13 @@ def ns(name: str, *, managed: bool = True, expires: str | None = None, last_up: 
 def test_gc_decisions(namespace: NamespaceInfo, older_than: float | None, delete: bool, reason: str):
     [decision] = plan_gc([namespace], T0, older_than_seconds=older_than)
     assert decision.delete is delete and reason in decision.reason
+
+
+def test_gc_never_deletes_an_adopted_namespace():
+    adopted = ns("team-db", expires="2020-01-01T00:00:00Z")
+    adopted.annotations["envctl.dev/adopted-at"] = "2019-01-01T00:00:00Z"
+    [decision] = plan_gc([adopted], T0, older_than_seconds=1.0)
+    assert not decision.delete and "adopted" in decision.reason
 
 
 def test_gc_never_lists_a_namespace_envctl_does_not_manage():

@@ -64,13 +64,3 @@ def test_bad_shared_settings_name_the_key(tmp_path: Path, cluster: dict | None, 
     assert message in caught.value.message
     assert caught.value.hint
 
-
-def test_up_refuses_an_existing_cluster_it_cannot_drive_yet(tmp_path: Path):
-    import subprocess
-    import sys
-
-    path = write(tmp_path, cluster={"provider": "existing", "registry": {"use": "127.0.0.1:5999", "create": False}})
-    done = subprocess.run([sys.executable, "-m", "envctl", "--config", str(path), "up"], capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
-    assert done.returncode == 10 and "provider: existing is not built yet" in done.stderr
-    assert not (tmp_path / ".envctl").exists()  # refused before anything was made
