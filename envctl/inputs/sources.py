@@ -146,7 +146,7 @@ class SourceResolver:
 
     def _copy(self, top: str, strip: int, rules: IgnoreRules, entries: dict[str, str]) -> bool:
         """Add what copying ``top`` brings; False when it does not exist or is excluded."""
-        if top and rules.excluded(top[strip:]):
+        if top[strip:] and rules.excluded(top[strip:]):  # the context itself is never excluded
             return False
         snapshot = self.snapshot
         if top in self.index:
@@ -192,9 +192,10 @@ def _ignored_by_git(snapshot: Snapshot, path: str) -> list[str]:
         return []
     full = root / path
     real_root = os.path.realpath(root)
-    if not os.path.realpath(full).startswith(real_root + os.sep):
+    real = os.path.realpath(full)
+    if real != real_root and not real.startswith(real_root + os.sep):
         if full.is_symlink() or os.path.lexists(full):
-            raise _outside(path, os.path.realpath(full), "")
+            raise _outside(path, real, "")
         return []
     if full.is_file():
         found = [path]

@@ -71,14 +71,19 @@ def commit_all(root: Path, message: str) -> str:
     return git(root, "rev-parse", "HEAD").strip()
 
 
-@pytest.fixture
-def monorepo(tmp_path: Path) -> Path:
-    """A committed git monorepo (tag `v1` = first commit)."""
-    root = tmp_path / "mono"
-    root.mkdir()
+def init_repo(root: Path) -> Path:
+    """A new, empty git repository (branch main) at ``root``, with a committer identity."""
+    root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "t@example.invalid")
     git(root, "config", "user.name", "t")
+    return root
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """A committed git monorepo (tag `v1` = first commit)."""
+    root = init_repo(tmp_path / "mono")
     write_files(root, MONOREPO)
     commit_all(root, "initial")
     git(root, "tag", "v1")

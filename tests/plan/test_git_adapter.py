@@ -9,7 +9,7 @@ from typing import Any
 
 from envctl.adapters.git import Git, IndexEntry, StatusEntry
 from envctl.adapters.process import CompletedCommand, SubprocessRunner
-from tests.plan.conftest import commit_all, git
+from tests.plan.conftest import commit_all, git, init_repo
 
 
 class RecordingRunner(SubprocessRunner):
@@ -25,11 +25,8 @@ class RecordingRunner(SubprocessRunner):
 
 
 def _repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
+    root = init_repo(tmp_path / "repo")
     (root / "sub/dir").mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "t@example.invalid")
-    git(root, "config", "user.name", "t")
     (root / "sub/dir/a b.txt").write_text("a\n")
     (root / "sub/run.sh").write_text("echo\n")
     (root / "sub/run.sh").chmod(0o755)

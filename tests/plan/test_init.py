@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from envctl.config import load_config
-from tests.plan.conftest import git
+from tests.plan.conftest import git, init_repo
 
 
 def test_init_discovers_services_and_contexts(monorepo: Path, run_envctl, plan_json) -> None:
@@ -103,11 +103,7 @@ MONOREPO_WITH_TEMPLATES = {
 def test_init_then_plan_on_a_monorepo_with_templates_and_duplicates(tmp_path: Path, run_envctl, plan_json) -> None:
     from tests.plan.conftest import commit_all, write_files
 
-    root = tmp_path / "mono"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "t@example.invalid")
-    git(root, "config", "user.name", "t")
+    root = init_repo(tmp_path / "mono")
     write_files(root, {"README.md": "# mono\n"})
     commit_all(root, "start")
     write_files(root, MONOREPO_WITH_TEMPLATES)

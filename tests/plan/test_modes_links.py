@@ -18,7 +18,7 @@ from envctl.config import EnvConfig
 from envctl.errors import InputError
 from envctl.inputs.gitstate import snapshot_at_ref, snapshot_filesystem, snapshot_worktree
 from envctl.inputs.scan import scan_services
-from tests.plan.conftest import commit_all, git, write_files
+from tests.plan.conftest import commit_all, init_repo, write_files
 
 
 def _config(dockerfile: str = "svc/Dockerfile", context: str = ".") -> EnvConfig:
@@ -29,11 +29,7 @@ def _config(dockerfile: str = "svc/Dockerfile", context: str = ".") -> EnvConfig
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "t@example.invalid")
-    git(root, "config", "user.name", "t")
+    root = init_repo(tmp_path / "ws")
     write_files(root, {
         "svc/Dockerfile": "FROM scratch\nCOPY app /app\nCOPY run.sh /\n",
         "app/main.py": "print(1)\n",
@@ -171,3 +167,12 @@ def test_extra_inputs_globs(repo: Path) -> None:
     assert fingerprint(repo, config("[z-a]*")) == fingerprint(repo, config("nothing-matches"))
     with pytest.raises(InputError, match="extra_inputs pattern '\\[': syntax error in pattern"):
         fingerprint(repo, config("["))
+
+
+def test_an_all_excluding_ignore_file_in_a_sub_context(repo: Path) -> None:
+    (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY . /x\n")
+    (repo / "svc/.dockerignore").write_text("*\n")
+    config = _config(context="svc")
+    before = fingerprint(repo, config)  # BuildKit builds it (the context itself is never excluded)
+    (repo / "svc/new.txt").write_text("excluded\n")
+    assert fingerprint(repo, config) == before
