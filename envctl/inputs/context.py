@@ -72,6 +72,12 @@ class IgnoreRules:
         return hit
 
 
+    def sent(self, folder: str) -> bool:
+        """Is the folder sent with the context: not excluded, or excluded with an exception that
+        may re-include something under it (BuildKit then sends the folder itself)."""
+        return not self.excluded(folder) or self._matcher.exceptions_under(folder)
+
+
 def _line_of(text: str, pattern: str) -> str:
     for number, raw in enumerate(text.split("\n"), 1):
         if read_ignore_file(raw) == [pattern]:

@@ -156,6 +156,13 @@ class PatternMatcher:
                 matched = not pattern.exclusion
         return matched
 
+    def exceptions_under(self, folder: str) -> bool:
+        """Could an exception (``!pattern``) re-include something under ``folder``? BuildKit's context
+        walk then still enters the excluded folder and sends it (fsutil's walker: an exception whose
+        text starts with ``folder/``)."""
+        prefix = folder + "/"
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)
+
     def _covers(self, index: int, folder: str) -> bool:
         """Does pattern ``index`` match ``folder`` or one of its parents? (memoised: many files share
         a folder, and this is what makes matching a large context cheap)"""

@@ -146,8 +146,8 @@ class SourceResolver:
 
     def _copy(self, top: str, strip: int, rules: IgnoreRules, entries: dict[str, str]) -> bool:
         """Add what copying ``top`` brings; False when it does not exist or is excluded."""
-        if top[strip:] and rules.excluded(top[strip:]):  # the context itself is never excluded
-            return False
+        if top[strip:] and rules.excluded(top[strip:]) and not (top not in self.index and rules.sent(top[strip:])):
+            return False  # the context itself is never excluded; a folder with exceptions under it is sent
         snapshot = self.snapshot
         if top in self.index:
             if snapshot.mode(top) == MODE_SYMLINK:  # a dangling or looping link: BuildKit fails on it too
@@ -179,7 +179,7 @@ class SourceResolver:
                     cut = path.rfind("/", 0, cut)
                 cut = path.rfind("/")
         for folder in every:
-            if folder in holding or not rules.excluded(folder[strip:-1]):
+            if folder in holding or rules.sent(folder[strip:-1]):
                 entries[folder] = FOLDER
         return True
 

@@ -176,3 +176,15 @@ def test_an_all_excluding_ignore_file_in_a_sub_context(repo: Path) -> None:
     before = fingerprint(repo, config)  # BuildKit builds it (the context itself is never excluded)
     (repo / "svc/new.txt").write_text("excluded\n")
     assert fingerprint(repo, config) == before
+
+
+def test_an_excluded_folder_with_an_exception_under_it_is_still_sent(repo: Path) -> None:
+    """Found by the differential test (seed 1843013397): `!app/keep.txt` then `app` in .dockerignore,
+    COPY app: BuildKit sends the folder (its walker enters it for the exception) and builds."""
+    (repo / ".dockerignore").write_text("!app/keep.txt\napp\n")
+    before = fingerprint(repo)
+    (repo / "app/main.py").write_text("excluded\n")
+    assert fingerprint(repo) == before
+    (repo / ".dockerignore").write_text("app\n")
+    with pytest.raises(InputError, match="it is excluded by .dockerignore"):
+        fingerprint(repo)
