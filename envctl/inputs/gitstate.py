@@ -155,9 +155,16 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None =
             modes[path] = None
         elif code[1] == "D":
             blobs.pop(path, None)
-    # an untracked folder with no untracked file under it holds only (empty) folders
-    empty = tuple(folder for folder in folders.result() if not any(p.startswith(folder) for p in untracked))
-    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), root, modes, empty)
+    # an untracked folder with no untracked file under it holds only (empty) folders; git names only
+    # the top one, so its innermost folders are listed from disk (a folder added inside it changes
+    # the image)
+    empty: list[str] = []
+    for folder in folders.result():
+        if not any(p.startswith(folder) for p in untracked):
+            for current, dirs, _files in os.walk(root / folder):
+                if not dirs:
+                    empty.append(Path(current).relative_to(root).as_posix() + "/")
+    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), root, modes, tuple(empty))
 
 
 class _Background(Generic[T]):

@@ -188,3 +188,15 @@ def test_an_excluded_folder_with_an_exception_under_it_is_still_sent(repo: Path)
     (repo / ".dockerignore").write_text("app\n")
     with pytest.raises(InputError, match="it is excluded by .dockerignore"):
         fingerprint(repo)
+
+
+def test_folders_inside_an_empty_folder_tree(repo: Path) -> None:
+    """Found by the differential test (seeds 20261201, 3241158266): git reports only the top of an
+    untracked tree of empty folders, BuildKit copies every folder of it."""
+    (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY tree /t\n")
+    (repo / "tree/empty").mkdir(parents=True)
+    before = fingerprint(repo)
+    (repo / "tree/new").mkdir()
+    assert fingerprint(repo) != before
+    (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY tree/empty /t\n")
+    fingerprint(repo)  # a nested empty folder is a source BuildKit copies
