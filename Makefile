@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_images.py
 	$(BIN)/python scripts/bench_wait.py
 	$(BIN)/python scripts/bench_pipeline.py --json .envctl/bench-pipeline.json
+	$(BIN)/python scripts/bench_seed.py --json .envctl/bench-seed.json
 
 clean:
 	rm -rf $(VENV) .envctl .pytest_cache
