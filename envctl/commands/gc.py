@@ -55,14 +55,13 @@ def command(
     require_choice("--output", output_format, _OUTPUTS, "a gc format")
     seconds = _duration(older_than)
     state: AppState = ctx.obj
-    from envctl.adapters.kube import connect
     from envctl.adapters.kube_namespaces import NamespaceApi
     from envctl.kube_target import resolve_kube_target
     from envctl.ownership import plan_gc
 
     ws = state.workspace
     target = resolve_kube_target(state.config, ws.root, ws.kubeconfig, state.environ, context=context)
-    api_client = connect(target.kubeconfig, context=target.context)
+    api_client = state.kube(target.kubeconfig, context=target.context)
     namespaces = NamespaceApi(api_client)
     now = datetime.datetime.now(datetime.UTC)
     decisions = plan_gc(_answer(target, namespaces.list_managed), now, older_than_seconds=seconds)
@@ -157,15 +156,11 @@ class _Collector:
     def _uninstall(self, decision: GcDecision) -> str:
         if decision.release is None:
             return ""
-        from envctl.adapters.helm import Helm, run_sync
+        from envctl.adapters.helm import run_sync
 
         if self._helm is None:
-            self._helm = Helm.open(
-                self._state.runner,
-                self._target.kubeconfig,
-                timeout="300s",
-                progress=output.ConsoleProgress(),
-                context=self._target.context,
+            self._helm = self._state.helm(
+                self._target.kubeconfig, progress=output.ConsoleProgress(), context=self._target.context
             )
         removed = run_sync(self._helm.uninstall(decision.release, decision.namespace))
         return f"release {decision.release} rev {removed.revision} uninstalled, " if removed is not None else ""
