@@ -37,22 +37,22 @@ class AccessAnswer:
 
 def required_access(kinds: list[str]) -> list[AccessNeed]:
     """Every verb envctl uses, with why (``kinds``: what the chart renders)."""
-    needs = [AccessNeed(v, "", "namespaces", False, "create, refresh and gc namespaces")
+    needs = [AccessNeed(v, "", "namespaces", namespaced=False, why="create, refresh and gc namespaces")
              for v in ("get", "list", "create", "patch", "delete")]  # fmt: skip
     needs += [
-        AccessNeed(v, "coordination.k8s.io", "leases", True, "the cluster-wide lock")
+        AccessNeed(v, "coordination.k8s.io", "leases", namespaced=True, why="the cluster-wide lock")
         for v in ("get", "create", "patch")
     ]
     needs += [
-        AccessNeed(v, "", "secrets", True, "helm's release records")
+        AccessNeed(v, "", "secrets", namespaced=True, why="helm's release records")
         for v in ("get", "list", "create", "update", "delete")
     ]
-    needs += [AccessNeed(v, "", "pods", True, "waiting for readiness") for v in ("list", "watch")]
+    needs += [AccessNeed(v, "", "pods", namespaced=True, why="waiting for readiness") for v in ("list", "watch")]
     for kind in kinds:
         if kind in KINDS:
             group, resource = KINDS[kind]
             needs += [
-                AccessNeed(v, group, resource, True, f"the chart's {kind}s")
+                AccessNeed(v, group, resource, namespaced=True, why=f"the chart's {kind}s")
                 for v in ("get", "create", "patch", "delete")
             ]
     return needs

@@ -6,6 +6,7 @@ Each command lives in ``envctl/commands/<verb>.py`` (parse options → ask the c
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,7 +45,7 @@ def _global(
         typer.Option("--config", "-c", help="envctl.yaml to use (default: ./envctl.yaml, then parent folders)."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show commands run and tracebacks.")] = False,
-    version: Annotated[
+    version: Annotated[  # noqa: ARG001 - handled by its eager callback, _version
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
@@ -103,7 +104,7 @@ _SWITCH_WORDS = frozenset({"true", "false", "yes", "no"})
 def _refuse_values_given_to_switches(args: list[str]) -> None:
     """``init --force true``: a switch takes no value, so ``true`` would silently become the next
     argument (init's PATH). Refuse it, naming the switch, before anything runs."""
-    suspects = [(flag, word) for flag, word in zip(args, args[1:], strict=False)
+    suspects = [(flag, word) for flag, word in itertools.pairwise(args)
                 if flag.startswith("-") and word.lower() in _SWITCH_WORDS]  # fmt: skip
     if not suspects:
         return  # the common case pays nothing: the command tree below is built only when needed
@@ -112,7 +113,12 @@ def _refuse_values_given_to_switches(args: list[str]) -> None:
     verb = next((arg for arg in args if not arg.startswith("-")), None)
     if isinstance(group, TyperGroup) and verb is not None and verb in group.commands:
         params += group.commands[verb].params
-    switches = {name for p in params if isinstance(p, TyperOption) and p.is_flag for name in (*p.opts, *p.secondary_opts)}
+    switches = {
+        name
+        for p in params
+        if isinstance(p, TyperOption) and p.is_flag
+        for name in (*p.opts, *p.secondary_opts)
+    }
     for flag, word in suspects:
         if flag in switches:
             msg = f"{flag} is a switch and takes no value; {word!r} would be read as the next argument"

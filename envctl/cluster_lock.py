@@ -23,7 +23,7 @@ How it behaves (the rules client-go's leader election follows):
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 import os
 import secrets
 import socket
@@ -73,8 +73,8 @@ class Holder:
         return {key: value for key, value in found.items() if value}
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class ClusterLock:

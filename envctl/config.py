@@ -66,7 +66,7 @@ class RegistrySpec(_Model):
     are unused. With provider existing, ``use`` is the HOST:PORT of the registry the cluster pulls from.
     """
 
-    create: bool = Field(True, description="let k3d create the registry container with the cluster")
+    create: bool = Field(default=True, description="let k3d create the registry container with the cluster")
     name: Annotated[str, Field(pattern=_DNS_LABEL)] = Field(
         "envctl-registry", description="the created registry's container name (k3d uses it as given)"
     )
@@ -271,7 +271,8 @@ def _check_containment(path: Path, config: EnvConfig) -> None:
         try:
             resolve_inside(path.parent, relative, what)
         except InputError as exc:
-            raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
+            msg = f"{path}: {exc.message}"
+            raise ConfigError(msg, hint=exc.hint) from None
 
 
 def _valid_reference(value: str) -> str:

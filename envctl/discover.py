@@ -43,6 +43,7 @@ GENERIC_FOLDERS = frozenset({
     "dist", "infra", "ops", "packaging", "main", "server", "service", "services", "svc", "code", "project",
 })
 # Trees that hold other people's Dockerfiles, not this workspace's services.
+_SHOWN = 3  # COPY sources named in a reason; the rest are counted
 _VENDORED = frozenset({"vendor", "third_party", "third-party", "node_modules", ".venv", "venv", "site-packages"})
 _DOCKERFILE = re.compile(r"^(?:Dockerfile(?:\.[A-Za-z0-9_-]+)?|[A-Za-z0-9_-]+\.Dockerfile)$")
 
@@ -143,7 +144,7 @@ def _infer_context(dockerfile: str, text: str, index: PathIndex) -> tuple[str, s
         return own or ".", "its own folder (it copies nothing from a context)"
     from_root = [s for s in sources if index.match("", s)]
     from_own = [s for s in sources if index.match(own, s)]
-    shown = ", ".join(sources[:3]) + (f" (+{len(sources) - 3} more)" if len(sources) > 3 else "")
+    shown = ", ".join(sources[:_SHOWN]) + (f" (+{len(sources) - _SHOWN} more)" if len(sources) > _SHOWN else "")
     if len(from_root) == len(sources) and (own == "" or len(from_own) < len(sources)):
         return ".", f"the workspace root: every COPY source exists from there ({shown})"
     if len(from_own) == len(sources):

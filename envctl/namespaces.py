@@ -5,7 +5,7 @@ The decisions are ``ownership.py``'s; this module applies them through ``adapter
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,10 +48,10 @@ def ensure_release_namespace(
     *,
     ttl_seconds: float,
     adopt: bool = False,
-    now: datetime.datetime | None = None,
+    now: dt.datetime | None = None,
 ) -> NamespaceEntry:
     """Create, refresh or (with ``adopt``) take over ``name``; ``ClusterError`` (exit 8) when refused."""
-    when = now or datetime.datetime.now(datetime.UTC)
+    when = now or dt.datetime.now(dt.UTC)
     for _attempt in range(2):  # a create lost to a racing run is read again once
         existing = store.read(name)
         try:

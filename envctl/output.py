@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -111,7 +111,7 @@ def traceback() -> None:
 class ConsoleProgress:
     """Progress on stderr as plain lines (CI logs, pipes): one line per step; tool output with --verbose."""
 
-    def __enter__(self) -> ConsoleProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -135,7 +135,7 @@ class LiveProgress(ConsoleProgress):
         self._lock = threading.Lock()
         self._live = Live(self._table(), console=_console("stderr"), refresh_per_second=8, transient=True)
 
-    def __enter__(self) -> LiveProgress:
+    def __enter__(self) -> Self:
         self._live.start()
         return self
 

@@ -15,7 +15,7 @@ Timestamps are RFC 3339 UTC strings (``2026-12-01T06:00:00Z``), readable in ``ku
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -75,19 +75,19 @@ class NamespaceInfo:
         return "ours" if self.labels.get(LABELS["workspace"]) == workspace else "other-workspace"
 
 
-def format_time(when: datetime.datetime) -> str:
-    return when.astimezone(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def format_time(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def parse_time(text: str | None) -> datetime.datetime | None:
+def parse_time(text: str | None) -> dt.datetime | None:
     """An annotation's time, or None when absent or unreadable (a hand-edited annotation)."""
     if not text:
         return None
     try:
-        parsed = datetime.datetime.fromisoformat(text)
+        parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.UTC)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def owner_labels(owner: Owner) -> dict[str, str]:
@@ -99,11 +99,11 @@ def owner_labels(owner: Owner) -> dict[str, str]:
     return labels
 
 
-def stamp(owner: Owner, now: datetime.datetime, ttl_seconds: float, *, created: bool) -> dict[str, str]:
+def stamp(owner: Owner, now: dt.datetime, ttl_seconds: float, *, created: bool) -> dict[str, str]:
     """The annotations an ``up`` writes: ``last-up`` and ``expires-at`` always, ``created-at`` on creation."""
     stamped = {
         ANNOTATIONS["last_up"]: format_time(now),
-        ANNOTATIONS["expires_at"]: format_time(now + datetime.timedelta(seconds=ttl_seconds)),
+        ANNOTATIONS["expires_at"]: format_time(now + dt.timedelta(seconds=ttl_seconds)),
         ANNOTATIONS["release"]: owner.release,
     }
     if created:
@@ -154,7 +154,7 @@ class GcDecision:
 
 
 def plan_gc(
-    namespaces: list[NamespaceInfo], now: datetime.datetime, *, older_than_seconds: float | None = None
+    namespaces: list[NamespaceInfo], now: dt.datetime, *, older_than_seconds: float | None = None
 ) -> list[GcDecision]:
     """A decision for each envctl-managed namespace (any workspace); others are not even listed.
 

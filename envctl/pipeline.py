@@ -358,19 +358,20 @@ class _Unbound:
     def ensure(self) -> ClusterInfo:
         _never()
 
-    def build(self, service: ServicePlan, dependency_args: Mapping[str, str]) -> BuiltImage:
+    # The phases' Protocol signatures; the arguments are never read.
+    def build(self, service: ServicePlan, dependency_args: Mapping[str, str]) -> BuiltImage:  # noqa: ARG002
         _never()
 
-    def pull(self, ref: str) -> BuiltImage:
+    def pull(self, ref: str) -> BuiltImage:  # noqa: ARG002
         _never()
 
-    def load(self, image: BuiltImage, cluster: ClusterInfo) -> LoadResult:
+    def load(self, image: BuiltImage, cluster: ClusterInfo) -> LoadResult:  # noqa: ARG002
         _never()
 
-    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
+    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002
         _never()
 
-    def wait(self, cluster: ClusterInfo) -> WaitResult:
+    def wait(self, cluster: ClusterInfo) -> WaitResult:  # noqa: ARG002
         _never()
 
 

@@ -156,13 +156,15 @@ def make_plan(
         fingerprint = current.fingerprints[name]
         ref = f"{images[name]}:{tag_for(fingerprint)}"
         if base is not None:
-            changed, changed_inputs, why = _compare(item, fingerprint, base, name, base_ref or "", current)
+            changed, changed_inputs, why = _compare(
+                item, fingerprint, base, name, base_ref=base_ref or "", current=current
+            )
         elif facts.local is not None:
             changed, changed_inputs = ref not in facts.local, ()
             why = f"image {ref} not built yet" if changed else ""
         else:
             changed, changed_inputs, why = True, (), f"local images could not be checked ({facts.note})"
-        action, reason = _decide(ref, changed, why, facts, changed_only, base_ref)
+        action, reason = _decide(ref, why, facts, changed=changed, changed_only=changed_only, base_ref=base_ref)
         planned.append(ServicePlan(
             name=name, image=images[name], tag=tag_for(fingerprint), fingerprint=fingerprint,
             action=action, reason=reason, changed=changed, changed_inputs=changed_inputs,
@@ -180,7 +182,7 @@ def make_plan(
     )
 
 
-def _decide(ref: str, changed: bool, why: str, facts: ImageFacts, changed_only: bool,
+def _decide(ref: str, why: str, facts: ImageFacts, *, changed: bool, changed_only: bool,
             base_ref: str | None) -> tuple[Action, str]:
     """Skip what exists, pull what the cache holds, build the rest: an image that exists nowhere is
     built even when unchanged (--changed-only skips it only when the local store cannot be asked)."""
@@ -199,7 +201,7 @@ def _decide(ref: str, changed: bool, why: str, facts: ImageFacts, changed_only: 
     return "build", why
 
 
-def _compare(item: ServiceInputs, fingerprint: str, base: Scan, name: str, base_ref: str,
+def _compare(item: ServiceInputs, fingerprint: str, base: Scan, name: str, *, base_ref: str,
              current: Scan) -> tuple[bool, tuple[str, ...], str]:
     if name in base.unbuildable:
         return True, (item.dockerfile,), f"not buildable at {base_ref} ({base.unbuildable[name]})"

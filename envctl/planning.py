@@ -68,7 +68,7 @@ def plan_workspace(
         chart = chart_changed(current, then, config.release.chart, config.release.values)
     images = {name: spec.image for name, spec in config.services.items()}
     if facts is None:
-        assert lookup is not None  # started above whenever facts were not given
+        assert lookup is not None  # noqa: S101 - started above whenever facts were not given
         lookup.join()
         local, note = looked_up[0] if looked_up else (None, "the local image lookup failed")
         cached, registry_note = (

@@ -109,7 +109,8 @@ def rbac_manifests(
         "kind": "ClusterRole",
         "metadata": {"name": CI_ROLE, "labels": {MANAGED_BY[0]: MANAGED_BY[1]}},
         "rules": [
-            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+            {"apiGroups": [""], "resources": ["namespaces"],
+             "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["get", "create"]},
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"],
              "resourceNames": [RELEASE_ROLE]},
@@ -123,6 +124,7 @@ def rbac_manifests(
         "subjects": [subject],
     }
     policy_name = f"envctl-{base}-namespaces"
+    not_namespaces = 'request.resource.resource != "namespaces"'
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
@@ -137,13 +139,17 @@ def rbac_manifests(
                      "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["rolebindings"]},
                 ]
             },
-            "matchConditions": [{"name": "envctl-service-account", "expression": f'request.userInfo.username == "{user}"'}],
+            "matchConditions": [
+                {"name": "envctl-service-account", "expression": f'request.userInfo.username == "{user}"'},
+            ],
             "validations": [
-                {"expression": f'request.resource.resource != "namespaces" || request.operation != "CREATE" || {_owned("object", prefix)}',
-                 "message": f"envctl may only create namespaces named {prefix}* labelled {MANAGED_BY[0]}={MANAGED_BY[1]}"},
-                {"expression": f'request.resource.resource != "namespaces" || request.operation == "CREATE" || {_owned("oldObject", prefix)}',
+                {"expression": f'{not_namespaces} || request.operation != "CREATE" || {_owned("object", prefix)}',
+                 "message": f"envctl may only create namespaces named {prefix}* "
+                            f"labelled {MANAGED_BY[0]}={MANAGED_BY[1]}"},
+                {"expression": f'{not_namespaces} || request.operation == "CREATE" || {_owned("oldObject", prefix)}',
                  "message": f"envctl may only change or delete namespaces named {prefix}* it created"},
-                {"expression": f'request.resource.resource != "rolebindings" || ({_owned("namespaceObject", prefix)} && '
+                {"expression": f'request.resource.resource != "rolebindings" || '
+                               f'({_owned("namespaceObject", prefix)} && '
                                f'(request.operation == "DELETE" || object.roleRef.name == "{RELEASE_ROLE}"))',
                  "message": f"envctl may only bind {RELEASE_ROLE}, and only in its own {prefix}* namespaces"},
             ],

@@ -50,7 +50,7 @@ class _BoundedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:  # noqa: FBT001, FBT002 - PyYAML's signature
         seen: dict[tuple[str, str], Node] = {}
         for key_node, _ in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
@@ -130,7 +130,11 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     where = f" line {mark.line + 1} column {mark.column + 1}:" if mark else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if isinstance(exc, yaml.reader.ReaderError):
-        problem = f"character U+{exc.character:04X} is not allowed in YAML" if isinstance(exc.character, int) else str(exc)
+        problem = (
+            f"character U+{exc.character:04X} is not allowed in YAML"
+            if isinstance(exc.character, int)
+            else str(exc)
+        )
         where = f" offset {exc.position}:"
     kind = "malformed YAML" if not isinstance(exc, ConstructorError | ComposerError) else "refused YAML"
     return f"{path}:{where} {kind}: {problem}"

@@ -91,7 +91,8 @@ class TaskContext:
 
     def raise_if_cancelled(self) -> None:
         if self.cancel_event.is_set():
-            raise Cancelled(f"{self.task.id} cancelled")
+            msg = f"{self.task.id} cancelled"
+            raise Cancelled(msg)
 
     @property
     def edge_attrs(self) -> dict[str, object]:
@@ -280,7 +281,8 @@ class Scheduler:
             except Exception as exc:
                 if self._interrupted.is_set() and not isinstance(exc, Cancelled):
                     # Its child was stopped by on_cancel: the failure is the interruption's doing.
-                    raise Cancelled(f"{task.id} interrupted") from exc
+                    msg = f"{task.id} interrupted"
+                    raise Cancelled(msg) from exc
                 raise
         return value, "skipped" if handle.skipped else "ok"
 

@@ -27,30 +27,31 @@ def shared_cluster_checks(state: AppState) -> list[Check]:
         api_client = state.kube(target.kubeconfig)
         version = api_version(api_client, target.describe())
     except EnvctlError as exc:
-        return [Check("cluster", "fail", exc.message, True, exc.hint)]
-    checks.append(Check("cluster", "ok", f"existing cluster {target.describe()} answers ({version})", True))
+        return [Check("cluster", "fail", exc.message, required=True, fix=exc.hint)]
+    checks.append(Check("cluster", "ok", f"existing cluster {target.describe()} answers ({version})", required=True))
     registry = state.shared_registry or "?"
     if state.registry(registry).available():
-        checks.append(Check("registry", "ok", f"{registry} answers", True))
+        checks.append(Check("registry", "ok", f"{registry} answers", required=True))
     else:
-        checks.append(Check("registry", "fail", f"{registry} does not answer", True,
-                            "check cluster.registry.use in envctl.yaml and `docker login` to it"))  # fmt: skip
+        checks.append(Check("registry", "fail", f"{registry} does not answer", required=True,
+                            fix="check cluster.registry.use in envctl.yaml and `docker login` to it"))  # fmt: skip
     try:
         namespace = state.release_target().namespace
     except EnvctlError as exc:
-        checks.append(Check("access", "skip", f"namespace unknown here: {exc.message}", False, exc.hint))
+        checks.append(Check("access", "skip", f"namespace unknown here: {exc.message}", required=False, fix=exc.hint))
         return checks
     chart = state.workspace.resolve(state.config.release.chart) / "templates"
     templates = {p.name: p.read_text(encoding="utf-8", errors="replace") for p in sorted(chart.glob("*.y*ml"))}
     try:
         answers = check_access(api_client, namespace, required_access(chart_kinds(templates)))
     except Exception as exc:  # noqa: BLE001 - an API that cannot answer SSAR: say so, do not crash doctor
-        checks.append(Check("access", "warn", f"could not ask the API ({type(exc).__name__})", False))
+        checks.append(Check("access", "warn", f"could not ask the API ({type(exc).__name__})", required=False))
         return checks
     missing = [a.need.describe() for a in answers if not a.allowed]
     if missing:
-        checks.append(Check("access", "fail", f"may not: {', '.join(missing)} (namespace {namespace})", True,
-                            "apply `envctl rbac --namespace-prefix <prefix>` as a cluster admin"))  # fmt: skip
+        checks.append(Check("access", "fail", f"may not: {', '.join(missing)} (namespace {namespace})", required=True,
+                            fix="apply `envctl rbac --namespace-prefix <prefix>` as a cluster admin"))  # fmt: skip
     else:
-        checks.append(Check("access", "ok", f"all {len(answers)} verbs envctl uses are allowed in {namespace}", True))
+        detail = f"all {len(answers)} verbs envctl uses are allowed in {namespace}"
+        checks.append(Check("access", "ok", detail, required=True))
     return checks

@@ -10,7 +10,7 @@ The decisions are ``ownership.py``'s, the lock ``cluster_lock.py``'s; this modul
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,7 +56,7 @@ def hold_for_up(
     holder: Holder,
     on_lost: Callable[[str], None] | None = None,
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
-    now: datetime.datetime | None = None,
+    now: dt.datetime | None = None,
 ) -> Iterator[HeldNamespace]:
     """Ensure the namespace is this workspace's, then hold the release's Lease for the block."""
     entry = ensure_release_namespace(
@@ -161,15 +161,17 @@ def take_down(
     name, namespace = release.name, release.namespace
     with hold_for_down(api_client, namespace, state.owner(release), wait=wait, on_wait=on_wait, holder=holder) as held:
         if held is None or held.info is None:
-            return SharedDown(namespace, name, None, False, f"namespace {namespace} does not exist")
+            note = f"namespace {namespace} does not exist"
+            return SharedDown(namespace, name, None, namespace_deleted=False, note=note)
         progress = output.ConsoleProgress()
         helm = state.helm(target.kubeconfig, progress=progress, context=target.context, create_namespace=False)
         spec = state.config.release.model_copy(update={"name": name, "namespace": namespace})
         removed = remove_release(spec, helm=helm, progress=progress, recorder=Recorder())
         revision = removed.revision if removed.action == "uninstalled" else None
         if keep_namespace:
-            return SharedDown(namespace, name, revision, False, "kept (--keep-namespace)")
+            return SharedDown(namespace, name, revision, namespace_deleted=False, note="kept (--keep-namespace)")
         if ANNOTATIONS["adopted_at"] in held.info.annotations:
-            return SharedDown(namespace, name, revision, False, "kept (adopted, not created by envctl)")
+            note = "kept (adopted, not created by envctl)"
+            return SharedDown(namespace, name, revision, namespace_deleted=False, note=note)
         deleted = NamespaceApi(api_client).delete(namespace)
     return SharedDown(namespace, name, revision, deleted, "deleted" if deleted else "already gone")

@@ -170,8 +170,5 @@ def compare_image(service: str, ref: str, deployed: ImageRef | None, *, local: b
     same_repo = deployed_repo == repository or deployed_repo.endswith("/" + repository)
     if same_repo and deployed_tag == tag:
         return ImageStatus(service, ref, "current", shown, local, "")
-    if not same_repo:
-        detail = f"deployed {shown}, inputs now {ref}"
-    else:
-        detail = f"deployed {deployed_tag}, inputs now {tag}"
+    detail = f"deployed {shown}, inputs now {ref}" if not same_repo else f"deployed {deployed_tag}, inputs now {tag}"
     return ImageStatus(service, ref, "stale", shown, local, detail)

@@ -100,8 +100,12 @@ def _cluster_status(state: AppState) -> ClusterStatus:
     if not found.running:
         return replace(known, state="stopped", note="cluster not running (stopped)", hint="run `envctl up` to start it")
     if not kubeconfig.is_file():
-        return replace(known, note=f"no kubeconfig at {kubeconfig}",
-                       hint="run `envctl up` (it writes the workspace kubeconfig)", error_code=ExitCode.CLUSTER)  # fmt: skip
+        return replace(
+            known,
+            note=f"no kubeconfig at {kubeconfig}",
+            hint="run `envctl up` (it writes the workspace kubeconfig)",
+            error_code=ExitCode.CLUSTER,
+        )
     return replace(known, kubeconfig=str(kubeconfig))
 
 

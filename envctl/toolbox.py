@@ -118,7 +118,7 @@ class AppState:
         with self._lock:
             if key not in self._made:
                 self._made[key] = make()
-            return cast(T, self._made[key])  # stored by this key's factory only
+            return cast("T", self._made[key])  # stored by this key's factory only
 
     # --- the workspace ---------------------------------------------------------------------------
     @property

@@ -31,7 +31,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.demo_world import (  # noqa: E402 - after the path is set
+from tests.support.demo_world import (
     DemoWorld,
     commit_all,
     copy_demo,

@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,9 @@ MB = 1 << 20
 
 
 # --- 1. containerd vs API ---------------------------------------------------------------------------
-def first_success(probe, started: float, stop: threading.Event, out: dict[str, float], key: str) -> None:  # type: ignore[no-untyped-def]
+def first_success(
+    probe: Callable[[], bool], started: float, stop: threading.Event, out: dict[str, float], key: str
+) -> None:
     while not stop.is_set():
         if probe():
             out[key] = time.monotonic() - started
@@ -113,9 +116,9 @@ def variants(base: str, salt: str) -> dict[str, tuple[str, dict[str, int], dict[
         ),
     }
     result: dict[str, tuple[str, dict[str, int], dict[str, float]]] = {}
-    for i, (name, (body, files, hidden)) in enumerate(shapes.items()):
+    for i, (name, (shape, files, hidden)) in enumerate(shapes.items()):
         # A second stage gets a salted step too, so its records are pruned with the rest.
-        body = body.replace(f"FROM {base}\n", f"FROM {base}\nRUN echo {salt}-{i}b >/dev/null\n")
+        body = shape.replace(f"FROM {base}\n", f"FROM {base}\nRUN echo {salt}-{i}b >/dev/null\n")
         result[name] = (f"FROM {base}\nRUN echo {salt}-{i} >/dev/null\n{body}", files, hidden)
     return result
 
@@ -126,7 +129,7 @@ def features(dockerfile: str, files: dict[str, int]) -> dict[str, float]:
             "stages": lines.count("FROM")}  # fmt: skip
 
 
-def build_once(work: Path, name: str, dockerfile: str, files: dict[str, int], tag: str) -> float:
+def build_once(work: Path, dockerfile: str, files: dict[str, int], tag: str) -> float:
     context = work / uuid.uuid4().hex[:8]
     for path, size in files.items():
         target = context / path
@@ -148,7 +151,7 @@ def fit(rows: list[dict[str, Any]], keys: list[str]) -> tuple[list[float], float
     ys = [r["seconds"] for r in rows]
     n = len(xs[0])
     a = [[sum(x[i] * x[j] for x in xs) for j in range(n)] for i in range(n)]
-    b = [sum(x[i] * y for x, y in zip(xs, ys)) for i in range(n)]
+    b = [sum(x[i] * y for x, y in zip(xs, ys, strict=False)) for i in range(n)]
     for i in range(n):  # Gauss-Jordan with a small ridge for collinear columns
         a[i][i] += 1e-9
         pivot = a[i][i]
@@ -157,12 +160,12 @@ def fit(rows: list[dict[str, Any]], keys: list[str]) -> tuple[list[float], float
         for k in range(n):
             if k != i:
                 factor = a[k][i]
-                a[k] = [vk - factor * vi for vk, vi in zip(a[k], a[i])]
+                a[k] = [vk - factor * vi for vk, vi in zip(a[k], a[i], strict=False)]
                 b[k] -= factor * b[i]
     mean = statistics.mean(ys)
-    predicted = [sum(c * v for c, v in zip(b, x)) for x in xs]
+    predicted = [sum(c * v for c, v in zip(b, x, strict=False)) for x in xs]
     total = sum((y - mean) ** 2 for y in ys) or 1.0
-    return b, 1 - sum((y - p) ** 2 for y, p in zip(ys, predicted)) / total
+    return b, 1 - sum((y - p) ** 2 for y, p in zip(ys, predicted, strict=False)) / total
 
 
 def main() -> int:
@@ -184,9 +187,10 @@ def main() -> int:
         rows: list[dict[str, Any]] = []
         for round_ in range(2):
             for name, (dockerfile, files, hidden) in variants(base, f"{prefix}-{round_}").items():
-                seconds = build_once(work, name, dockerfile, files, f"{prefix}/v:{round_}-{len(rows)}")
+                seconds = build_once(work, dockerfile, files, f"{prefix}/v:{round_}-{len(rows)}")
                 rows.append({"variant": name, "seconds": seconds, **features(dockerfile, files),
-                             "run_mb": hidden.get("run_mb", 0.0), "run_sleep": hidden.get("run_sleep", 0.0)})  # fmt: skip
+                             "run_mb": hidden.get("run_mb", 0.0),
+                             "run_sleep": hidden.get("run_sleep", 0.0)})  # fmt: skip
         static_keys = ["run_steps", "input_mb", "input_files", "stages"]
         static, r2_static = fit(rows, static_keys)
         full, r2_full = fit(rows, [*static_keys, "run_mb", "run_sleep"])
@@ -202,7 +206,7 @@ def main() -> int:
             ("static", static, r2_static, static_keys),
             ("with RUN work", full, r2_full, [*static_keys, "run_mb", "run_sleep"]),
         ):
-            terms = " + ".join(f"{c:.4f}·{k}" for c, k in zip(coefficients, ["1", *keys]))
+            terms = " + ".join(f"{c:.4f}·{k}" for c, k in zip(coefficients, ["1", *keys], strict=False))
             print(f"fit, {label}: seconds = {terms}  (R² {r2:.2f})")  # fmt: skip
         if args.json:
             args.json.write_text(json.dumps(result, indent=1))

@@ -134,10 +134,10 @@ class BenchCluster:
 class ImagesOnly:
     """Deploy and wait phases of a run that measures images only: nothing is deployed."""
 
-    def deploy(self, refs: dict[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
+    def deploy(self, refs: dict[str, ImageRef], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002 - the Protocol's
         return DeployResult("bench", "bench", 0, "skipped", "benchmark of the image phases", "", 0.0)
 
-    def wait(self, cluster: ClusterInfo) -> WaitResult:
+    def wait(self, cluster: ClusterInfo) -> WaitResult:  # noqa: ARG002 - the Protocol's
         return WaitResult("bench", "bench", 0.0, ())
 
 
@@ -173,7 +173,8 @@ class Envctl:
         tasks = make_tasks(plan, phases, values_paths, state=RunState(), wait=False)
         result = Scheduler(tasks, recorder=recorder, jobs=jobs + 1, limits={BUILD_SLOT: jobs}).run()
         if not result.ok:
-            raise SystemExit(f"envctl's run failed: {result.first_error}")
+            msg = f"envctl's run failed: {result.first_error}"
+            raise SystemExit(msg)
         seconds = time.monotonic() - started
         built = [o.value for o in result.outcomes.values() if isinstance(o.value, BuiltImage)]
         loaded = [o.value for o in result.outcomes.values() if isinstance(o.value, LoadResult)]
@@ -224,7 +225,8 @@ def main() -> int:
     results: dict[str, object] = {}
     try:
         for role in ("naive", "envctl", "big"):
-            started_nodes.append(start_node(docker, f"envctl-bench-{role}-{tag}",
+            # One at a time, each recorded before the next starts: the clean-up removes what started.
+            started_nodes.append(start_node(docker,  # noqa: PERF401 f"envctl-bench-{role}-{tag}",
                                             socket_path=f"/run/envctl-bench-{role}-{tag}/containerd.sock"))  # fmt: skip
         naive_node, envctl_node, big_node = (Node(n.name, n.socket_path) for n in started_nodes)
         registry = start_registry(work / "registry")

@@ -75,15 +75,17 @@ def build(context: Path, tag: str, marker: str, code_mb: float) -> None:
 
 
 def importer(node: NodeHandle) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([DOCKER, "exec", "-i", node.name, "ctr", "-a", node.socket_path, "-n", "k8s.io", "images",
-                             "import", "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    argv = [DOCKER, "exec", "-i", node.name, "ctr", "-a", node.socket_path, "-n", "k8s.io", "images", "import", "-"]
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def finish(load: subprocess.Popen[bytes], what: str) -> None:
-    assert load.stdin is not None and load.stderr is not None
+    assert load.stdin is not None
+    assert load.stderr is not None
     load.stdin.close()
     if load.wait():
-        raise RuntimeError(f"{what} failed: {load.stderr.read().decode(errors='replace')[-800:]}")
+        msg = f"{what} failed: {load.stderr.read().decode(errors='replace')[-800:]}"
+        raise RuntimeError(msg)
 
 
 def full_import(node: NodeHandle, ref: str) -> tuple[float, int]:
@@ -91,14 +93,16 @@ def full_import(node: NodeHandle, ref: str) -> tuple[float, int]:
     started = time.monotonic()
     save = subprocess.Popen([DOCKER, "save", ref], stdout=subprocess.PIPE)
     load = importer(node)
-    assert save.stdout is not None and load.stdin is not None
+    assert save.stdout is not None
+    assert load.stdin is not None
     moved = 0
     while chunk := save.stdout.read(MB):
         load.stdin.write(chunk)
         moved += len(chunk)
     finish(load, f"full import of {ref}")
     if save.wait():
-        raise RuntimeError(f"docker save {ref} failed")
+        msg = f"docker save {ref} failed"
+        raise RuntimeError(msg)
     return time.monotonic() - started, moved
 
 
@@ -128,7 +132,7 @@ def ingest_import(node: NodeHandle, ref: str, work: Path) -> tuple[float, int]:
     with tarfile.open(archive) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())[0]  # type: ignore[union-attr]
         diff_ids = json.loads(tar.extractfile(manifest["Config"]).read())["rootfs"]["diff_ids"]  # type: ignore[union-attr]
-        for path, diff_id in zip(manifest["Layers"], diff_ids):
+        for path, diff_id in zip(manifest["Layers"], diff_ids, strict=False):
             if diff_id in held:
                 continue
             member = tar.getmember(path)
@@ -137,7 +141,8 @@ def ingest_import(node: NodeHandle, ref: str, work: Path) -> tuple[float, int]:
                                        diff_id, f"envctl-ingest-{diff_id[7:19]}"], stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
             source = tar.extractfile(member)
-            assert source is not None and ingest.stdin is not None
+            assert source is not None
+            assert ingest.stdin is not None
             while chunk := source.read(MB):
                 ingest.stdin.write(chunk)
             finish(ingest, f"ctr content ingest {diff_id}")
@@ -159,7 +164,7 @@ def partial_docker_archive(node: NodeHandle, ref: str, work: Path) -> str:
     with tarfile.open(archive) as src, tarfile.open(fileobj=out, mode="w") as dst:
         manifest = json.loads(src.extractfile("manifest.json").read())[0]  # type: ignore[union-attr]
         diff_ids = json.loads(src.extractfile(manifest["Config"]).read())["rootfs"]["diff_ids"]  # type: ignore[union-attr]
-        left_out = {path for path, diff_id in zip(manifest["Layers"], diff_ids) if diff_id in held}
+        left_out = {path for path, diff_id in zip(manifest["Layers"], diff_ids, strict=False) if diff_id in held}
         for member in src.getmembers():
             if member.name not in left_out:
                 dst.addfile(member, src.extractfile(member) if member.isfile() else None)
@@ -172,7 +177,7 @@ def verify(node: NodeHandle, ref: str, marker: str) -> dict[str, object]:
     names = set(ctr(node, "images", "ls", "-q").split())
     full_ref = f"docker.io/{ref}"
     check = next((line for line in ctr(node, "images", "check").splitlines() if line.startswith(full_ref)), "")
-    mountpoint = f"/tmp/mnt-{uuid.uuid4().hex[:6]}"
+    mountpoint = f"/tmp/mnt-{uuid.uuid4().hex[:6]}"  # noqa: S108 - a path inside the throw-away node container
     subprocess.run([DOCKER, "exec", node.name, "mkdir", "-p", mountpoint], check=True)
     ctr(node, "images", "mount", full_ref, mountpoint)
     seen = subprocess.run([DOCKER, "exec", node.name, "cat", f"{mountpoint}/app/marker"], capture_output=True,

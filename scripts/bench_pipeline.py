@@ -54,6 +54,7 @@ from tests.support.demo_world import (
 BASE_IMAGE = "envctl-bench-pipeline/busybox:1"
 K3S_SOCKET = "/run/k3s/containerd/containerd.sock"
 SLOW_SERVICE = "web"
+SHOWN_STEP_SECONDS = 0.05  # shorter critical-path steps are left out of the printed path
 BUILD_ORDER = ("base", "api", "worker", "web", "migrate")
 DEPLOYED = ("api", "worker", "web", "migrate")
 JOBS = ("migrate",)  # the chart runs migrate as a Job (helm stand-in: FAKE_HELM_JOBS default)
@@ -145,7 +146,8 @@ def envctl_up(world: DemoWorld, scenario: str, timeout: float) -> Result:
         msg = f"envctl up ({scenario}) recorded outcome {report['outcome']!r}"
         raise BenchError(msg)
     return Result(scenario, seconds, steps={p["kind"]: p["seconds"] for p in report["phases"]},
-                  critical_path=report["critical_path"], critical_by_phase=report["critical_by_phase"], tools=report["tools"],
+                  critical_path=report["critical_path"], critical_by_phase=report["critical_by_phase"],
+                  tools=report["tools"],
                   recorded_wall=report["wall_seconds"], timings=report)  # fmt: skip
 
 
@@ -248,7 +250,7 @@ def wait_each(kubeconfig: Path, release: str, namespace: str, timeout: float, po
 
 # --- reporting -------------------------------------------------------------------------------
 def path_text(result: Result) -> str:
-    parts = [f"{p['name']} {p['seconds']:.1f}s" for p in result.critical_path if p["seconds"] >= 0.05]
+    parts = [f"{p['name']} {p['seconds']:.1f}s" for p in result.critical_path if p["seconds"] >= SHOWN_STEP_SECONDS]
     return " → ".join(parts) or "-"
 
 
@@ -334,7 +336,8 @@ def main() -> int:
             results["envctl no-op"] = noops[len(noops) // 2]
             noop_samples = [round(r.seconds, 3) for r in noops]
         if set(kubelet.handled.values()) != {"ready"}:
-            raise BenchError(f"envctl: some pod's image was not on the node: {kubelet.handled}")
+            msg = f"envctl: some pod's image was not on the node: {kubelet.handled}"
+            raise BenchError(msg)
 
         # naive: its own workspace (own images, own slow-step nonce); a fresh cluster and API per run.
         naive_prefix = f"{prefix}-naive"
@@ -350,7 +353,8 @@ def main() -> int:
             with naive_world.kubelet() as kubelet:
                 results[key] = naive_pipeline(naive_world, config, docker, key, args.timeout)
             if set(kubelet.handled.values()) != {"ready"}:
-                raise BenchError(f"{key}: some pod's image was not on the node: {kubelet.handled}")
+                msg = f"{key}: some pod's image was not on the node: {kubelet.handled}"
+                raise BenchError(msg)
             naive_world.close()  # a CI runner starts with no cluster
             worlds.remove(naive_world)
 
@@ -365,7 +369,8 @@ def main() -> int:
                              "changed_service": SLOW_SERVICE, "services": list(BUILD_ORDER)},
                 "scenarios": {k: {"seconds": v.seconds, "steps": v.steps, "critical_path": v.critical_path,
                                   "critical_by_phase": v.critical_by_phase,
-                                  "tools": v.tools, "recorded_wall_seconds": v.recorded_wall, "envctl_timings": v.timings}
+                                  "tools": v.tools, "recorded_wall_seconds": v.recorded_wall,
+                                  "envctl_timings": v.timings}
                               for k, v in results.items()},
                 **summary,
             }  # fmt: skip

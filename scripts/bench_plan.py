@@ -28,6 +28,7 @@ SERVICES = 24
 FILES_PER_SERVICE = 640  # + the shared library and docs -> ~20,000 files
 LIB_FILES = 2000
 DOC_FILES = 2400
+TARGET_WARM_SECONDS = 0.5  # a warm `envctl plan` of this workspace
 
 
 def envctl_path() -> str:
@@ -90,7 +91,7 @@ def time_plan(root: Path, *args: str, env: dict[str, str]) -> tuple[float, float
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([envctl_path(), "plan", "--output", "json", *args], cwd=root, env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -152,7 +153,8 @@ def main() -> int:
         load = os.getloadavg()[0]
         print(f"load average during the run: {load:.1f} on {os.cpu_count()} cores")
         wall = median_pair(warm)[0]
-        print(f"target warm <= 0.5 s: {'met' if wall <= 0.5 else 'MISSED'} (wall {wall:.3f} s)")
+        verdict = "met" if wall <= TARGET_WARM_SECONDS else "MISSED"
+        print(f"target warm <= {TARGET_WARM_SECONDS} s: {verdict} (wall {wall:.3f} s)")
         return 0
     finally:
         if options.keep is None:

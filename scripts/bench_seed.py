@@ -180,7 +180,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lib-kb", type=int, help="shared library, KB (default 1024; quick 32)")
     parser.add_argument("--model-k3d-create", type=float, default=17.0,
                         help="seconds of a real k3d create to API + DNS (default 17: 12.6 create + 4.1 DNS, "
-                             "k3d v5.8.3 in minikube's time-to-k8s v1.36.0; the seed's dev-ci reports ~120)")  # fmt: skip
+                             "k3d v5.8.3 in minikube's time-to-k8s v1.36.0; "
+                             "the seed's dev-ci reports ~120)")  # fmt: skip
     parser.add_argument(
         "--model-helm-upgrade",
         type=float,
@@ -219,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         cold_envctl, built = bench.envctl_up("cold")
         log(f"envctl cold: {cold_envctl.total_measured:.1f} s measured")
         if set(built) != set(SERVICES):
-            raise BenchError(f"envctl cold start built {built}, not every service")
+            msg = f"envctl cold start built {built}, not every service"
+            raise BenchError(msg)
         cold_devci = bench.devci(0)
         log(f"dev-ci cold: {cold_devci.total_measured:.1f} s measured {cold_devci.detail['steps']}")
         results = []
@@ -228,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                 apply_merge(ws, merge)
             env_fig, built = bench.envctl_up(f"merge {merge.index}")
             if set(built) != expected_rebuilt(merge):
-                msg = f"merge {merge.index} ({merge.kind}): envctl built {built}, expected {sorted(expected_rebuilt(merge))}"
+                expected = sorted(expected_rebuilt(merge))
+                msg = f"merge {merge.index} ({merge.kind}): envctl built {built}, expected {expected}"
                 raise BenchError(msg)
             results.append(MergeResult(merge, built, env_fig, bench.devci(merge.index)))
             log(

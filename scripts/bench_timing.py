@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from envctl.lock import workspace_lock
@@ -28,7 +29,7 @@ SERVICES = ("base", "api", "worker", "web", "migrate")
 
 def demo_graph() -> list[Task]:
     """The shape of the demo's `up` graph: plan, cluster ∥ builds, pipelined loads, deploy, wait."""
-    noop = lambda ctx: None  # noqa: E731
+    noop = lambda _ctx: None  # noqa: E731
     tasks = [Task("plan", "plan", noop), Task("cluster", "cluster", noop)]
     for svc in SERVICES:
         after = ("plan", "build:base") if svc in ("api", "worker") else ("plan",)
@@ -39,7 +40,7 @@ def demo_graph() -> list[Task]:
     return tasks
 
 
-def median_ms(fn, repeat: int = 20) -> float:
+def median_ms(fn: Callable[[], object], repeat: int = 20) -> float:
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -75,7 +76,9 @@ def main() -> None:
         spans = tuple(recorder.spans())
         for _ in range(200):
             history.write(RunRecord(RunMeta.start("up", environ={}).finish("ok", 0, 1.0), spans))
-        write_ms = median_ms(lambda: history.write(RunRecord(RunMeta.start("up", environ={}).finish("ok", 0, 1.0), spans)))
+        write_ms = median_ms(
+            lambda: history.write(RunRecord(RunMeta.start("up", environ={}).finish("ok", 0, 1.0), spans))
+        )
         print(f"run record write (atomic, fsync) + prune at 200 kept runs: {write_ms:.1f} ms")
 
         def analyse_history() -> None:

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support
 
 from envctl.adapters.kube import connect
 from envctl.phases.wait import ReleaseNotReadyError, preload, wait_for_release
-from envctl.workloads.rules import workload_status
 from envctl.progress import NullProgress
 from envctl.timing.spans import Recorder
+from envctl.workloads.rules import workload_status
 from tests.support.kube_api import KubeApi
 from tests.support.kubelet import Kubelet
 
@@ -102,8 +102,11 @@ def crash_trial() -> float:
             )
         except ReleaseNotReadyError as error:
             raised = time.monotonic()
-            assert error.failure is not None and error.failure.reason == "CrashLoopBackOff", error.message
-            assert error.failure.logs, "the log tail is part of what the waiter collects before raising"
+            # The error is what was measured: check it is the one this scenario provokes.
+            failure, message = error.failure, error.message
+            assert failure is not None, message
+            assert failure.reason == "CrashLoopBackOff", message
+            assert failure.logs, "the log tail is part of what the waiter collects before raising"
             return raised - kubelet.entered[(crashing.pods[0], "CrashLoopBackOff")]
         msg = "the waiter did not fail on CrashLoopBackOff"
         raise AssertionError(msg)

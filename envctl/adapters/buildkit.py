@@ -50,6 +50,8 @@ __all__ = [
 
 BuildkitFlavor = Literal["buildx", "classic"]
 
+# Clients from 23.0 on hand `docker build` to buildx; without the plugin they have no BuildKit.
+_BUILDX_IS_THE_BUILDER_FROM = 23
 _STEP = re.compile(r"^#(\d+) (\[.+)$")
 _ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
 _CACHED = re.compile(r"^#(\d+) CACHED$")
@@ -80,8 +82,7 @@ def detect_flavor(runner: SubprocessRunner, docker_cli: str) -> BuildkitFlavor |
         return "buildx"
     version = runner.run([docker_cli, "version", "--format", "{{.Client.Version}}"], check=False, timeout=30)
     major = re.match(r"(\d+)\.", version.stdout.strip())
-    # Clients from 23.0 on hand `docker build` to buildx; without the plugin they have no BuildKit.
-    if major is not None and int(major[1]) < 23:
+    if major is not None and int(major[1]) < _BUILDX_IS_THE_BUILDER_FROM:
         return "classic"
     return None
 
@@ -125,7 +126,10 @@ class DependencyLayouts:
                 digest = json.loads(index.read_text(encoding="utf-8"))["manifests"][0]["digest"]
             except (OSError, ValueError, KeyError, IndexError) as exc:
                 msg = f"the {self.driver} builder cannot see the local image {ref}, and no OCI layout of it exists"
-                hint = "rebuild it with envctl (remove the local image), or use the docker driver: `docker buildx use default`"
+                hint = (
+                    "rebuild it with envctl (remove the local image), or use the docker driver: "
+                    "`docker buildx use default`"
+                )
                 raise BuildError(msg, hint=hint) from exc
             found[ref] = f"oci-layout://{self._folder(ref)}@{digest}"
         return found

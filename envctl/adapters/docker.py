@@ -14,6 +14,7 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,7 +121,7 @@ class DockerEngine:
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.APIError as exc:
-            if exc.status_code == 404:
+            if exc.status_code == HTTPStatus.NOT_FOUND:
                 return None
             raise
         except (docker.errors.DockerException, OSError) as exc:

@@ -130,10 +130,11 @@ class Git:
         pos = 0
         for sha in shas:
             end = data.find(b"\n", pos)
-            header = data[pos:end].split()
-            if end < 0 or len(header) != 3 or header[0].decode() != sha:
-                return None
-            size = int(header[2])
+            match data[pos:end].split():  # "<sha> <type> <size>"
+                case [name, _kind, size_field] if end >= 0 and name.decode() == sha:
+                    size = int(size_field)
+                case _:
+                    return None
             found.append(data[end + 1 : end + 1 + size])
             pos = end + 1 + size + 1
         return found

@@ -138,7 +138,7 @@ class K3dRegistry:
     @property
     def push_address(self) -> str:
         """host:port this machine pushes to."""
-        host = "127.0.0.1" if self.host_ip in ("", "0.0.0.0") else self.host_ip
+        host = "127.0.0.1" if self.host_ip in ("", "0.0.0.0") else self.host_ip  # noqa: S104 - a comparison, not a bind
         return f"{host}:{self.host_port}"
 
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,7 @@ def read_cluster_health(api_client: ApiClient) -> ClusterHealth:
     try:
         dns = apps.read_namespaced_deployment("coredns", "kube-system", _request_timeout=10)
     except kubernetes.client.ApiException as exc:
-        if exc.status != 404:
+        if exc.status != HTTPStatus.NOT_FOUND:
             raise
         return ClusterHealth(tuple(nodes), "missing")
     status = dns.status

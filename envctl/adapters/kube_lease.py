@@ -10,8 +10,9 @@ decide again (the compare-and-swap client-go's leader election is built on). Hol
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from envctl.errors import ClusterError
@@ -36,8 +37,8 @@ class LeaseRecord:
 
     holder: str | None
     duration_seconds: int
-    acquired_at: datetime.datetime | None = None
-    renewed_at: datetime.datetime | None = None
+    acquired_at: dt.datetime | None = None
+    renewed_at: dt.datetime | None = None
     transitions: int = 0
     holder_info: dict[str, str] = field(default_factory=dict)  # HOLDER_ANNOTATIONS keys → values
     resource_version: str | None = None
@@ -52,10 +53,10 @@ class LeaseRecord:
         return f"{who} ({', '.join(extra)})" if extra else who
 
 
-def _micro_time(when: datetime.datetime | None) -> str | None:
+def _micro_time(when: dt.datetime | None) -> str | None:
     if when is None:
         return None
-    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _body(name: str, namespace: str, record: LeaseRecord) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class LeaseApi:
         try:
             lease = self._api.read_namespaced_lease(name, namespace, _request_timeout=self._timeout)
         except kubernetes.client.ApiException as exc:
-            if exc.status == 404:
+            if exc.status == HTTPStatus.NOT_FOUND:
                 return None
             raise
         return _record(lease)
@@ -142,9 +143,9 @@ class LeaseApi:
         try:
             return _record(call())
         except kubernetes.client.ApiException as exc:
-            if exc.status == 409:
+            if exc.status == HTTPStatus.CONFLICT:
                 raise LeaseConflict(str(exc.reason)) from exc
-            if exc.status == 404:
+            if exc.status == HTTPStatus.NOT_FOUND:
                 msg = "the namespace of the lease does not exist (deleted while envctl was running?)"
                 raise ClusterError(
                     msg, hint="rerun: `envctl up` creates the namespace before taking its lease"

@@ -7,6 +7,7 @@ annotations only. ``kubernetes`` is imported lazily.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from envctl.ownership import MANAGED_BY, NamespaceInfo
@@ -43,7 +44,7 @@ class NamespaceApi:
         try:
             return _info(self._core.read_namespace(name, _request_timeout=self._timeout))
         except kubernetes.client.ApiException as exc:
-            if exc.status == 404:
+            if exc.status == HTTPStatus.NOT_FOUND:
                 return None
             raise
 
@@ -55,7 +56,7 @@ class NamespaceApi:
         try:
             return _info(self._core.create_namespace(body, _request_timeout=self._timeout))
         except kubernetes.client.ApiException as exc:
-            if exc.status == 409:
+            if exc.status == HTTPStatus.CONFLICT:
                 raise NamespaceExists(name) from exc
             raise
 
@@ -91,11 +92,11 @@ class NamespaceApi:
         import kubernetes
 
         rbac = kubernetes.client.RbacAuthorizationV1Api(self._core.api_client)
-        parts = username.split(":")
-        if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
-            subject = {"kind": "ServiceAccount", "name": parts[3], "namespace": parts[2]}
-        else:
-            subject = {"kind": "User", "name": username, "apiGroup": "rbac.authorization.k8s.io"}
+        match username.split(":"):
+            case ["system", "serviceaccount", account_namespace, account]:
+                subject = {"kind": "ServiceAccount", "name": account, "namespace": account_namespace}
+            case _:
+                subject = {"kind": "User", "name": username, "apiGroup": "rbac.authorization.k8s.io"}
         body: Any = {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
@@ -106,7 +107,7 @@ class NamespaceApi:
         try:
             rbac.create_namespaced_role_binding(namespace, body, _request_timeout=self._timeout)
         except kubernetes.client.ApiException as exc:
-            if exc.status == 409:
+            if exc.status == HTTPStatus.CONFLICT:
                 return False
             raise
         return True
@@ -118,7 +119,7 @@ class NamespaceApi:
         try:
             self._core.delete_namespace(name, _request_timeout=self._timeout)
         except kubernetes.client.ApiException as exc:
-            if exc.status == 404:
+            if exc.status == HTTPStatus.NOT_FOUND:
                 return False
             raise
         return True

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 from envctl.errors import ToolFailedError, ToolMissingError
@@ -132,13 +133,15 @@ class SubprocessRunner:
         prod_err = b""
         broken = False
         try:
-            assert prod.stdout is not None and cons.stdin is not None
+            # Both were spawned with pipes on these ends: for the type checker.
+            assert prod.stdout is not None  # noqa: S101
+            assert cons.stdin is not None  # noqa: S101
             err_reader = _Drain(prod.stderr)
             cons_out = _Drain(cons.stdout)
             cons_err = _Drain(cons.stderr)
             deadline = None if timeout is None else started + timeout
             broken = False
-            source = cast(io.BufferedReader, prod.stdout)  # Popen's default buffering gives one
+            source = cast("io.BufferedReader", prod.stdout)  # Popen's default buffering gives one
             try:
                 while chunk := source.read1(1 << 20):
                     cons.stdin.write(chunk)
@@ -167,7 +170,7 @@ class SubprocessRunner:
         finally:
             self._forget(prod)
             self._forget(cons)
-        self._report(producer, f"exit {prod.returncode} (piped into {os.path.basename(consumer[0])})", started, None)
+        self._report(producer, f"exit {prod.returncode} (piped into {Path(consumer[0]).name})", started, None)
         self._report(consumer, f"exit {cons.returncode} ({moved} bytes in)", started, None)
         seconds = time.monotonic() - started
         first = CompletedCommand(tuple(producer), prod.returncode, "", prod_err.decode(errors="replace"), seconds)
@@ -200,7 +203,7 @@ class SubprocessRunner:
 
     @staticmethod
     def failure(done: CompletedCommand) -> ToolFailedError:
-        tool = os.path.basename(done.argv[0])
+        tool = Path(done.argv[0]).name
         detail = stderr_tail(done.stderr, 1) or stderr_tail(done.stdout, 1) or "no output"
         msg = f"`{' '.join(done.argv[:3])}` failed (exit {done.returncode}): {detail}"
         return ToolFailedError(
@@ -234,7 +237,7 @@ class SubprocessRunner:
                 start_new_session=True,
             )
         except FileNotFoundError as exc:
-            tool = os.path.basename(argv[0])
+            tool = Path(argv[0]).name
             msg = f"`{tool}` is not installed or not on PATH"
             raise ToolMissingError(msg, hint=install_hint(tool)) from exc
         with self._lock:

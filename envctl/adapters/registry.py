@@ -11,6 +11,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from envctl.errors import DaemonUnavailableError
@@ -101,14 +102,15 @@ class RegistryClient:
 
     def _request(self, method: str, path: str, *, accept: str | None = None) -> tuple[bytes, Any] | None:
         """Body and headers, ``None`` on 404; a registry that does not answer raises."""
-        req = urllib.request.Request(self._base + path, method=method)
+        # The URL is http(s), built in __init__ from the registry's address.
+        req = urllib.request.Request(self._base + path, method=method)  # noqa: S310
         if accept:
             req.add_header("Accept", accept)
         try:
-            with urllib.request.urlopen(req, timeout=self._timeout) as resp:
+            with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
                 return resp.read(), resp.headers
         except urllib.error.HTTPError as exc:
-            if exc.code == 404:
+            if exc.code == HTTPStatus.NOT_FOUND:
                 return None
             msg = f"registry {self.address} answered {exc.code} to {method} {path}"
             raise DaemonUnavailableError(msg, hint="check the registry's logs and access rules") from exc

@@ -111,12 +111,12 @@ def _check_docker(runner: SubprocessRunner) -> Check:
     try:
         version = docker_server_version(runner)
     except ToolMissingError:
-        return Check("docker", "fail", "not installed (no `docker` on PATH)", True, INSTALL["docker"])
+        return Check("docker", "fail", "not installed (no `docker` on PATH)", required=True, fix=INSTALL["docker"])
     except EnvctlError as exc:
         detail = _last_line(getattr(exc, "stderr", "")) or exc.message
-        return Check("docker", "fail", f"daemon not answering: {detail}", True,
-                     "start the daemon: `sudo systemctl start docker` (CI: scripts/docker-engine.sh start)")
-    return Check("docker", "ok", f"server {version}", True)
+        return Check("docker", "fail", f"daemon not answering: {detail}", required=True,
+                     fix="start the daemon: `sudo systemctl start docker` (CI: scripts/docker-engine.sh start)")
+    return Check("docker", "ok", f"server {version}", required=True)
 
 
 def _check_versioned(tool: str, probe: Callable[[], str], *, required: bool, major: int, path: str | None) -> Check:
@@ -152,38 +152,38 @@ def _check_disk(folder: Path) -> Check:
     detail = f"{free / _GIB:.1f} GiB free on the filesystem of {folder}"
     fix = "free space: `docker system prune` removes unused images and build cache"
     if free < DISK_FAIL_GIB * _GIB:
-        return Check("disk", "fail", detail + f" (need {DISK_FAIL_GIB} GiB)", True, fix)
+        return Check("disk", "fail", detail + f" (need {DISK_FAIL_GIB} GiB)", required=True, fix=fix)
     if free < DISK_WARN_GIB * _GIB:
         detail += f" (under {DISK_WARN_GIB} GiB; images and k3s fill it)"
-        return Check("disk", "warn", detail, True, fix)
-    return Check("disk", "ok", detail, True)
+        return Check("disk", "warn", detail, required=True, fix=fix)
+    return Check("disk", "ok", detail, required=True)
 
 
 def _check_cluster(state: AppState, k3d: K3d, *, have_k3d: bool) -> Check:
     from envctl.cluster_spec import spec_drift
 
     if _workspace_root(state) is None:
-        return Check("cluster", "skip", "skipped: not in a workspace (no envctl.yaml here or above)", False)
+        return Check("cluster", "skip", "skipped: not in a workspace (no envctl.yaml here or above)", required=False)
     try:
         spec = state.config.cluster
     except ConfigError as exc:
-        return Check("cluster", "skip", f"config not readable: {exc.message}", False, exc.hint)
+        return Check("cluster", "skip", f"config not readable: {exc.message}", required=False, fix=exc.hint)
     if not have_k3d:
-        return Check("cluster", "skip", f"{spec.name!r}: needs k3d to check", False)
+        return Check("cluster", "skip", f"{spec.name!r}: needs k3d to check", required=False)
     try:
         found = k3d.get(spec.name)
     except EnvctlError as exc:
         detail = f"{spec.name!r}: cannot list clusters: {exc.message}"
-        return Check("cluster", "warn", detail, False, exc.hint)
+        return Check("cluster", "warn", detail, required=False, fix=exc.hint)
     if found is None:
-        return Check("cluster", "ok", f"{spec.name!r} absent; `envctl up` creates it", False)
+        return Check("cluster", "ok", f"{spec.name!r} absent; `envctl up` creates it", required=False)
     if changes := spec_drift(found, spec):
-        return Check("cluster", "warn", f"{spec.name!r} differs from the config: {'; '.join(changes)}", False,
-                     "envctl up --recreate   # deletes and recreates the cluster")
+        return Check("cluster", "warn", f"{spec.name!r} differs from the config: {'; '.join(changes)}", required=False,
+                     fix="envctl up --recreate   # deletes and recreates the cluster")
     if not found.running:
-        return Check("cluster", "warn", f"{spec.name!r} stopped; `envctl up` starts it", False)
+        return Check("cluster", "warn", f"{spec.name!r} stopped; `envctl up` starts it", required=False)
     detail = f"{spec.name!r} running, spec matches ({len(found.workload_nodes)} nodes)"
-    return Check("cluster", "ok", detail, False)
+    return Check("cluster", "ok", detail, required=False)
 
 
 def _workspace_root(state: AppState) -> Path | None:

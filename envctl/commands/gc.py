@@ -19,7 +19,7 @@ last_up, outcome}]}`` with ``outcome`` one of ``deleted``, ``would-delete``, ``k
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -63,7 +63,7 @@ def command(
     target = resolve_kube_target(state.config, ws.root, ws.kubeconfig, state.environ, context=context)
     api_client = state.kube(target.kubeconfig, context=target.context)
     namespaces = NamespaceApi(api_client)
-    now = datetime.datetime.now(datetime.UTC)
+    now = dt.datetime.now(dt.UTC)
     decisions = plan_gc(_answer(target, namespaces.list_managed), now, older_than_seconds=seconds)
     results = []
     collector = _Collector(state, target, api_client, namespaces, now, seconds)
@@ -124,7 +124,7 @@ class _Collector:
         target: KubeTarget,
         api_client: Any,
         namespaces: NamespaceApi,
-        now: datetime.datetime,
+        now: dt.datetime,
         older_than: float | None,
     ) -> None:
         self._state, self._target, self._api_client, self._namespaces = state, target, api_client, namespaces

@@ -46,7 +46,8 @@ def command(
     require_choice("--output", output_format, _FORMATS, "a timings format")
     if run_id is not None and not _RUN_ID.fullmatch(run_id):
         msg = f"--run {run_id!r} is not a run id"
-        raise InputError(msg, hint="pass an id like 20261129T065724Z-3fa1 (or its start); `envctl timings -o json` shows them")
+        hint = "pass an id like 20261129T065724Z-3fa1 (or its start); `envctl timings -o json` shows them"
+        raise InputError(msg, hint=hint)
     state: AppState = ctx.obj
     from envctl.timing import analysis as an
     from envctl.timing.history import RunHistory
@@ -72,7 +73,7 @@ def command(
     stats = None
     if compare or last is not None:
         if run_id is not None:  # compare the chosen run against the runs before it
-            recent = [r for r in recent if r.meta.run_id < run.meta.run_id][-(window - 1) :] + [run]
+            recent = [*[r for r in recent if r.meta.run_id < run.meta.run_id][-(window - 1):], run]
         stats = an.compare_runs(recent)
 
     if svg is not None:

@@ -102,7 +102,7 @@ def command(
         jobs=jobs or config.build.jobs or os.cpu_count() or 2,
         keep_going=keep_going,
         recreate=recreate,
-        load_mode=cast(Literal["auto", "import", "registry"], load_mode or config.load.mode),  # checked above
+        load_mode=cast("Literal['auto', 'import', 'registry']", load_mode or config.load.mode),  # checked above
         wait=not no_wait,
         timeout=wait_seconds,
         dry_run=dry_run,

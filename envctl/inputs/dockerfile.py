@@ -102,7 +102,8 @@ def _pairs(value: str, escape: str, what: str) -> list[tuple[str, str | None]]:
     if what == "ENV" and words and "=" not in words[0]:
         key, _, rest = value.strip().partition(" ")  # legacy `ENV KEY value with spaces`
         if not rest.strip():
-            raise WordError("must have two arguments")
+            msg = "must have two arguments"
+            raise WordError(msg)
         return [(key, rest.strip())]
     pairs: list[tuple[str, str | None]] = []
     for word in words:
@@ -151,14 +152,15 @@ def parse_dockerfile(text: str, *, path: str, build_args: Mapping[str, str], tar
     return _needed(stages, target, path)
 
 
-def _dispatch(
+def _dispatch(  # noqa: C901, PLR0917 - one branch per instruction over the parser's state, as BuildKit's dispatch
     instruction: str, value: str, line: int, content: str, stages: list[_Stage], env: dict[str, str],
     global_args: dict[str, str], build_args: Mapping[str, str], escape: str,
 ) -> dict[str, str]:
     """Apply one instruction; returns the environment in force after it (a FROM starts a new one)."""
     if instruction == "ARG":
         if not value.strip():
-            raise WordError("requires at least one argument")
+            msg = "requires at least one argument"
+            raise WordError(msg)
         for key, default in _pairs(value, escape, "ARG"):
             scope = env if stages else global_args
             if key in build_args:
@@ -169,26 +171,32 @@ def _dispatch(
                 scope[key] = global_args[key]
     elif instruction == "FROM":
         _flags, words, _json = _split_args(value, escape)
-        if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
-            raise WordError("requires either one or three arguments (FROM <image> [AS <name>])")
-        raw = words[0]
+        match words:
+            case [raw]:
+                name = None
+            case [raw, keyword, alias] if keyword.lower() == "as":
+                name = alias.lower()
+            case _:
+                msg = "requires either one or three arguments (FROM <image> [AS <name>])"
+                raise WordError(msg)
         base = process_word(raw, global_args, escape)
         if not base.strip():
             msg = f"base name ({raw}) should not be blank"
             raise WordError(msg)
-        name = words[2].lower() if len(words) == 3 else None
         whole = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-[^}]*)?\}?", raw)
         stages.append(_Stage(len(stages), name, base, whole[1] if whole else None, line, [], []))
         return {}
     elif instruction == "ENV" and stages:
         if not value.strip():
-            raise WordError("requires at least one argument")
+            msg = "requires at least one argument"
+            raise WordError(msg)
         for key, val in _pairs(value, escape, "ENV"):
             env[key] = process_word(val or "", env, escape)
     elif instruction in ("COPY", "ADD") and stages:
         flags, words, _json = _split_args(value, escape)
-        if len(words) < 2:
-            raise WordError("requires at least two arguments (sources and a destination)")
+        if len(words) < 2:  # noqa: PLR2004 - sources and a destination
+            msg = "requires at least two arguments (sources and a destination)"
+            raise WordError(msg)
         stage = stages[-1]
         shown = " ".join(content.replace(escape + "\n", " ").split())
         if "from" in flags:

@@ -2,7 +2,8 @@
 
 The fingerprint covers, in a fixed order: the config that shapes the image (dockerfile path,
 context, build args, target), the Dockerfile's content, every input file as (path relative to
-the context, git blob hash) sorted by path (digested per COPY source), the base image references, and the fingerprints of
+the context, git blob hash) sorted by path (digested per COPY source), the base image references,
+and the fingerprints of
 the services whose images it starts FROM. Input files are the COPY/ADD sources of the stages the
 target needs, filtered by the ignore file, plus the service's ``extra_inputs`` globs. A change
 that reaches none of those (an uncopied or ignored file) leaves the fingerprint, and so the image
@@ -16,6 +17,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from envctl.config import ServiceSpec
 from envctl.errors import InputError
@@ -63,7 +65,7 @@ def image_repository(ref: str) -> str:
 
 def _located(spec_path: str, what: str, name: str) -> str:
     cleaned = os.path.normpath(spec_path).replace(os.sep, "/")
-    if cleaned.startswith("../") or cleaned == ".." or os.path.isabs(cleaned):
+    if cleaned.startswith("../") or cleaned == ".." or Path(cleaned).is_absolute():
         msg = f"service {name!r}: {what} {spec_path!r} is outside the workspace"
         raise InputError(msg, hint="keep Dockerfiles and contexts inside the folder that holds envctl.yaml")
     return "" if cleaned == "." else cleaned
@@ -95,7 +97,9 @@ def collect_inputs(
             why = {
                 "excluded": f'it is excluded by {ignore_path} (BuildKit: "/{copy.source}" not found)',
                 "missing": f'no such file or folder (BuildKit: "/{copy.source}" not found)',
-                "no-folder": "the folder before the wildcard does not exist (BuildKit: lstat: no such file or directory)",
+                "no-folder": (
+                    "the folder before the wildcard does not exist (BuildKit: lstat: no such file or directory)"
+                ),
             }[status]
             msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"
             raise InputError(

@@ -65,6 +65,7 @@ class Snapshot:
         label: str,
         blobs: dict[str, str | None],
         reader: Callable[[str], bytes],
+        *,
         disk_root: Path | None = None,
         modes: dict[str, str | None] | None = None,
         empty_folders: tuple[str, ...] = (),
@@ -164,7 +165,9 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None =
             for current, dirs, _files in os.walk(root / folder):
                 if not dirs:
                     empty.append(Path(current).relative_to(root).as_posix() + "/")
-    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), root, modes, tuple(empty))
+    return Snapshot(
+        "working tree", blobs, lambda p: _read_disk(root, p), disk_root=root, modes=modes, empty_folders=tuple(empty)
+    )
 
 
 class _Background(Generic[T]):
@@ -186,14 +189,14 @@ class _Background(Generic[T]):
         self._thread.join()
         if self._error is not None:
             raise self._error
-        assert self._value is not None
+        assert self._value is not None  # noqa: S101 - set whenever no error was: for the type checker
         return self._value
 
 
 def _read_disk(root: Path, path: str) -> bytes:
     full = root / path
     if full.is_symlink():
-        return os.readlink(full).encode()
+        return os.readlink(full).encode()  # noqa: PTH115 - Path.readlink drops "./"; git hashes the target verbatim
     return full.read_bytes()
 
 
@@ -236,10 +239,10 @@ def snapshot_filesystem(root: Path) -> Snapshot:
     for folder, dirs, files in os.walk(root):
         rel = Path(folder).relative_to(root).as_posix()
         prefix = "" if rel == "." else f"{rel}/"
-        linked = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        linked = [d for d in dirs if Path(folder, d).is_symlink()]
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in linked)
         for name in [*files, *linked]:
             blobs[prefix + name] = None
         if prefix and not dirs and not files and not linked:
             empty.append(prefix)
-    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), root, empty_folders=tuple(empty))
+    return Snapshot("working tree", blobs, lambda p: _read_disk(root, p), disk_root=root, empty_folders=tuple(empty))

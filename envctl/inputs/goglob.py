@@ -82,7 +82,7 @@ def _get_esc(chunk: str, whole: str) -> tuple[str, str]:
     return chunk[0], rest
 
 
-def _match_chunk(chunk: str, s: str, whole: str) -> tuple[str, bool]:
+def _match_chunk(chunk: str, s: str, whole: str) -> tuple[str, bool]:  # noqa: C901 - kept line for line with Go's
     """Go's ``matchChunk``: after a mismatch it keeps reading the chunk to validate it."""
     failed = False
     while chunk:
@@ -188,7 +188,10 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
                 if lo <= hi:  # a reversed range is valid in Go and matches nothing
                     items.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
             body = "".join(items)
-            out.append(("[^" + body + "]" if body else "[\\s\\S]") if negated else ("[" + body + "]" if body else "(?!)"))
+            if negated:
+                out.append("[^" + body + "]" if body else "[\\s\\S]")
+            else:
+                out.append("[" + body + "]" if body else "(?!)")
         else:
             out.append(re.escape(ch))
         i += 1

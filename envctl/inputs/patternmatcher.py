@@ -32,8 +32,8 @@ _MOBY_ESCAPED = frozenset(".+()|{}$")  # regexp metacharacters with no meaning i
 def read_ignore_file(text: str) -> list[str]:
     """``ignorefile.ReadAll``: the patterns of an ignore file, in order."""
     patterns = []
-    for number, line in enumerate(text.split("\n")):
-        line = line.removesuffix("\r")
+    for number, raw in enumerate(text.split("\n")):
+        line = raw.removesuffix("\r")
         if number == 0:
             line = line.removeprefix(_BOM)
         if line.startswith("#"):
@@ -67,11 +67,11 @@ class _Pattern:
         if self.kind == "suffix":
             suffix = self.text[2:]
             return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
-        assert self.regexp is not None
+        assert self.regexp is not None  # noqa: S101 - every other kind returned above: for the type checker
         return self.regexp.match(path) is not None
 
 
-def _compile(text: str, exclusion: bool) -> _Pattern:
+def _compile(text: str, *, exclusion: bool) -> _Pattern:
     """moby's ``Pattern.compile``: the match type, and the Go regexp for the "regexp" type."""
     regex = "^"
     kind = "exact"
@@ -142,7 +142,7 @@ class PatternMatcher:
                     raise BadPattern(raw, 'illegal exclusion pattern: "!"')
                 text = text[1:]
             goglob.match(text, ".")  # moby's syntax check
-            self.patterns.append(_compile(text, exclusion))
+            self.patterns.append(_compile(text, exclusion=exclusion))
 
     def matches(self, path: str) -> bool:
         """``MatchesOrParentMatches(path)``: is ``path`` (slash-separated, relative) excluded?"""
@@ -183,6 +183,7 @@ _POSIX = {
     "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~", "punct": "!-/:-@\\[-`{-~",
     "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
 }
+_OCTAL_DIGITS = 3  # RE2's \123: at most three octal digits
 _CONTROL = {"a": "\a", "f": "\f", "t": "\t", "n": "\n", "r": "\r", "v": "\v"}
 
 
@@ -193,9 +194,9 @@ def _escape_char(regex: str, i: int, whole: str) -> tuple[str, int]:
     c = regex[i]
     if c in _CONTROL:
         return _CONTROL[c], i + 1
-    if "0" <= c <= "7" and (c == "0" or regex[i + 1 : i + 2].isdigit() and regex[i + 1] <= "7"):
+    if "0" <= c <= "7" and (c == "0" or (regex[i + 1 : i + 2].isdigit() and regex[i + 1] <= "7")):
         digits = c
-        while len(digits) < 3 and regex[i + len(digits) : i + len(digits) + 1] in tuple("01234567"):
+        while len(digits) < _OCTAL_DIGITS and regex[i + len(digits) : i + len(digits) + 1] in tuple("01234567"):
             digits += regex[i + len(digits)]
         return chr(int(digits, 8)), i + len(digits)
     if c == "x":

@@ -34,7 +34,7 @@ class _Lexer:
         self.pos += 1
         return ch
 
-    def words(self, stop: str = "", split: bool = True) -> list[str]:
+    def words(self, stop: str = "", *, split: bool = True) -> list[str]:
         """Words up to ``stop`` (consumed) or the end; one word when ``split`` is False."""
         words: list[str] = []
         word: list[str] = []
@@ -59,7 +59,7 @@ class _Lexer:
             self.pos += 1
             if ch == self.escape:
                 nxt = self.take()
-                word.append(nxt if nxt else ch)
+                word.append(nxt or ch)
             elif ch == "'":
                 end = self.text.find("'", self.pos)
                 if end < 0:

@@ -204,7 +204,7 @@ def _ignored_by_git(snapshot: Snapshot, path: str) -> list[str]:
         for folder, dirs, names in os.walk(full):
             dirs.sort()
             found += [Path(folder, f).relative_to(root).as_posix() for f in names]
-            found += [Path(folder, d).relative_to(root).as_posix() for d in dirs if os.path.islink(Path(folder, d))]
+            found += [Path(folder, d).relative_to(root).as_posix() for d in dirs if Path(folder, d).is_symlink()]
     else:
         return []
     for item in found:

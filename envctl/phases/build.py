@@ -244,7 +244,8 @@ class ImageBuilder:
 
     def _pushes(self, name: str) -> bool:
         options = self._options
-        return bool(options.push and options.cache_registry and (options.push_only is None or name in options.push_only))
+        chosen = options.push_only is None or name in options.push_only
+        return bool(options.push and options.cache_registry and chosen)
 
     def _push(self, service: ServicePlan) -> str:
         target = f"{self._options.cache_registry}/{service.image}:{service.tag}"

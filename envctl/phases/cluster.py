@@ -127,11 +127,11 @@ def write_kubeconfig(path: Path, content: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(content)
-        os.replace(tmp, path)
+        tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.chmod(path, 0o600)
+    path.chmod(0o600)
 
 
 def _wait_until_ready(

@@ -129,11 +129,14 @@ def load_image(
     if facts is None:
         msg = f"{image.ref} is not in the local Docker engine, so it cannot be loaded"
         raise LoadError(msg, hint="run the build phase first (envctl up builds it)")
-    chosen, reason = _choose_mode(mode, facts, nodes, held, registry if registry_ok else None, docker)
+    chosen, reason = _choose_mode(mode, facts, nodes, held, registry if registry_ok else None, docker=docker)
     if chosen == "registry":
-        assert registry is not None  # _choose_mode picks the registry only when there is one
-        return _push(image, facts, registry, reason, docker, recorder, progress)
-    node_results = [_import(image, facts, n, held[n.container], containerd, recorder, progress) for n in nodes]
+        assert registry is not None  # noqa: S101 - _choose_mode picks the registry only when there is one
+        return _push(image, facts, registry, reason, docker=docker, recorder=recorder, progress=progress)
+    node_results = [
+        _import(image, facts, n, held[n.container], containerd=containerd, recorder=recorder, progress=progress)
+        for n in nodes
+    ]
     return LoadResult(image.service, image.ref, image.ref, "import", reason, facts.size, tuple(node_results))
 
 
@@ -156,6 +159,7 @@ def _choose_mode(
     nodes: Sequence[Node],
     held: Mapping[str, NodeImages | str],
     registry: RegistryTarget | None,
+    *,
     docker: DockerEngine,
 ) -> tuple[Literal["import", "registry"], str]:
     if mode == "import":
@@ -186,6 +190,7 @@ def _import(
     facts: ImageFacts,
     node: Node,
     held: NodeImages | str,
+    *,
     containerd: ContainerdNodes,
     recorder: Recorder,
     progress: Progress,
@@ -212,8 +217,9 @@ def _import(
             # Verify: k3d's tools-node mode reported imports that never happened (k3d#1484).
             # The sha256:<id> name comes from the CRI plugin, after the import: re-list (bounded).
             if not _has(containerd.wait_listed(node, facts.ref, facts.image_id), facts):
+                msg = f"{name} does not list {facts.ref} ({facts.image_id[:19]}) after the {outcome[:-2]}"
                 raise _NotLoaded(
-                    f"{name} does not list {facts.ref} ({facts.image_id[:19]}) after the {outcome[:-2]}"
+                    msg
                 )
     except EnvctlError as exc:
         # Recorded as a failed span by the recorder; the phase goes on with the other pairs.
@@ -232,6 +238,7 @@ def _push(
     facts: ImageFacts,
     registry: RegistryTarget,
     reason: str,
+    *,
     docker: DockerEngine,
     recorder: Recorder,
     progress: Progress,
@@ -258,7 +265,7 @@ def _push(
             config_known = client.has_blob(repo, facts.image_id)
             docker.tag(facts.ref, target)
             docker.push(target, lambda line: progress.detail(image.service, line))
-            moved = _pushed_bytes(client, repo, tag, before, config_known)
+            moved = _pushed_bytes(client, repo, tag, before, config_known=config_known)
             span.set(bytes_moved=moved, result="pushed")
     except EnvctlError as exc:
         node = NodeResult(where, "failed", 0, time.monotonic() - started, exc.message.splitlines()[0])
@@ -269,7 +276,7 @@ def _push(
     return LoadResult(image.service, facts.ref, registry.chart_ref(facts.ref), "registry", reason, facts.size, (node,))
 
 
-def _pushed_bytes(client: RegistryClient, repo: str, tag: str, before: Mapping[str, int], config_known: bool) -> int:
+def _pushed_bytes(client: RegistryClient, repo: str, tag: str, before: Mapping[str, int], *, config_known: bool) -> int:
     """Blob bytes the push added (new compressed layers, and the config if it was new), read
     from the registry's own manifest and configs; the manifest itself (~1 KB) is not counted."""
     manifest = client.manifest(repo, tag)

@@ -193,8 +193,9 @@ class _Waiter:
             )
         self.record_unfinished("failed", failure=failure)
         self.progress.step(owner or f"pod/{problem.pod}", f"failed: {problem.reason}")
+        msg = f"release {self.release}: {failure.headline()}"
         raise ReleaseNotReadyError(
-            f"release {self.release}: {failure.headline()}",
+            msg,
             hint=hint_for(problem.reason),
             release=self.release,
             namespace=self.namespace,

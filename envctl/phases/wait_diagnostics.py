@@ -9,7 +9,7 @@ chosen by the API server with a field selector on the involved object.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from envctl.results import EventLine, LogSource, PodFailure
@@ -131,7 +131,7 @@ def _recent_events(core: Any, namespace: str, pod: str) -> tuple[EventLine, ...]
         return ()  # events are a help, not a requirement: report the failure without them
     mine = list(listing.items)
     # Events without any timestamp sort first: they are the least likely to be the recent ones.
-    mine.sort(key=lambda e: (_event_time(e) is not None, _event_time(e) or datetime.min))
+    mine.sort(key=lambda e: (_event_time(e) is not None, _event_time(e) or datetime.min.replace(tzinfo=UTC)))
     return tuple(
         EventLine(
             time=t.isoformat() if (t := _event_time(e)) else None,

@@ -14,6 +14,7 @@ import queue
 import socket
 import threading
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from envctl.adapters.kube import lister
@@ -91,9 +92,9 @@ class ResourceWatcher:
                 while not self._stopped.is_set():
                     resource_version = self._watch_from(resource_version)
             except kubernetes.client.ApiException as exc:
-                if exc.status == 410:
+                if exc.status == HTTPStatus.GONE:
                     continue  # our resourceVersion expired: list again
-                if exc.status is not None and 400 <= exc.status < 500:
+                if exc.status is not None and HTTPStatus.BAD_REQUEST <= exc.status < HTTPStatus.INTERNAL_SERVER_ERROR:
                     self._out.put(WatchBroken(self.kind, exc))
                     return
                 self._stopped.wait(RETRY_PAUSE)

@@ -60,6 +60,12 @@ TOOLS: tuple[str, ...] = ("k3d", "docker", "helm", "pod readiness", "envctl over
 PHASE_ORDER: tuple[str, ...] = ("plan", "cluster", "pull", "build", "load", "deploy", "wait", "envctl-overhead")
 PHASE_LABEL = {"load": "image load", "build": "image build", "pull": "image pull", "wait": "pod readiness"}
 _TOLERANCE = 0.005
+# When advice speaks up: a phase owning this share of the critical path (and at least a second), loads
+# owning this share, envctl's own overhead over both a floor and a share of the run.
+_DOMINANT_SHARE, _DOMINANT_MIN_SECONDS = 0.4, 1.0
+_LOAD_SHARE = 0.25
+_OVERHEAD_MIN_SECONDS, _OVERHEAD_SHARE = 2.0, 0.1
+_MIN_BASELINE_RUNS = 2  # a regression needs at least this many earlier runs to compare with
 
 
 def union_seconds(intervals: Iterable[tuple[float, float]]) -> float:
@@ -206,7 +212,10 @@ def compare_runs(runs: Sequence[RunRecord], *, ratio: float = 1.5, min_delta: fl
         earlier = [v for v in raw[:-1] if not math.isnan(v)]
         baseline = statistics.median(earlier) if earlier else None
         regression = (
-            baseline is not None and len(earlier) >= 2 and latest >= ratio * baseline and latest - baseline >= min_delta
+            baseline is not None
+            and len(earlier) >= _MIN_BASELINE_RUNS
+            and latest >= ratio * baseline
+            and latest - baseline >= min_delta
         )
         stats.append(
             Stat(kind, service, len(present), statistics.median(present), p95(present), latest, baseline, regression)
@@ -228,11 +237,12 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
     share = {kind: secs / wall for kind, secs in analysis.critical_by_phase}
     if analysis.critical_by_phase:
         top, secs = analysis.critical_by_phase[0]
-        if share[top] >= 0.4 and secs >= 1.0:
+        if share[top] >= _DOMINANT_SHARE and secs >= _DOMINANT_MIN_SECONDS:
             advice.append(
                 Advice(
                     "critical-path",
-                    f"{PHASE_LABEL.get(top, top)} is {share[top]:.0%} of the critical path ({secs:.1f} s of {wall:.1f} s)",
+                    f"{PHASE_LABEL.get(top, top)} is {share[top]:.0%} of the critical path "
+                    f"({secs:.1f} s of {wall:.1f} s)",
                 )
             )
     loads = [s for s in run.spans if s.kind == "load" and s.outcome == "ok"]
@@ -251,15 +261,17 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
                     Advice(
                         "load",
                         f"{mostly_old} of {len(loads)} loads were imports of mostly unchanged layers "
-                        f"({_mb(moved_known)} moved, {_mb(new)} new) — registry load mode would move {saved:.0%} fewer bytes "
+                        f"({_mb(moved_known)} moved, {_mb(new)} new) — registry load mode would move "
+                        f"{saved:.0%} fewer bytes "
                         "(set `load: {mode: registry}` in envctl.yaml)",
                     )
                 )
-        elif share.get("load", 0) >= 0.25:
+        elif share.get("load", 0) >= _LOAD_SHARE:
             advice.append(
                 Advice(
                     "load",
-                    f"image load is {share['load']:.0%} of the critical path: {len(imports)} import(s) moved {_mb(moved)} "
+                    f"image load is {share['load']:.0%} of the critical path: {len(imports)} import(s) "
+                    f"moved {_mb(moved)} "
                     f"in {load_secs:.1f} s — registry load mode pushes only the layers the registry lacks",
                 )
             )
@@ -275,7 +287,8 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
             Advice(
                 "build-cache",
                 f"{len(cold)} of {len(builds)} builds had no cache hits ({secs:.1f} s of build time) — keep a BuildKit "
-                "layer cache between runs (`build.cache_from`/`cache_to`: type=gha in CI, a local directory on a laptop)",
+                "layer cache between runs (`build.cache_from`/`cache_to`: type=gha in CI, a local directory "
+                "on a laptop)",
             )
         )
     created = [
@@ -297,12 +310,13 @@ def advise(run: RunRecord, analysis: RunAnalysis, history: Sequence[RunRecord] =
         advice.append(
             Advice(
                 "cluster",
-                f"the cluster was created this run ({secs:.1f} s, {share.get('cluster', 0):.0%} of the critical path{often}) — "
+                f"the cluster was created this run ({secs:.1f} s, {share.get('cluster', 0):.0%} of the critical "
+                f"path{often}) — "
                 "keep it between runs (`envctl down` without --delete-cluster) so `envctl up` reuses it",
             )
         )
     overhead = dict(analysis.tools).get("envctl overhead", 0.0)
-    if overhead >= 2.0 and overhead / wall >= 0.1:
+    if overhead >= _OVERHEAD_MIN_SECONDS and overhead / wall >= _OVERHEAD_SHARE:
         advice.append(
             Advice("overhead", f"envctl's own overhead is {overhead:.1f} s ({overhead / wall:.0%} of the run)")
         )

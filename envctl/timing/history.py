@@ -11,7 +11,8 @@ File format (version 1)::
 Writes are atomic: the record goes to a hidden temp file in the same folder, is fsynced, then
 ``os.replace``d into place (and the folder fsynced), so a crash or ``kill -9`` never leaves a
 half-written ``*.json`` visible. Readers look only at ``*.json`` files not starting with ``.``,
-and a file that does not parse or breaks the format's types (``timing/schema.py``) is reported in ``HistoryScan.corrupt`` instead of crashing.
+and a file that does not parse or breaks the format's types (``timing/schema.py``) is reported in
+``HistoryScan.corrupt`` instead of crashing.
 History is pruned to ``keep`` runs (oldest first) after each write. Run ids sort by start time.
 """
 
@@ -146,7 +147,7 @@ class RunHistory:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temp, final)
+            Path(temp).replace(final)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise

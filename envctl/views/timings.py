@@ -28,7 +28,7 @@ def _position(seconds: float, wall: float, width: int) -> float:
     return max(0.0, position) if math.isfinite(position) else float(width)
 
 
-def _bar(start: float, end: float, wall: float, width: int, style: str, glyph: str) -> Text:
+def _bar(start: float, end: float, wall: float, width: int, *, style: str, glyph: str) -> Text:
     first = min(width - 1, int(_position(start, wall, width)))
     last = max(first + 1, min(width, round(_position(end, wall, width))))
     text = Text(" " * first)
@@ -61,7 +61,7 @@ def waterfall(run: RunRecord, analysis: RunAnalysis, width: int = 48) -> Table:
             critical = analysis.is_critical(span)
             label = Text(("★ " if critical else "  ") + (span.service or span.name))
             glyph = "░" if span.outcome in ("skipped", "cancelled") else "█"
-            bar = _bar(span.start, span.end, wall, width, CRITICAL_STYLE if critical else style, glyph)
+            bar = _bar(span.start, span.end, wall, width, style=CRITICAL_STYLE if critical else style, glyph=glyph)
             note = span.outcome
             if span.outcome != "ok" and span.attrs.get("reason"):
                 note += f" ({span.attrs['reason']})"

@@ -164,19 +164,19 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
             events.append(
                 {"ph": "M", "name": "thread_name", "pid": pid, "tid": index, "args": {"name": service or kind}}
             )
-    for span in run.spans:
-        events.append(
-            {
-                "name": span.name,
-                "cat": span.kind,
-                "ph": "X",
-                "ts": _micros(span.start),
-                "dur": _micros(span.seconds),
-                "pid": pid_of[span.kind],
-                "tid": tid_of[(span.kind, span.service)],
-                "args": {"outcome": span.outcome, "critical": analysis.is_critical(span), **span.attrs},
-            }
-        )
+    events.extend(
+        {
+            "name": span.name,
+            "cat": span.kind,
+            "ph": "X",
+            "ts": _micros(span.start),
+            "dur": _micros(span.seconds),
+            "pid": pid_of[span.kind],
+            "tid": tid_of[(span.kind, span.service)],
+            "args": {"outcome": span.outcome, "critical": analysis.is_critical(span), **span.attrs},
+        }
+        for span in run.spans
+    )
     return {
         "traceEvents": events,
         "displayTimeUnit": "ms",

@@ -73,7 +73,10 @@ def waterfall_svg(run: RunRecord, analysis: RunAnalysis) -> str:
     title = f"envctl {meta.command} — run {meta.run_id} — {meta.outcome}, {analysis.wall_seconds:.1f} s"
     return "\n".join(
         [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" viewBox="0 0 {_WIDTH} {height}">',
+            (
+                f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" '
+                f'viewBox="0 0 {_WIDTH} {height}">'
+            ),
             (
                 '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
                 'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f2b8b8"/>'
@@ -88,7 +91,10 @@ def waterfall_svg(run: RunRecord, analysis: RunAnalysis) -> str:
             f'<text x="8" y="24" class="title">{escape(title)}</text>',
             *axis,
             *rows,
-            f'<rect x="8" y="{chart_bottom + 14}" width="14" height="10" fill="none" stroke="{CRITICAL_COLOUR}" stroke-width="3"/>',
+            (
+                f'<rect x="8" y="{chart_bottom + 14}" width="14" height="10" fill="none" '
+                f'stroke="{CRITICAL_COLOUR}" stroke-width="3"/>'
+            ),
             f'<text x="28" y="{chart_bottom + 24}" class="foot">critical path</text>',
             f'<text x="130" y="{chart_bottom + 24}" class="foot">{escape(totals)}</text>',
             "</svg>",

@@ -61,7 +61,7 @@ def write_delta_layout(archive: Path, out: IO[bytes], held: Collection[str]) -> 
                 msg = f"{archive}: {len(image['Layers'])} layer files for {len(diff_ids)} diff IDs"
                 raise ValueError(msg)
             layers = []
-            for path, diff_id in zip(image["Layers"], diff_ids):
+            for path, diff_id in zip(image["Layers"], diff_ids, strict=False):
                 member = _resolve(members, path)
                 layers.append({"mediaType": DOCKER_LAYER, "digest": diff_id, "size": member.size})
                 if diff_id in held or diff_id in stats.sent:

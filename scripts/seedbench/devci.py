@@ -108,7 +108,10 @@ def import_image(docker: str, node: str, ref: str, timeout: float) -> int:
         [docker, "exec", "-i", node, "ctr", "-a", K3S_SOCKET, "-n", "k8s.io", "images", "import", "-"],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    assert save.stdout is not None and save.stderr is not None and ctr.stdin is not None and ctr.stderr is not None
+    assert save.stdout is not None
+    assert save.stderr is not None
+    assert ctr.stdin is not None
+    assert ctr.stderr is not None
     moved = 0
     deadline = time.monotonic() + timeout
     try:

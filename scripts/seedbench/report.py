@@ -11,6 +11,7 @@ from seedbench.model import TOOLS, Figures, Models, median, p90
 from seedbench.monorepo import DEPLOYED, Merge, Shape
 
 MB = 1 << 20
+RATIO_FLOOR = 0.05  # seconds or MB; a ratio of two smaller figures is noise
 ROW_LABEL = {
     "k3d": "k3d (cluster)",
     "Docker": "Docker (build + load)",
@@ -50,9 +51,9 @@ def _phase(fig: Figures, name: str) -> float:
     return fig.modelled[name]
 
 
-def _row(label: str, env: Sequence[float], dev: Sequence[float], modelled: bool, width: int = 36) -> str:
+def _row(label: str, env: Sequence[float], dev: Sequence[float], *, modelled: bool, width: int = 36) -> str:
     em, ep, dm, dp = median(env), p90(env), median(dev), p90(dev)
-    ratio = f"{dm / em:>7.1f}×" if em > 0.05 and dm > 0.05 else f"{'-':>8}"
+    ratio = f"{dm / em:>7.1f}×" if em > RATIO_FLOOR and dm > RATIO_FLOOR else f"{'-':>8}"
     tail = "  modelled" if modelled else ""
     return f"{label:<{width}}{em:>8.1f}{ep:>7.1f} │{dm:>8.1f}{dp:>7.1f} │{ratio}{tail}"
 
@@ -83,14 +84,14 @@ def render(out: Outcome) -> str:
         modelled = name in ("k3d", "Helm", "readiness") and (
             any(name in x.envctl.modelled_tools for x in merges) or any(name in x.devci.modelled_tools for x in merges)
         )
-        lines.append(_row(ROW_LABEL[name], env, dev, modelled))
+        lines.append(_row(ROW_LABEL[name], env, dev, modelled=modelled))
     lines.append(_row("total, measured only", [x.envctl.total_measured for x in merges],
-                      [x.devci.total_measured for x in merges], False))  # fmt: skip
+                      [x.devci.total_measured for x in merges], modelled=False))  # fmt: skip
     lines.append(_row("total", [x.envctl.total_modelled for x in merges], [x.devci.total_modelled for x in merges],
-                      True))  # fmt: skip
+                      modelled=True))  # fmt: skip
     env_mb = [x.envctl.bytes_moved / MB for x in merges]
     dev_mb = [x.devci.bytes_moved / MB for x in merges]
-    lines.append(_row("MB moved into the node", env_mb, dev_mb, False).replace("×", "× "))
+    lines.append(_row("MB moved into the node", env_mb, dev_mb, modelled=False).replace("×", "× "))
     lines.append("")
     env_sum = sum(x.envctl.total_modelled for x in merges)
     dev_sum = sum(x.devci.total_modelled for x in merges)
@@ -106,7 +107,7 @@ def render(out: Outcome) -> str:
     for name in ("k3d", "Docker", "build", "load", "Helm", "readiness", "other"):
         e, d = _phase(ce, name), _phase(cd, name)
         modelled = name in ce.modelled_tools or name in cd.modelled_tools
-        ratio = f"{d / e:>7.1f}×" if e > 0.05 and d > 0.05 else f"{'-':>8}"
+        ratio = f"{d / e:>7.1f}×" if e > RATIO_FLOOR and d > RATIO_FLOOR else f"{'-':>8}"
         lines.append(f"{ROW_LABEL[name]:<36}{e:>8.1f}{d:>9.1f}{ratio}{'  modelled' if modelled else ''}")
     lines.append(f"{'total, measured only':<36}{ce.total_measured:>8.1f}{cd.total_measured:>9.1f}"
                  f"{cd.total_measured / ce.total_measured:>7.1f}×")  # fmt: skip
@@ -120,7 +121,8 @@ def render(out: Outcome) -> str:
     for x in merges:
         lines.append(
             f"{x.merge.index:<7}{x.merge.kind:<9}{len(x.rebuilt):>8}{x.envctl.total_modelled:>10.1f}"
-            f"{x.devci.total_modelled:>10.1f}{x.envctl.bytes_moved / MB:>11.0f}{x.devci.bytes_moved / MB:>11.0f}  modelled"
+            f"{x.devci.total_modelled:>10.1f}{x.envctl.bytes_moved / MB:>11.0f}"
+            f"{x.devci.bytes_moved / MB:>11.0f}  modelled"
         )
     lines += ["", NOTE]
     return "\n".join(lines)

@@ -53,7 +53,7 @@ class K3dWorld:
         """Run the stand-in directly (test set-up such as `cluster stop`); not logged as envctl's."""
         env = {**self.env, **(extra_env or {})}
         env.pop("K3D_STANDIN_LOG", None)
-        return subprocess.run([str(STANDIN), *args], env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run([str(STANDIN), *args], env=env, capture_output=True, check=False, text=True, timeout=120)
 
     def containers(self, name: str) -> list[str]:
         out = subprocess.run(
@@ -93,7 +93,7 @@ def cluster_name(docker_engine: str) -> Iterator[str]:
     name = f"envctl-test-{uuid.uuid4().hex[:6]}"
     yield name
     ids = subprocess.run(
-        [docker_engine, "ps", "-aq", "--filter", f"label=k3d.cluster={name}"], capture_output=True, text=True
+        [docker_engine, "ps", "-aq", "--filter", f"label=k3d.cluster={name}"], capture_output=True, check=False, text=True
     ).stdout.split()
     if ids:
-        subprocess.run([docker_engine, "rm", "-f", "-v", *ids], capture_output=True)
+        subprocess.run([docker_engine, "rm", "-f", "-v", *ids], capture_output=True, check=False)

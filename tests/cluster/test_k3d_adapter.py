@@ -113,7 +113,7 @@ def test_a_k3d_failure_becomes_a_cluster_error_naming_the_cause(k3d_world: K3dWo
         k3d_world.k3d.create(ClusterSpec(name=cluster_name), "1" * 16)
 
 
-def test_k3d_runs_without_colours(tmp_path) -> None:  # noqa: ANN001 - a pytest fixture
+def test_k3d_runs_without_colours(tmp_path) -> None:
     # k3d logs to stdout with ANSI colours unless LOG_COLORS=false (docs/tools.md, "k3d"). This k3d
     # answers only when the adapter set it, whatever the caller's environment says.
     exe = tmp_path / "k3d"

@@ -33,7 +33,7 @@ TOOLS = ("k3d", "helm", "kubectl", "docker")
 def missing_tools() -> list[str]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if "docker" not in missing:
-        answered = subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+        answered = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=30).returncode == 0
         if not answered:
             missing.append("a running Docker daemon")
     return missing
@@ -51,7 +51,7 @@ class DemoWorkspace:
         """`envctl --config <copy>/envctl.yaml ARGS` as a user runs it."""
         return subprocess.run(
             [sys.executable, "-m", "envctl", "--config", str(self.config), *args],
-            cwd=self.root, capture_output=True, text=True, timeout=timeout,
+            cwd=self.root, capture_output=True, check=False, text=True, timeout=timeout,
         )  # fmt: skip
 
     def git(self, *args: str) -> None:

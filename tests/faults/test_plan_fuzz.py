@@ -59,14 +59,15 @@ def dockerfiles(draw: st.DrawFn) -> str:
     lines: list[str] = []
     if draw(st.booleans()):
         lines.append(draw(st.sampled_from(["# escape=`", "# syntax=docker/dockerfile:1", "# escape=\\", "#"])))
-    for _ in range(draw(st.integers(0, 3))):
-        lines.append(f"ARG {draw(WORDS)}" + draw(st.sampled_from(["", "=fast", "=${B:-src}", "=", "=a b"])))
+    lines.extend(
+        f"ARG {draw(WORDS)}" + draw(st.sampled_from(["", "=fast", "=${B:-src}", "=", "=a b"]))
+        for _ in range(draw(st.integers(0, 3)))
+    )
     for stage in range(draw(st.integers(0, 3))):
         image = draw(st.sampled_from(["busybox:1.36", "${BASE}", "${BASE:-busybox}", "scratch", "", "a b", "final"]))
         alias = draw(st.sampled_from(["", f" AS s{stage}", " AS", " as final", " AS a b"]))
         lines.append(f"FROM {image}{alias}")
-        for _ in range(draw(st.integers(0, 5))):
-            lines.append(draw(instructions()))
+        lines.extend(draw(instructions()) for _ in range(draw(st.integers(0, 5))))
     lines.extend(draw(st.lists(instructions(), max_size=2)))
     joiner = draw(st.sampled_from(["\n", "\r\n", "\n\n", " \\\n"]))
     return joiner.join(lines) + draw(st.sampled_from(["\n", "", " \\", " \\\n"]))

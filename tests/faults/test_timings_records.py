@@ -51,7 +51,8 @@ def replaced(node: Any, where: tuple[Any, ...], value: Any) -> Any:
 
 
 def refuse(constant: str) -> None:
-    raise AssertionError(f"{constant} in JSON output")
+    msg = f"{constant} in JSON output"
+    raise AssertionError(msg)
 
 
 BASE = sample_run(BAD_ID).to_dict()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -113,7 +112,7 @@ def test_detect_flavor_of_the_real_clients_here() -> None:
         pytest.skip("needs a docker client older than 23.0 (Debian's docker.io 20.10) on PATH")
     runner = SubprocessRunner()
     assert detect_flavor(runner, classic) == "classic"
-    if os.path.exists("/usr/local/bin/docker"):
+    if Path("/usr/local/bin/docker").exists():
         assert detect_flavor(runner, "/usr/local/bin/docker") is None  # 28.2 without buildx
 
 

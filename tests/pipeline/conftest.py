@@ -44,7 +44,7 @@ class UpWorld:
     def envctl(self, *args: str, timeout: float = 300, check: bool = False) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "envctl", *args],
-            cwd=self.workspace, env=self.env, capture_output=True, text=True, timeout=timeout,
+            cwd=self.workspace, env=self.env, capture_output=True, check=False, text=True, timeout=timeout,
         )  # fmt: skip
         if check and done.returncode != 0:
             pytest.fail(f"envctl {' '.join(args)} exited {done.returncode}:\n{done.stderr}")

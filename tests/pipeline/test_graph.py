@@ -60,7 +60,7 @@ class InMemoryPhases:
         node = NodeResult(cluster.nodes[0], "imported", 1, 0.0)
         return LoadResult(image.service, image.ref, f"registry:5000/{image.ref}", "registry", "test", 1, (node,))
 
-    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
+    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002 - the Protocol's
         self.deployed.append(dict(refs))
         return DeployResult("demo", "default", 1, "installed", "test", "h", 0.0)
 
@@ -118,7 +118,7 @@ def test_scheduler_starts_the_highest_priority_ready_task_first() -> None:
     started: list[str] = []
     lock = threading.Lock()
 
-    def work(ctx) -> None:  # noqa: ANN001
+    def work(ctx) -> None:
         with lock:
             started.append(ctx.task.id)
 

@@ -35,7 +35,8 @@ def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world:
         _gated_build(up_world, "web", gate.shell_wait("web-build"))
         up_world.env["K3D_STANDIN_CREATE_GATE"] = gate.url("cluster-create")
         proc = up_world.popen("up", "--jobs", "3")  # the held create and build never starve the rest
-        alive = lambda: proc.poll() is None
+        def alive():
+            return proc.poll() is None
         gate.wait_arrived("web-build", alive=alive)
         gate.wait_arrived("cluster-create", alive=alive)
         gate.release("cluster-create")  # the cluster is ready while web still builds…
@@ -151,7 +152,8 @@ def test_ctrl_c_leaves_a_readable_partial_run_and_a_waiting_up_then_resumes(up_w
     with Gate() as gate, up_world.kubelet():
         dockerfile = _gated_build(up_world, "web", gate.shell_wait("web-build"))
         first = up_world.popen("up")
-        alive = lambda: first.poll() is None
+        def alive():
+            return first.poll() is None
         # Interrupt while web's build is held, once api (built FROM base) exists: base has finished.
         gate.wait_arrived("web-build", alive=alive)
         wait_until(lambda: _built(up_world, "api"), "api built", alive=alive)

@@ -65,7 +65,8 @@ class Workspace:
         os.symlink(target, path)
 
     def commit(self) -> None:
-        run = lambda *a: subprocess.run(["git", *a], cwd=self.root, check=True, capture_output=True)
+        def run(*a):
+            return subprocess.run(["git", *a], cwd=self.root, check=True, capture_output=True)
         if not (self.root / ".git").exists():
             run("init", "-q", "-b", "main")
             run("config", "user.email", "t@example.invalid")
@@ -110,8 +111,10 @@ def agree(before_fp: Outcome, after_fp: Outcome, before_id: Outcome, after_id: O
     """None when envctl and BuildKit agree about an edit, else what they disagree about."""
     for fp, image, when in ((before_fp, before_id, "before"), (after_fp, after_id, "after")):
         if (fp.value is None) != (image.value is None):
-            return f"{when} the edit: plan {'failed: ' + fp.error if fp.value is None else 'ok'}, " \
-                   f"BuildKit {'failed: ' + image.error if image.value is None else 'ok'}"
+            return (
+                f"{when} the edit: plan {'failed: ' + fp.error if fp.value is None else 'ok'}, "
+                f"BuildKit {'failed: ' + image.error if image.value is None else 'ok'}"
+            )
     if None in (before_fp.value, after_fp.value):
         return None
     fp_changed = before_fp.value != after_fp.value

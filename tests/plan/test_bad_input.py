@@ -35,11 +35,11 @@ CASES = [
                  ".dockerignore line 2: invalid pattern '\\\\' (syntax error in pattern)", id="dockerignore-lone-backslash"),
     pytest.param(lambda r: edit(r, ".dockerignore", "**/tmp", "!"), (),
                  '.dockerignore line 2: invalid pattern \'!\' (illegal exclusion pattern: "!")', id="dockerignore-bare-bang"),
-    pytest.param(lambda r: None, ("--services", "api,nope"),
+    pytest.param(lambda _r: None, ("--services", "api,nope"),
                  "unknown service(s) nope in --services (known: api, web, worker)", id="unknown-service"),
-    pytest.param(lambda r: None, ("--base", "no-such-branch"), "--base 'no-such-branch' is not a git ref",
+    pytest.param(lambda _r: None, ("--base", "no-such-branch"), "--base 'no-such-branch' is not a git ref",
                  id="bad-base"),
-    pytest.param(lambda r: None, ("--output", "yaml"), "--output 'yaml' is not a plan format", id="bad-output"),
+    pytest.param(lambda _r: None, ("--output", "yaml"), "--output 'yaml' is not a plan format", id="bad-output"),
 ]
 
 

@@ -31,7 +31,7 @@ def test_go_filepath_match_table(pattern: str, name: str, matched: bool, bad: bo
     assert (goglob.compile_glob(pattern).fullmatch(name) is not None) is matched
 
 
-GLOB_ALPHABET = st.sampled_from(list("ab-/!^*?[]\\z.") + ["☺"])
+GLOB_ALPHABET = st.sampled_from([*list("ab-/!^*?[]\\z."), "☺"])
 
 
 @settings(max_examples=400, deadline=None)

@@ -15,7 +15,7 @@ import pytest
 from envctl.inputs import goglob
 from envctl.inputs.patternmatcher import BadPattern, PatternMatcher, _compile, read_ignore_file
 
-# TestMatches: (pattern, path, excluded)
+# moby's TestMatches cases: pattern, path, whether it is excluded
 MATCHES = [
     ("**", "file", True),
     ("**", "file/", True),
@@ -124,7 +124,7 @@ MATCH = [
     ("a[^a]b", "a☺b", True, False),
     ("a???b", "a☺b", False, False),
     ("a[^a][^a][^a]b", "a☺b", False, False),
-    ("[a-ζ]*", "α", True, False),
+    ("[a-ζ]*", "α", True, False),  # noqa: RUF001 - a Greek letter on purpose
     ("*[a-ζ]", "A", False, False),
     ("a?b", "a/b", False, False),
     ("a*b", "a/b", False, False),
@@ -156,27 +156,27 @@ MATCH = [
 
 # TestCompile: (pattern, match type)
 COMPILE = [
-    ("*", 'regexp'),
-    ("file*", 'regexp'),
-    ("*file", 'regexp'),
-    ("a*/b", 'regexp'),
-    ("**", 'suffix'),
-    ("**/**", 'regexp'),
-    ("dir/**", 'prefix'),
-    ("**/dir", 'suffix'),
-    ("**/dir2/*", 'regexp'),
-    ("**/dir2/**", 'regexp'),
-    ("**file", 'suffix'),
-    ("**/file*txt", 'regexp'),
-    ("**/**/*.txt", 'regexp'),
-    ("a[b-d]e", 'regexp'),
-    (".*", 'regexp'),
-    ("abc.def", 'exact'),
-    ("abc?def", 'regexp'),
-    ("**/foo/bar", 'suffix'),
-    ("a(b)c/def", 'exact'),
-    ("a.|)$(}+{bc", 'exact'),
-    ("dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", 'exact'),
+    ("*", "regexp"),
+    ("file*", "regexp"),
+    ("*file", "regexp"),
+    ("a*/b", "regexp"),
+    ("**", "suffix"),
+    ("**/**", "regexp"),
+    ("dir/**", "prefix"),
+    ("**/dir", "suffix"),
+    ("**/dir2/*", "regexp"),
+    ("**/dir2/**", "regexp"),
+    ("**file", "suffix"),
+    ("**/file*txt", "regexp"),
+    ("**/**/*.txt", "regexp"),
+    ("a[b-d]e", "regexp"),
+    (".*", "regexp"),
+    ("abc.def", "exact"),
+    ("abc?def", "regexp"),
+    ("**/foo/bar", "suffix"),
+    ("a(b)c/def", "exact"),
+    ("a.|)$(}+{bc", "exact"),
+    ("dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", "exact"),
 ]
 
 

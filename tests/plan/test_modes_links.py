@@ -63,7 +63,8 @@ def test_non_git_workspace_folds_the_executable_bit(repo: Path) -> None:
     import shutil
 
     shutil.rmtree(repo / ".git")
-    snap = lambda: scan_services(_config().services, snapshot_filesystem(repo), strict=True).fingerprints["svc"]
+    def snap():
+        return scan_services(_config().services, snapshot_filesystem(repo), strict=True).fingerprints["svc"]
     before = snap()
     (repo / "run.sh").chmod(0o755)
     assert snap() != before
@@ -105,7 +106,7 @@ ESCAPES: list[tuple[str, Callable[[Path, Path], EnvConfig | None], str]] = [
     ("dockerfile", lambda r, out: (os.symlink(out / "Dockerfile", r / "svc/Df"), _config(dockerfile="svc/Df"))[1],
      "symlink svc/Df points to"),
     ("folder-in-a-source", lambda r, out: (os.symlink(out, r / "app/lib/ext"), None)[1], "symlink app/lib/ext points to"),
-    ("relative-link-climbing-out", lambda r, out: (os.symlink("../../../outside/secret", r / "app/s"), None)[1],
+    ("relative-link-climbing-out", lambda r, _out: (os.symlink("../../../outside/secret", r / "app/s"), None)[1],
      "symlink app/s points to '../../../outside/secret', outside the workspace"),
 ]
 
@@ -186,7 +187,7 @@ def test_an_excluded_folder_with_an_exception_under_it_is_still_sent(repo: Path)
     (repo / "app/main.py").write_text("excluded\n")
     assert fingerprint(repo) == before
     (repo / ".dockerignore").write_text("app\n")
-    with pytest.raises(InputError, match="it is excluded by .dockerignore"):
+    with pytest.raises(InputError, match=r"it is excluded by \.dockerignore"):
         fingerprint(repo)
 
 

@@ -27,7 +27,7 @@ PROFILE = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[
 TRICKY = st.sampled_from(
     ["a", "b.txt", "dir", "/", ".", "..", "*", "**", "?", "[", "]", "[!]", "[z-a]", "[^a]", "[\\-x]", "\\", "`",
      "$", "${", "}", "$A", "${A}", "${A:-x}", "${A:-${B:-c}}", "${A:+y}", "${A?}", "'", '"', " ", "=", "!", "#",
-     "--from=s", "--chown=1", "AS", "s", "<<EOF", "[\"a\", \"b\"]", "\n", "\t", "☺", "\x00"]
+     "--from=s", "--chown=1", "AS", "s", "<<EOF", '["a", "b"]', "\n", "\t", "☺", "\x00"]
 )
 WORDS = st.lists(TRICKY, max_size=6).map("".join)
 INSTRUCTION = st.tuples(

@@ -160,7 +160,7 @@ def test_demo_workspace_dependencies(tmp_path: Path, plan_json) -> None:
     git(root, "config", "user.name", "t")
     commit_all(root, "demo")
     plan = plan_json(root)
-    assert [s["name"] for s in plan["services"]][0] == "base"
+    assert next(s["name"] for s in plan["services"]) == "base"
     assert by_name(plan)["api"]["depends_on"] == ["base"]
     assert by_name(plan)["api"]["dependency_args"] == {"BASE_REF": "base"}
     with (root / "examples/libs/common/db.sh").open("a") as handle:

@@ -10,7 +10,8 @@ from envctl.views.schedule import graph_table
 
 
 def never(ctx):
-    raise AssertionError("a dry run must not run tasks")
+    msg = "a dry run must not run tasks"
+    raise AssertionError(msg)
 
 
 def test_dry_run_lists_the_graph_without_running_it():

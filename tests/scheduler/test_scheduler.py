@@ -82,7 +82,7 @@ def test_independent_tasks_overlap_and_record_edges():
     tasks = [
         Task("cluster", "cluster", keeping(done, "cluster", meet(both))),
         Task("build:api", "build", keeping(done, "build:api", meet(both)), service="api"),
-        Task("deploy", "deploy", lambda ctx: sorted(done), after=("cluster", "build:api")),
+        Task("deploy", "deploy", lambda _ctx: sorted(done), after=("cluster", "build:api")),
     ]
     result = Scheduler(tasks, recorder=rec, jobs=2).run()
     spans = spans_by_name(rec)
@@ -208,7 +208,7 @@ def test_a_skipped_task_counts_as_done_for_its_dependents():
     done: dict[str, object] = {}
     tasks = [
         Task("build:api", "build", keeping(done, "api", up_to_date), service="api"),
-        Task("load:api", "load", lambda ctx: done["api"], after=("build:api",)),
+        Task("load:api", "load", lambda _ctx: done["api"], after=("build:api",)),
     ]
     result = Scheduler(tasks, recorder=rec).run()
     assert result.outcomes["build:api"].outcome == "skipped" and result.value("load:api") == "api:abc"

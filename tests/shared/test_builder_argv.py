@@ -27,7 +27,7 @@ def test_a_named_builder_and_a_shared_registry_cache() -> None:
 
 
 def test_a_builder_without_buildx_is_refused_not_ignored() -> None:
-    with pytest.raises(ToolMissingError, match="build.builder 'cluster-builder' needs `docker buildx`"):
+    with pytest.raises(ToolMissingError, match=r"build\.builder 'cluster-builder' needs `docker buildx`"):
         build_argv("classic", "/usr/bin/docker", REQUEST, {})
 
 
@@ -43,5 +43,5 @@ def test_the_build_phase_refuses_a_builder_where_the_client_has_no_buildx(tmp_pa
     builder = ImageBuilder(workspace_root=tmp_path, docker=None, runner=SubprocessRunner(),  # type: ignore[arg-type]
                            options=BuildOptions(docker_cli=client, builder="remote"), recorder=Recorder(),
                            progress=NullProgress())  # fmt: skip
-    with pytest.raises(ToolMissingError, match="build.builder 'remote' needs `docker buildx`"):
+    with pytest.raises(ToolMissingError, match=r"build\.builder 'remote' needs `docker buildx`"):
         _ = builder.backend

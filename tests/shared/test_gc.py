@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 import json
 import os
 import shutil
@@ -26,7 +26,7 @@ from tests.support.cli import run_envctl
 from tests.support.kube_api import KubeApi
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime.datetime.now(datetime.UTC)
+NOW = dt.datetime.now(dt.UTC)
 DAY = 24 * 3600.0
 OURS = Owner(workspace="acme/shop", release="demo", branch="feature/x", pr="1")
 
@@ -82,7 +82,7 @@ def exists(api: KubeApi, resource: str, namespace: str | None, name: str) -> boo
 def test_gc_deletes_only_owned_and_expired_namespaces(world: dict):
     api: KubeApi = world["api"]
     store = NamespaceApi(connect(world["kubeconfig"]))
-    ten_days_ago = NOW - datetime.timedelta(days=10)
+    ten_days_ago = NOW - dt.timedelta(days=10)
     ensure_release_namespace(store, "pr-1", OURS, ttl_seconds=3 * DAY, now=ten_days_ago)          # ours, expired
     ensure_release_namespace(store, "pr-2", OURS, ttl_seconds=3 * DAY, now=NOW)                   # ours, fresh
     other = Owner(workspace="acme/billing", release="billing")
@@ -119,8 +119,8 @@ def test_gc_deletes_only_owned_and_expired_namespaces(world: dict):
 
 def test_older_than_collects_idle_namespaces_and_keeps_recent_ones(world: dict):
     store = NamespaceApi(connect(world["kubeconfig"]))
-    ensure_release_namespace(store, "pr-5", OURS, ttl_seconds=30 * DAY, now=NOW - datetime.timedelta(hours=80))
-    ensure_release_namespace(store, "pr-6", OURS, ttl_seconds=30 * DAY, now=NOW - datetime.timedelta(hours=2))
+    ensure_release_namespace(store, "pr-5", OURS, ttl_seconds=30 * DAY, now=NOW - dt.timedelta(hours=80))
+    ensure_release_namespace(store, "pr-6", OURS, ttl_seconds=30 * DAY, now=NOW - dt.timedelta(hours=2))
     done = envctl(world, "gc", "--older-than", "72h")
     assert done.returncode == 0, done.stderr
     assert "pr-5 (release demo): deleted — last up" in done.stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 
 import pytest
 
@@ -12,7 +12,7 @@ from envctl.errors import ClusterError
 from envctl.namespaces import ensure_release_namespace
 from envctl.ownership import NamespaceInfo, Owner, plan_gc
 
-T0 = datetime.datetime(2026, 12, 1, 6, 0, tzinfo=datetime.UTC)
+T0 = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
 OWNER = Owner(workspace="acme/shop", release="demo", branch="feature/Login", pr="12")
 DAY = 24 * 3600.0
 
@@ -42,7 +42,7 @@ def test_a_new_namespace_is_created_marked_with_owner_and_expiry(namespaces, sha
 
 def test_every_up_refreshes_last_up_and_expiry_but_keeps_created_at(namespaces, shared_api):
     ensure_release_namespace(namespaces, "pr-12", OWNER, ttl_seconds=3 * DAY, now=T0)
-    later = T0 + datetime.timedelta(hours=5)
+    later = T0 + dt.timedelta(hours=5)
     entry = ensure_release_namespace(namespaces, "pr-12", OWNER, ttl_seconds=3 * DAY, now=later)
     assert (entry.action, entry.expires_at) == ("refresh", "2026-12-04T11:00:00Z")
     notes = shared_api.get("v1/namespaces", None, "pr-12")["metadata"]["annotations"]

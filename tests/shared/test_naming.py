@@ -82,7 +82,7 @@ def test_check_template(template: str, ok: bool) -> None:
     if ok:
         assert check_template(template) == template
     else:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"^{re.escape(repr(template))}: "):
             check_template(template)
 
 

@@ -47,7 +47,7 @@ def test_pr_events_bring_up_and_tear_down_and_nightly_gc():
     runs = [s.get("run", "") for s in up["steps"]]
     uses = [s.get("uses", "") for s in up["steps"]]
     order = [next(i for i, r in enumerate(runs) if needle in r) for needle in (
-        'KUBECONFIG=$RUNNER_TEMP/kubeconfig', 'up --changed-only --base "$BASE_SHA"', '>> "$GITHUB_STEP_SUMMARY"')]  # fmt: skip
+        "KUBECONFIG=$RUNNER_TEMP/kubeconfig", 'up --changed-only --base "$BASE_SHA"', '>> "$GITHUB_STEP_SUMMARY"')]  # fmt: skip
     assert order == sorted(order)
     assert uses.index("docker/login-action@v3") < order[1]
     assert up["outputs"]["namespace"] == "${{ steps.urls.outputs.namespace }}"

@@ -270,7 +270,7 @@ ERRORS = {
     # cmd/util/filter.go SplitFiltersFromFlag
     "two_at": "Invalid flag '{flag}': only one unescaped '@' allowed for node filter(s) (Escape literal '@' with '\\')",
     "missing_filter": "Invalid flag '{flag}' includes unescaped '@' but is missing a node filter (Escape literal '@' with '\\')",
-    # pkg/config/transform.go (+ pkg/util/filter.go)
+    # from pkg/config/transform.go, and pkg/util/filter.go
     "lacks_filter": "{what} '{value}' lacks a node filter, but there's more than one node",
     "bad_filter": "Failed to parse node filters: invalid format or empty subset in '{filter}'",
     "filter_suffix": "error filtering with '{filter}': no suffix allowed in simple filter",
@@ -392,7 +392,8 @@ def split_filters(value: str) -> tuple[str, list[str]]:
     parts: list[str] = []
     buffer = ""
     split = value.split("@")
-    for i, item in enumerate(split):
+    for i, raw in enumerate(split):
+        item = raw
         if item.endswith("\\") and i != len(split) - 1:
             if item.endswith("\\\\"):
                 item = item[:-1]

@@ -30,7 +30,7 @@ def ensure_registry_image(docker_cli: str) -> str:
     binaries, libraries, dirs = programs("docker-registry")
     recipe = Recipe(
         dirs=tuple(sorted({*dirs, "etc", "etc/docker", "etc/docker/registry", "var", "var/lib", "var/lib/registry",
-                           "tmp"}, key=lambda d: (d.count("/"), d))),  # fmt: skip
+                           "tmp"}, key=lambda d: (d.count("/"), d))),
         files=(*binaries, *libraries),
         links=(),
         changes=('CMD ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"]',),

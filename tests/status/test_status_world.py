@@ -155,7 +155,7 @@ def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWor
     assert _images(upped_world) == images
     kubeconfig = str(upped_world.workspace / ".envctl" / "kubeconfig")
     status_calls = _helm_calls(upped_world)[helm_before:]
-    assert [c for c in status_calls if c[0] not in ("version",)] == [
+    assert [c for c in status_calls if c[0] != "version"] == [
         ["status", "demo", "--output", "json", "--namespace", "envctl-demo", "--kubeconfig", kubeconfig],
         ["get", "values", "demo", "--output", "json", "--revision", "1", "--namespace", "envctl-demo",
          "--kubeconfig", kubeconfig],

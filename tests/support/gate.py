@@ -45,7 +45,7 @@ class Gate:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name; keeps test output quiet
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

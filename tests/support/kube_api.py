@@ -14,9 +14,9 @@ import asyncio
 import json
 import threading
 import urllib.request
-from pathlib import Path
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 import attrs
 import kmock
@@ -112,7 +112,7 @@ class KubeApi:
         self.url = ""
         self.emulator: SelectingEmulator | None = None
 
-    def __enter__(self) -> KubeApi:
+    def __enter__(self) -> Self:
         self._thread.start()
         if not self._ready.wait(120):  # bounds a hang only: a busy machine starts it late
             msg = "KMock did not start"
@@ -149,7 +149,7 @@ class KubeApi:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
 

@@ -20,7 +20,7 @@ two concurrent writers with the same resourceVersion get one success and one 409
 from __future__ import annotations
 
 import asyncio
-import datetime
+import datetime as dt
 import itertools
 import uuid
 from typing import Any
@@ -132,7 +132,7 @@ class ServerSideEmulator(SelectingEmulator):
             meta = data.setdefault("metadata", {})
             meta["resourceVersion"] = str(next(self._versions))
             meta.setdefault("uid", str(uuid.uuid4()))
-            now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             meta.setdefault("creationTimestamp", now.isoformat().replace("+00:00", "Z"))
             return
         current = self._current(request)

@@ -18,7 +18,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import kmock
 
@@ -66,7 +66,7 @@ class Kubelet:
         self._pending: set[tuple[float, int]] = set()  # (due, order) of actions not yet run
         self._turn = threading.Condition()
 
-    def __enter__(self) -> Kubelet:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

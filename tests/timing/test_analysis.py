@@ -19,7 +19,7 @@ def test_critical_path_follows_the_dependency_that_ended_last():
         ("wait", 5.0),
         ("load", 3.0),
         ("deploy", 2.0),
-        ("envctl-overhead", 0.5),  # 20.5 s wall − 20 s of path spans
+        ("envctl-overhead", 0.5),  # 20.5 s wall - 20 s of path spans
     )
 
 
@@ -64,12 +64,12 @@ def test_advice_names_the_bottleneck_with_its_figures():
     texts = [a.text for a in advise(run, analyze(run), history)]
     assert texts == [
         "cluster is 49% of the critical path (10.0 s of 20.5 s)",
-        "2 of 2 loads were imports of mostly unchanged layers (150.0 MB moved, 10.0 MB new) — registry load mode "
-        "would move 93% fewer bytes (set `load: {mode: registry}` in envctl.yaml)",
-        "1 of 2 builds had no cache hits (3.5 s of build time) — keep a BuildKit layer cache between runs "
-        "(`build.cache_from`/`cache_to`: type=gha in CI, a local directory on a laptop)",
-        "the cluster was created this run (10.0 s, 49% of the critical path; created in 3 of the last 3 runs) — "
-        "keep it between runs (`envctl down` without --delete-cluster) so `envctl up` reuses it",
+        ("2 of 2 loads were imports of mostly unchanged layers (150.0 MB moved, 10.0 MB new) — registry load mode "
+        "would move 93% fewer bytes (set `load: {mode: registry}` in envctl.yaml)"),
+        ("1 of 2 builds had no cache hits (3.5 s of build time) — keep a BuildKit layer cache between runs "
+        "(`build.cache_from`/`cache_to`: type=gha in CI, a local directory on a laptop)"),
+        ("the cluster was created this run (10.0 s, 49% of the critical path; created in 3 of the last 3 runs) — "
+        "keep it between runs (`envctl down` without --delete-cluster) so `envctl up` reuses it"),
     ]
 
 
@@ -100,7 +100,7 @@ def test_compare_gives_median_p95_and_flags_only_real_regressions():
     assert deploy.latest / deploy.baseline == pytest.approx(2.5) and not deploy.regression  # only 0.3 s more: noise
     assert stats[("total", None)].regression
     assert [s.label for s in compare_runs(runs)][:3] == ["total", "image build", "deploy"]
-    assert not any(s.regression for s in compare_runs(runs[:1] + [_run(3, 9.0, 0.2)]))  # one earlier run is no baseline
+    assert not any(s.regression for s in compare_runs([*runs[:1], _run(3, 9.0, 0.2)]))  # one earlier run is no baseline
 
 
 def test_p95_is_nearest_rank():

@@ -32,7 +32,7 @@ def _with_failure() -> RunRecord:
 
 def test_svg_is_valid_xml_with_one_bar_per_span():
     run = _with_failure()
-    root = ET.fromstring(waterfall_svg(run, analyze(run)))
+    root = ET.fromstring(waterfall_svg(run, analyze(run)))  # noqa: S314 - the SVG envctl just wrote
     bars = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title") is not None]
     assert len(bars) == len(run.spans)
     outlined = [b for b in bars if b.get("stroke") == CRITICAL_COLOUR]
@@ -53,7 +53,8 @@ def test_rendered_waterfall_shows_coloured_bars_on_a_shared_axis(tmp_path: Path)
 
     def columns_of(colour: str, tolerance: int = 0) -> list[int]:
         r, g, b = _hex(colour)
-        near = lambda p: abs(p[0] - r) + abs(p[1] - g) + abs(p[2] - b) <= tolerance
+        def near(p):
+            return abs(p[0] - r) + abs(p[1] - g) + abs(p[2] - b) <= tolerance
         # Only the chart area: phase headings on the left are drawn in the phase colours too.
         return sorted({x for x in range(240, width) for y in range(0, height, 2) if near(pixels[x, y])})
 

@@ -48,8 +48,8 @@ def _error(failure: PodFailure | None) -> ReleaseNotReadyError:
 
 def test_a_pod_failure_shows_reason_log_tail_and_events() -> None:
     assert not_ready_lines(_error(FAILURE)) == [
-        "pod demo-api-1 container api (Deployment/demo-api) is CrashLoopBackOff: "
-        "back-off 40s restarting failed container",
+        ("pod demo-api-1 container api (Deployment/demo-api) is CrashLoopBackOff: "
+        "back-off 40s restarting failed container"),
         "  restarts 3, image envctl-test/api:0123456789ab, node k3d-envctl-server-0",
         "  last 2 log lines (previous container):",
         "    | boot",
