@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TOOLS_BIN ?= $(HOME)/.local/bin
 WITH_TOOLS := PATH="$(TOOLS_BIN):$$PATH"
 
-.PHONY: up test test-e2e bench clean
+.PHONY: up lint test test-e2e bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,14 @@ up: $(STAMP)
 	$(WITH_TOOLS) $(BIN)/envctl doctor
 	$(WITH_TOOLS) $(BIN)/envctl up --changed-only
 
-# Everything that runs without k3d/helm: real git, Docker, containerd and registry; KMock for the API.
-test: $(STAMP)
+# The static checks, in seconds: ruff's broad rule set, the layers of AGENTS.md, mypy --strict.
+lint: $(STAMP)
+	$(BIN)/ruff check envctl tests scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict envctl
+
+# Everything that runs without k3d/helm: real git, Docker, containerd and registry; KMock for the API.
+test: lint
 	$(BIN)/pytest -q tests
 
 # The real-cluster suite (needs k3d, helm, kubectl and Docker).
