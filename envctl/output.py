@@ -62,10 +62,6 @@ def configure(*, verbose: bool) -> None:
     _verbose = verbose
 
 
-def is_verbose() -> bool:
-    return _verbose
-
-
 def line(text: str) -> None:
     """A plain result line on stdout (no markup interpretation)."""
     _console("stdout").print(text, markup=False)

@@ -94,11 +94,6 @@ class TaskContext:
             msg = f"{self.task.id} cancelled"
             raise Cancelled(msg)
 
-    @property
-    def edge_attrs(self) -> dict[str, object]:
-        """Span attributes naming this task and its dependencies (for tasks with ``own_spans``)."""
-        return {"task": self.task.id, "after": list(self.task.after)}
-
 
 @dataclass(frozen=True)
 class TaskOutcome:

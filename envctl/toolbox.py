@@ -148,10 +148,6 @@ class AppState:
     def overrides(self) -> Overrides:
         return self._once("overrides", lambda: Overrides.from_environ(self.environ))
 
-    @property
-    def in_ci(self) -> bool:
-        return self.overrides.ci
-
     # --- tools -----------------------------------------------------------------------------------
     @property
     def runner(self) -> SubprocessRunner:

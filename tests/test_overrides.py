@@ -23,7 +23,7 @@ STANDIN = Path(__file__).resolve().parent / "standins" / "k3d"
 def test_overrides_are_read_once_from_the_environment() -> None:
     state = AppState(environ={"ENVCTL_K3D": "/opt/k3d-5.8", "ENVCTL_DOCKER": "/usr/bin/docker", "CI": "true"})
     assert state.overrides == Overrides(k3d="/opt/k3d-5.8", docker="/usr/bin/docker", ci=True)
-    assert state.in_ci and state.docker_cli == "/usr/bin/docker"  # outside a workspace: no build.docker_cli
+    assert state.overrides.ci and state.docker_cli == "/usr/bin/docker"  # outside a workspace: no build.docker_cli
     assert AppState(environ={}).overrides == Overrides(k3d="k3d", docker=None, ci=False)
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from envctl.adapters.process import SubprocessRunner
 
-__all__ = ["DockerEngine", "ImageFacts", "PushReport", "docker_socket", "local_image_refs", "split_ref"]
+__all__ = ["DockerEngine", "ImageFacts", "docker_socket", "local_image_refs", "split_ref"]
 
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _LIST_TIMEOUT = 5.0
@@ -50,13 +50,6 @@ class ImageFacts:
     size: int
     labels: Mapping[str, str]
     diff_ids: tuple[str, ...]  # uncompressed layer digests, bottom first
-
-
-@dataclass(frozen=True)
-class PushReport:
-    ref: str
-    pushed_layers: tuple[str, ...]  # short layer IDs the registry lacked
-    existing_layers: tuple[str, ...]  # short layer IDs it already had (nothing moved)
 
 
 def local_image_refs(runner: SubprocessRunner, docker_cli: str = "docker") -> tuple[frozenset[str] | None, str]:
@@ -158,23 +151,17 @@ class DockerEngine:
             if on_line is not None and chunk.get("status"):
                 on_line(f"{chunk.get('id', '')} {chunk['status']}".strip())
 
-    def push(self, ref: str, on_line: Callable[[str], None] | None = None) -> PushReport:
-        """Push ``ref``; says which layers moved (the registry skips the ones it has)."""
+    def push(self, ref: str, on_line: Callable[[str], None] | None = None) -> None:
+        """Push ``ref``, passing each layer's status line to ``on_line`` (what moved is read from the
+        registry afterwards, see phases/load.py)."""
         repo, tag = split_ref(ref)
-        pushed: list[str] = []
-        existing: list[str] = []
         for chunk in self.client.api.push(repo, tag=tag, stream=True, decode=True):
             if "error" in chunk:
                 msg = f"push of {ref} failed: {chunk['error']}"
                 raise BuildError(msg, hint="check the registry answers and accepts pushes")
             status, layer = chunk.get("status", ""), chunk.get("id", "")
-            if status == "Pushed":
-                pushed.append(layer)
-            elif status == "Layer already exists" or status.startswith("Mounted from"):
-                existing.append(layer)
             if on_line is not None and status and status != "Pushing":
                 on_line(f"{layer} {status}".strip())
-        return PushReport(ref=ref, pushed_layers=tuple(pushed), existing_layers=tuple(existing))
 
     def build(
         self,

@@ -65,11 +65,6 @@ class _Stage:
     from_refs: list[tuple[str, int]]  # COPY --from values with their lines
 
 
-def substitute(text: str, env: Mapping[str, str], escape: str = "\\") -> str:
-    """Expand ``$V``/``${V...}`` forms (nested defaults included) as BuildKit does; unset → empty."""
-    return process_word(text, env, escape)
-
-
 def clean_source(source: str) -> str:
     """A COPY source as a context-relative POSIX path ("." for the whole context)."""
     cleaned = posixpath.normpath("/" + source.strip()).lstrip("/")

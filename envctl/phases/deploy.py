@@ -91,12 +91,11 @@ def deploy_release(
     helm: Helm,
     progress: Progress,
     recorder: Recorder,
-    span_attrs: Mapping[str, object] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> DeployResult:
     """Install, upgrade or skip the release (synchronous; for the scheduler's worker threads).
 
-    ``span_attrs`` are added to the "deploy" span (e.g. the scheduler's ``ctx.edge_attrs``).
+    The "deploy" span inherits the task's graph edges the scheduler binds on this thread.
     """
     return run_sync(
         deploy_release_async(
@@ -107,7 +106,6 @@ def deploy_release(
             helm=helm,
             progress=progress,
             recorder=recorder,
-            span_attrs=span_attrs,
             clock=clock,
         )
     )
@@ -122,15 +120,11 @@ async def deploy_release_async(
     helm: Helm,
     progress: Progress,
     recorder: Recorder,
-    span_attrs: Mapping[str, object] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> DeployResult:
     started = clock()
     name, namespace = release_spec.name, release_spec.namespace
-    with (
-        recorder.bind(**(span_attrs or {})),
-        recorder.span(f"deploy {name}", "deploy", release=name, namespace=namespace) as span,
-    ):
+    with recorder.span(f"deploy {name}", "deploy", release=name, namespace=namespace) as span:
         if not (chart_dir / "Chart.yaml").is_file():
             msg = f"no Helm chart at {chart_dir} (no Chart.yaml)"
             raise ConfigError(msg, hint="fix release.chart in envctl.yaml (a chart folder, relative to the workspace)")

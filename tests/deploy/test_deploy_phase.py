@@ -347,16 +347,16 @@ def test_deployed_workloads_carry_the_injected_images(fake_helm: FakeHelm, works
     with KubeApi() as api:
         fake_helm.switch("FAKE_HELM_KUBE_URL", api.url)
         progress, recorder = CollectingProgress(), Recorder()
-        result = deploy_release(
-            SPEC,
-            workspace["chart"],
-            workspace["values"],
-            refs,
-            helm=fake_helm.helm(progress),
-            progress=progress,
-            recorder=recorder,
-            span_attrs={"task": "deploy", "after": ["x"]},
-        )
+        with recorder.bind(task="deploy", after=["x"]):  # as the scheduler does around the deploy task
+            result = deploy_release(
+                SPEC,
+                workspace["chart"],
+                workspace["values"],
+                refs,
+                helm=fake_helm.helm(progress),
+                progress=progress,
+                recorder=recorder,
+            )
         api_image = api.get("apps/v1/deployments", "ci", "demo-api")["spec"]["template"]["spec"][
             "containers"
         ][0]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from envctl.errors import InputError
-from envctl.inputs.dockerfile import parse_dockerfile, substitute
+from envctl.inputs.dockerfile import parse_dockerfile
+from envctl.inputs.shellwords import process_word
 
 CASES = [
     pytest.param("FROM a\nCOPY src ./src\n", {}, None, ["src"], ["a"], id="plain-copy"),
@@ -71,7 +72,7 @@ def test_from_arg_is_remembered_for_dependency_injection() -> None:
     ],
 )
 def test_substitution(text: str, env: dict, expected: str) -> None:
-    assert substitute(text, env) == expected
+    assert process_word(text, env) == expected
 
 
 def test_unknown_target_is_an_input_error() -> None:
