@@ -190,7 +190,8 @@ def preflight(state: AppState) -> None:
 def write_ci_outputs(run: RunRecord, environ: Mapping[str, str]) -> list[Path]:
     """In CI: append the markdown summary to ``$GITHUB_STEP_SUMMARY`` and ``changed_services=…``,
     ``duration_seconds=…``, ``run_id=…`` to ``$GITHUB_OUTPUT`` (each only when set). Returns the files written."""
-    from envctl.timing.analysis import advise, analyze
+    from envctl.timing.advice import advise
+    from envctl.timing.analysis import analyze
     from envctl.views.timings_formats import markdown
 
     analysis = analyze(run)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from envctl.lock import workspace_lock
 from envctl.scheduler import Scheduler, Task
-from envctl.timing.analysis import advise, analyze, compare_runs
+from envctl.timing.advice import advise
+from envctl.timing.analysis import analyze, compare_runs
 from envctl.timing.history import RunHistory, RunMeta, RunRecord
 from envctl.timing.spans import Recorder
 

@@ -50,6 +50,7 @@ def command(
         raise InputError(msg, hint=hint)
     state: AppState = ctx.obj
     from envctl.timing import analysis as an
+    from envctl.timing.advice import advise
     from envctl.timing.history import RunHistory
     from envctl.views import timings_formats as formats
 
@@ -69,7 +70,7 @@ def command(
 
     analysis = an.analyze(run)
     recent = list(scan.records[-window:])
-    advice = an.advise(run, analysis, recent)
+    advice = advise(run, analysis, recent)
     stats = None
     if compare or last is not None:
         if run_id is not None:  # compare the chosen run against the runs before it

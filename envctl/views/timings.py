@@ -12,7 +12,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, Advice, RunAnalysis, Stat
+from envctl.timing.advice import Advice
+from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, RunAnalysis, Stat
 from envctl.timing.history import RunRecord
 from envctl.views.palette import CRITICAL_COLOUR, phase_colour
 

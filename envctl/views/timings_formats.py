@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, Advice, RunAnalysis, Stat, analyze
+from envctl.timing.advice import Advice
+from envctl.timing.analysis import PHASE_LABEL, PHASE_ORDER, RunAnalysis, Stat, analyze
 from envctl.timing.history import RunRecord
 
 __all__ = ["chrome_trace", "markdown", "phase_summary_lines", "timings_json"]

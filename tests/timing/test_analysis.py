@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from envctl.timing.analysis import advise, analyze, compare_runs, critical_path, p95, union_seconds
+from envctl.timing.advice import advise
+from envctl.timing.analysis import analyze, compare_runs, critical_path, p95, union_seconds
 from envctl.timing.history import RunMeta, RunRecord
 from envctl.timing.spans import Span
 from tests.timing.sample import sample_run, span

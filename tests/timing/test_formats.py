@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from envctl.execute import write_ci_outputs
-from envctl.timing.analysis import advise, analyze, compare_runs
+from envctl.timing.advice import advise
+from envctl.timing.analysis import analyze, compare_runs
 from envctl.timing.history import RunRecord
 from envctl.views.timings_formats import chrome_trace, markdown, phase_summary_lines, timings_json
 from tests.timing.sample import sample_run, span

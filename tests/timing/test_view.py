@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from envctl.timing.analysis import advise, analyze, compare_runs
+from envctl.timing.advice import advise
+from envctl.timing.analysis import analyze, compare_runs
 from envctl.views.timings import timings_view
 from tests.timing.sample import sample_run
 from tests.timing.test_svg import _with_failure
