@@ -5,10 +5,10 @@ cluster is ensured *while* images build or pull, so creating or starting k3d ove
 image is loaded as soon as *it* is built and the cluster is ready; the deploy starts when every
 image the release needs is loaded; the wait follows the deploy.
 
-This module only wires phases together. Each phase sits behind a one- or two-method Protocol and
-handles one item per call; the scheduler is the only source of concurrency. Tasks hand their
-typed results to each other through one ``RunState``; every decision lives in the plan or in the
-phases themselves.
+This module only wires phases together. Each phase sits behind a one- or two-method Protocol
+(``phases/protocols.py``) and handles one item per call; the scheduler is the only source of
+concurrency. Tasks hand their typed results to each other through one ``RunState``; every decision
+lives in the plan or in the phases themselves.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, NoReturn, Protocol
+from typing import Literal, NoReturn
 
+from envctl.phases.protocols import BuildPhase, Phases
 from envctl.plan import Plan, ServicePlan, dependency_build_args
 from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, WaitResult
 from envctl.scheduler import Scheduler, Task, TaskContext, TaskDescription
@@ -25,15 +26,9 @@ from envctl.timing.spans import Recorder
 
 __all__ = [
     "BUILD_SLOT",
-    "BuildPhase",
-    "ClusterPhase",
-    "DeployPhase",
     "LoadMode",
-    "LoadPhase",
-    "Phases",
     "RunState",
     "UpOptions",
-    "WaitPhase",
     "chain_seconds",
     "describe_graph",
     "image_tasks",
@@ -58,52 +53,6 @@ class UpOptions:
     wait: bool = True
     timeout: float = 300.0
     dry_run: bool = False
-
-
-# --- one Protocol per phase -----------------------------------------------------------------------
-class ClusterPhase(Protocol):
-    def ensure(self) -> ClusterInfo:
-        """Create, start or reuse the cluster; ready to take images when it returns."""
-        ...
-
-
-class BuildPhase(Protocol):
-    def build(self, service: ServicePlan, dependency_args: Mapping[str, str]) -> BuiltImage:
-        """Make ``service``'s fingerprint image exist locally as its plan's action says."""
-        ...
-
-    def pull(self, ref: str) -> BuiltImage:
-        """Make a third-party image exist locally (pulled only when absent)."""
-        ...
-
-
-class LoadPhase(Protocol):
-    def load(self, image: BuiltImage, cluster: ClusterInfo) -> LoadResult:
-        """Put ``image`` where every node of ``cluster`` can run it."""
-        ...
-
-
-class DeployPhase(Protocol):
-    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
-        """Install or upgrade the release with ``refs`` (values_path → image), or skip it."""
-        ...
-
-
-class WaitPhase(Protocol):
-    def wait(self, cluster: ClusterInfo) -> WaitResult:
-        """Block until the release's workloads are ready; fail fast on known-bad states."""
-        ...
-
-
-@dataclass(frozen=True)
-class Phases:
-    """The phases of one run, bound to their tools by the composition root (toolbox.py)."""
-
-    cluster: ClusterPhase
-    build: BuildPhase
-    load: LoadPhase
-    deploy: DeployPhase
-    wait: WaitPhase
 
 
 class RunState:

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from envctl.kube_target import KubeTarget
     from envctl.naming import NameFacts
     from envctl.ownership import Owner
-    from envctl.pipeline import Phases, UpOptions
+    from envctl.phases.protocols import Phases
+    from envctl.pipeline import UpOptions
     from envctl.plan import Plan
     from envctl.progress import Progress
     from envctl.timing.spans import Recorder
@@ -339,8 +340,8 @@ class AppState:
         from envctl.phases.cluster import ClusterEnsurer
         from envctl.phases.deploy import ReleaseDeployer
         from envctl.phases.load import ImageLoader
+        from envctl.phases.protocols import ClusterPhase, Phases
         from envctl.phases.wait import PodWaiter
-        from envctl.pipeline import ClusterPhase, Phases
 
         config, workspace = self.config, self.workspace
         release = release or self.release_target()

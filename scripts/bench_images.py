@@ -45,7 +45,8 @@ from envctl.adapters.process import SubprocessRunner
 from envctl.config import load_config
 from envctl.phases.build import BuildOptions, ImageBuilder
 from envctl.phases.load import ImageLoader, LoadMode
-from envctl.pipeline import BUILD_SLOT, Phases, RunState, make_tasks
+from envctl.phases.protocols import Phases
+from envctl.pipeline import BUILD_SLOT, RunState, make_tasks
 from envctl.planning import plan_workspace
 from envctl.progress import NullProgress
 from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, WaitResult

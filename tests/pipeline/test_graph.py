@@ -7,7 +7,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from envctl.pipeline import Phases, RunState, chain_seconds, describe_graph, make_tasks
+from envctl.phases.protocols import Phases
+from envctl.pipeline import RunState, chain_seconds, describe_graph, make_tasks
 from envctl.plan import Plan, ServicePlan
 from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, NodeResult, WaitResult
 from envctl.scheduler import Scheduler, Task
