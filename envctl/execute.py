@@ -127,7 +127,7 @@ def run_up(
     # Import the docker SDK once on this thread, before worker threads race to import it; then let
     # the slow, lazy kubernetes models load while images build. (Two threads importing `requests`
     # at once deadlock on its circular imports, hence this order.)
-    import docker  # noqa: F401
+    import docker  # noqa: F401 - imported for its side effect, see above
 
     threading.Thread(target=wait_phase.preload, daemon=True, name="preload-kubernetes").start()
     values_paths = {name: spec.values_path for name, spec in state.config.services.items()}

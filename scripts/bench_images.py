@@ -227,8 +227,8 @@ def main() -> int:
     try:
         for role in ("naive", "envctl", "big"):
             # One at a time, each recorded before the next starts: the clean-up removes what started.
-            started_nodes.append(start_node(docker,  # noqa: PERF401 f"envctl-bench-{role}-{tag}",
-                                            socket_path=f"/run/envctl-bench-{role}-{tag}/containerd.sock"))  # fmt: skip
+            name = f"envctl-bench-{role}-{tag}"
+            started_nodes.append(start_node(docker, name, socket_path=f"/run/{name}/containerd.sock"))
         naive_node, envctl_node, big_node = (Node(n.name, n.socket_path) for n in started_nodes)
         registry = start_registry(work / "registry")
 

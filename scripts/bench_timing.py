@@ -30,7 +30,7 @@ SERVICES = ("base", "api", "worker", "web", "migrate")
 
 def demo_graph() -> list[Task]:
     """The shape of the demo's `up` graph: plan, cluster ∥ builds, pipelined loads, deploy, wait."""
-    noop = lambda _ctx: None  # noqa: E731
+    noop = lambda _ctx: None  # noqa: E731 - one no-op task body, shared by every task
     tasks = [Task("plan", "plan", noop), Task("cluster", "cluster", noop)]
     for svc in SERVICES:
         after = ("plan", "build:base") if svc in ("api", "worker") else ("plan",)
