@@ -32,6 +32,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check envctl tests scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict envctl
+	@# Facts code relies on live in docs/ (never in notes outside the repository), and the product
+	@# never bends around the test API double.
+	@! grep -rnE '(libraries|anchors|style|performance|test-environment)\.md' envctl scripts tests .ci
+	@! grep -rni 'kmock' envctl
 
 # Everything that runs without k3d/helm: real git, Docker, containerd and registry; KMock for the API.
 test: lint
