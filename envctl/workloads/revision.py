@@ -1,0 +1,200 @@
+"""Which revision a pod belongs to, told the way the controllers tell it: pure functions over API models.
+
+A rollout leaves the previous revision's pods running until the new ones are available, so the
+waiter must judge only the pods of the revision it waits for. Comparing pod specs with the
+workload's template cannot do that (an env-only or ConfigMap-checksum change keeps images, command
+and args), so the pods are placed by what the controllers write on them (docs/tools-behaviour.md,
+"Revisions"):
+
+* Deployment: its current ReplicaSet is the one it controls whose ``deployment.kubernetes.io/revision``
+  annotation equals its own, once ``status.observedGeneration`` has caught up with
+  ``metadata.generation`` (before that the annotation still names the previous ReplicaSet); a pod
+  is current when that ReplicaSet controls it.
+* StatefulSet: a pod is current when its ``controller-revision-hash`` label equals
+  ``status.updateRevision`` (again once the generation is observed).
+* DaemonSet: a pod is current when its ``pod-template-generation`` label equals the DaemonSet's
+  ``deprecated.daemonset.template.generation`` annotation.
+* Job: a Job's pod template cannot change, so all its pods are current.
+
+"Controls" is the controller owner reference, matched by UID as the API machinery does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "CONTROLLER_REVISION_HASH",
+    "DAEMONSET_TEMPLATE_GENERATION",
+    "POD_TEMPLATE_GENERATION",
+    "POD_TEMPLATE_HASH",
+    "REVISION_ANNOTATION",
+    "PodRevision",
+    "Verdict",
+    "controller_of",
+    "generation_observed",
+    "new_replica_set",
+    "pod_revision",
+]
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+POD_TEMPLATE_HASH = "pod-template-hash"
+CONTROLLER_REVISION_HASH = "controller-revision-hash"
+POD_TEMPLATE_GENERATION = "pod-template-generation"
+DAEMONSET_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+# current: a pod of the revision being rolled out, to be judged; old: an earlier revision's, on its
+# way out; unsettled: the controller has not yet shown which revision is current (judge it later);
+# unowned: no workload of the release controls it (a bare Pod the chart renders): judged as it is.
+Verdict = Literal["current", "old", "unsettled", "unowned"]
+
+
+@dataclass(frozen=True)
+class PodRevision:
+    """Where a pod stands: its verdict and the workload that controls it (``Kind/name``), if any."""
+
+    verdict: Verdict
+    workload: str | None
+    why: str
+
+
+def _meta(obj: Any) -> Any:
+    return getattr(obj, "metadata", None)
+
+
+def _annotations(obj: Any) -> Mapping[str, str]:
+    meta = _meta(obj)
+    return (meta.annotations if meta is not None else None) or {}
+
+
+def _labels(obj: Any) -> Mapping[str, str]:
+    meta = _meta(obj)
+    return (meta.labels if meta is not None else None) or {}
+
+
+def controller_of(obj: Any) -> Any:
+    """The owner reference with ``controller: true`` (at most one exists), or None."""
+    meta = _meta(obj)
+    return next((ref for ref in (meta.owner_references if meta else None) or () if ref.controller), None)
+
+
+def _controlled_by(obj: Any, owner: Any) -> bool:
+    ref = controller_of(obj)
+    owner_uid = _meta(owner).uid if _meta(owner) is not None else None
+    return ref is not None and owner_uid is not None and ref.uid == owner_uid
+
+
+def generation_observed(workload: Any) -> bool:
+    """Whether the controller has seen the workload's latest spec (``kubectl rollout status``'s
+    first test: ``metadata.generation <= status.observedGeneration``, a missing one counting as 0)."""
+    meta = _meta(workload)
+    generation = (meta.generation if meta is not None else None) or 0
+    status = getattr(workload, "status", None)
+    observed = (getattr(status, "observed_generation", None) if status is not None else None) or 0
+    return generation <= observed
+
+
+def _revision_number(obj: Any) -> int | None:
+    raw = _annotations(obj).get(REVISION_ANNOTATION)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _created(obj: Any) -> tuple[str, str]:
+    """Sort key: creation time (the client's UTC datetimes, ISO text sorts the same), then name."""
+    meta = _meta(obj)
+    stamp = meta.creation_timestamp if meta is not None else None
+    return ("" if stamp is None else stamp.isoformat(), str(meta.name if meta is not None else ""))
+
+
+def new_replica_set(deployment: Any, replica_sets: Iterable[Any]) -> Any:
+    """The Deployment's current ReplicaSet, or None while the controller has not settled on one.
+
+    Among the ReplicaSets the Deployment controls, the one whose revision annotation equals the
+    Deployment's; should several (kubernetes#40415), the oldest, as kubectl's FindNewReplicaSet
+    chooses (creation time, then name).
+    """
+    if not generation_observed(deployment):
+        return None
+    revision = _revision_number(deployment)
+    if revision is None:
+        return None
+    matching = [rs for rs in replica_sets if _controlled_by(rs, deployment) and _revision_number(rs) == revision]
+    return min(matching, key=_created, default=None)
+
+
+def _name(obj: Any) -> str:
+    return str(_meta(obj).name)
+
+
+def pod_revision(
+    pod: Any, workloads: Mapping[str, Mapping[str, Any]], replica_sets: Mapping[str, Any]
+) -> PodRevision:
+    """Where ``pod`` stands among its workload's revisions.
+
+    ``workloads`` maps a kind (Deployment, StatefulSet, DaemonSet, Job) to the release's objects of
+    that kind by name; ``replica_sets`` the release's ReplicaSets by name.
+    """
+    ref = controller_of(pod)
+    if ref is None:
+        return PodRevision("unowned", None, "no controller")
+    if ref.kind == "ReplicaSet":
+        return _replica_set_pod(pod, ref, workloads.get("Deployment", {}), replica_sets)
+    owner = workloads.get(ref.kind, {}).get(ref.name)
+    label = f"{ref.kind}/{ref.name}"
+    if owner is None or not _controlled_by(pod, owner):
+        # A workload kind the release's selector did not list (or a stale reference): not ours to judge.
+        return PodRevision("unsettled", None, f"its controller {label} is not one of the release's workloads")
+    if ref.kind == "Job":
+        return PodRevision("current", label, "a Job's pod template cannot change")
+    if ref.kind == "StatefulSet":
+        return _statefulset_pod(pod, owner, label)
+    if ref.kind == "DaemonSet":
+        return _daemonset_pod(pod, owner, label)
+    return PodRevision("unsettled", label, f"pods of a {ref.kind} are not placed in revisions")
+
+
+def _replica_set_pod(
+    pod: Any, ref: Any, deployments: Mapping[str, Any], replica_sets: Mapping[str, Any]
+) -> PodRevision:
+    replica_set = replica_sets.get(ref.name)
+    if replica_set is None or not _controlled_by(pod, replica_set):
+        return PodRevision("unsettled", None, f"its ReplicaSet {ref.name} has not been seen yet")
+    rs_ref = controller_of(replica_set)
+    if rs_ref is None or rs_ref.kind != "Deployment":
+        return PodRevision("current", f"ReplicaSet/{ref.name}", "a ReplicaSet of its own")
+    deployment = deployments.get(rs_ref.name)
+    if deployment is None or not _controlled_by(replica_set, deployment):
+        return PodRevision("unsettled", None, f"its Deployment {rs_ref.name} has not been seen yet")
+    label = f"Deployment/{rs_ref.name}"
+    newest = new_replica_set(deployment, replica_sets.values())
+    if newest is None:
+        return PodRevision("unsettled", label, "the Deployment's current ReplicaSet is not known yet")
+    if _name(newest) == ref.name:
+        return PodRevision("current", label, f"ReplicaSet {ref.name} is the current revision")
+    return PodRevision("old", label, f"ReplicaSet {ref.name} is an earlier revision than {_name(newest)}")
+
+
+def _statefulset_pod(pod: Any, statefulset: Any, label: str) -> PodRevision:
+    status = getattr(statefulset, "status", None)
+    update = getattr(status, "update_revision", None) if status is not None else None
+    if not generation_observed(statefulset) or not update:
+        return PodRevision("unsettled", label, "the StatefulSet's update revision is not known yet")
+    mine = _labels(pod).get(CONTROLLER_REVISION_HASH)
+    if mine == update:
+        return PodRevision("current", label, f"revision {update}")
+    return PodRevision("old", label, f"revision {mine} is not the update revision {update}")
+
+
+def _daemonset_pod(pod: Any, daemonset: Any, label: str) -> PodRevision:
+    wanted = _annotations(daemonset).get(DAEMONSET_TEMPLATE_GENERATION)
+    if wanted is None:
+        return PodRevision("unsettled", label, "the DaemonSet's template generation is not known")
+    mine = _labels(pod).get(POD_TEMPLATE_GENERATION)
+    if mine == wanted:
+        return PodRevision("current", label, f"template generation {wanted}")
+    return PodRevision("old", label, f"template generation {mine} is not {wanted}")
