@@ -1,0 +1,196 @@
+"""Does the rendered chart run the images envctl built? (pure: manifests and refs in, findings out)
+
+Before every ``helm upgrade`` the deploy renders the release with the values it is about to send
+(and, for ``inject: rewrite`` services, through the same post-renderer) and asks, per deployed
+service, whether some container or init container of a rendered workload runs exactly the ref
+envctl built for it. A service whose ref does not appear is an error (a wrong ``values_path``
+would leave pods on old images while the deploy "succeeds"); the message names the image fields
+the chart does render, the likeliest first. A rendered image that is neither built by envctl nor
+listed under ``images:`` is a warning (an offline cluster would try to pull it), an error with
+``--strict-images``.
+
+Rewrite rules: ``services.<name>.image_match`` is a glob over an image's repository (the
+reference without ``:tag``/``@digest``); without one, an image matches when its repository's last
+path segment equals the last segment of the service's ``image``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from envctl.chart_values import ImageField, field_key, name_key
+from envctl.rendered import RenderedImage, image_repository, normalize_reference, rendered_images
+
+__all__ = [
+    "ExpectedImage",
+    "Finding",
+    "RewriteRule",
+    "check_images",
+    "decode_rules",
+    "encode_rules",
+    "rendered_fields",
+    "replacer",
+]
+
+_SUGGESTED = 3  # image fields named in a suggestion
+_RULE_PARTS = 4  # service, pattern, image, ref
+
+
+@dataclass(frozen=True)
+class RewriteRule:
+    """Rewrite every container image whose repository matches ``pattern`` to ``ref``."""
+
+    service: str
+    pattern: str  # a glob over the repository; "" = the default (last path segment of ``image``)
+    image: str  # the service's configured repository
+    ref: str  # the built ref the matching containers get
+
+    def matches(self, reference: str) -> bool:
+        repository = image_repository(reference)
+        if self.pattern:
+            return fnmatch.fnmatchcase(repository, self.pattern)
+        return repository.rsplit("/", 1)[-1] == self.image.rsplit("/", 1)[-1]
+
+
+def encode_rules(rules: Sequence[RewriteRule]) -> str:
+    """The rules as the post-renderer's one argument (JSON)."""
+    return json.dumps([[r.service, r.pattern, r.image, r.ref] for r in rules], separators=(",", ":"))
+
+
+def decode_rules(argument: str) -> list[RewriteRule]:
+    """The rules ``encode_rules`` wrote; ValueError when ``argument`` is not such a list."""
+    data = json.loads(argument)
+    def is_rule(item: object) -> bool:
+        return isinstance(item, list) and len(item) == _RULE_PARTS and all(isinstance(part, str) for part in item)
+
+    if not isinstance(data, list) or not all(is_rule(item) for item in data):
+        msg = "expected a JSON list of [service, pattern, image, ref]"
+        raise ValueError(msg)
+    return [RewriteRule(*item) for item in data]
+
+
+def replacer(rules: Sequence[RewriteRule]) -> Callable[[str], str | None]:
+    """The image rewrite of ``rules``: the first rule that matches wins; None leaves an image alone."""
+
+    def replace(reference: str) -> str | None:
+        return next((rule.ref for rule in rules if rule.matches(reference)), None)
+
+    return replace
+
+
+@dataclass(frozen=True)
+class ExpectedImage:
+    """A service the release deploys, and the ref its workloads must run."""
+
+    service: str
+    ref: str
+    inject: Literal["values", "rewrite"]
+    values_path: str | None = None
+    required: bool = True  # False: rewrite by default; a service the chart never renders is fine
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Literal["error", "warning"]
+    service: str | None  # None: an image no service owns
+    message: str
+    hint: str
+
+
+def rendered_fields(fields: Iterable[ImageField], images: Iterable[RenderedImage]) -> list[ImageField]:
+    """The ``fields`` whose image some rendered container runs (so the chart reads that field)."""
+    running = [normalize_reference(image.image) for image in images]
+
+    def rendered(field: ImageField) -> bool:
+        whole = normalize_reference(field.reference)
+        tail = "/" + field.reference
+        return any(image == whole or image.endswith(tail) for image in running)
+
+    return [field for field in fields if rendered(field)]
+
+
+def check_images(
+    manifest: str,
+    expected: Sequence[ExpectedImage],
+    *,
+    third_party: Iterable[str] = (),
+    fields: Sequence[ImageField] = (),
+    strict: bool = False,
+) -> list[Finding]:
+    """The findings for one rendered release; ``fields`` are the image fields of the values sent."""
+    images = rendered_images(manifest)
+    running = {normalize_reference(image.image) for image in images}
+    findings: list[Finding] = []
+    claimed = {item.values_path for item in expected if item.values_path}
+    shown_fields = [f for f in rendered_fields(fields, images) if f.path not in claimed]
+    for item in expected:
+        if normalize_reference(item.ref) in running:
+            continue
+        if item.inject == "rewrite":
+            if item.required:
+                findings.append(_unmatched_rewrite(item))
+            continue
+        findings.append(_missing_value(item, shown_fields))
+    known = {normalize_reference(item.ref) for item in expected} | {normalize_reference(ref) for ref in third_party}
+    seen: set[str] = set()
+    for image in images:
+        normalized = normalize_reference(image.image)
+        if normalized in known or normalized in seen:
+            continue
+        seen.add(normalized)
+        findings.append(_unlisted(image, strict=strict))
+    return findings
+
+
+def _missing_value(item: ExpectedImage, shown: Sequence[ImageField]) -> Finding:
+    ranked = _ranked(item.service, shown)
+    renders = ", ".join(f.path for f in ranked) if ranked else "none from its values"
+    message = (
+        f"service {item.service}: no rendered workload runs {item.ref} "
+        f"(values_path {item.values_path}); the chart renders image fields: {renders}"
+    )
+    if ranked:
+        hint = (
+            f"did you mean {ranked[0].path}? set services.{item.service}.values_path to it, "
+            "or use inject: rewrite if the chart builds the image from shared values"
+        )
+    else:
+        hint = f"check services.{item.service}.values_path, or set inject: rewrite to rewrite the rendered image"
+    return Finding("error", item.service, message, hint)
+
+
+def _unmatched_rewrite(item: ExpectedImage) -> Finding:
+    message = f"service {item.service}: inject: rewrite, but no rendered container image matches it"
+    hint = (
+        f"set services.{item.service}.image_match to a glob over the chart's image repository "
+        "(e.g. '*/name'), or remove inject: rewrite if the chart does not run this image"
+    )
+    return Finding("error", item.service, message, hint)
+
+
+def _unlisted(image: RenderedImage, *, strict: bool) -> Finding:
+    where = f"{image.kind} {image.name}, {'init container' if image.init else 'container'} {image.container}"
+    message = f"image {image.image} ({where}) is neither built by envctl nor listed under images:"
+    hint = "add it to images: in envctl.yaml (an offline cluster cannot pull it at run time)"
+    if not strict:
+        hint += "; --strict-images makes this an error"
+    return Finding("error" if strict else "warning", None, message, hint)
+
+
+def _ranked(service: str, fields: Sequence[ImageField]) -> list[ImageField]:
+    """``fields`` most likely the service's first: its key or repository name, then similarity."""
+    wanted = name_key(service)
+
+    def score(field: ImageField) -> float:
+        names = (name_key(field_key(field)), name_key(field.repository.rsplit("/", 1)[-1]))
+        if wanted in names:
+            return 2.0
+        return max(difflib.SequenceMatcher(None, wanted, name).ratio() for name in names)
+
+    return sorted(fields, key=lambda f: -score(f))[:_SUGGESTED]
+
