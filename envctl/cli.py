@@ -7,6 +7,7 @@ Each command lives in ``envctl/commands/<verb>.py`` (parse options → ask the c
 from __future__ import annotations
 
 import itertools
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup, TyperOption
 
-from envctl import __version__, output
+from envctl import __version__, interrupts, output
 from envctl.commands import doctor, down, gc, init, plan, rbac, status, timings, up
 from envctl.errors import EnvctlError, ExitCode, InputError
 
@@ -60,7 +61,22 @@ for module in (init, plan, up, down, status, timings, doctor, gc, rbac):
 
 
 def main() -> None:
-    """Console entry point: run the app, map errors to one line and a documented exit code."""
+    """Console entry point: run the app, map errors to one line and a documented exit code.
+
+    SIGINT and SIGTERM are one contract (``interrupts``): the command unwinds, records what it
+    did, releases the workspace, and the process exits 130 or 143."""
+    with interrupts.handling():
+        _main()
+
+
+def _interrupted() -> None:
+    signum = interrupts.received()
+    what = "interrupted" if signum is None else f"interrupted ({signal.Signals(signum).name})"
+    output.error(what, "finished work is kept; run the same command again to resume")
+    sys.exit(interrupts.exit_code())
+
+
+def _main() -> None:
     args = sys.argv[1:]
     verbose = "-v" in args or "--verbose" in args
     try:
@@ -69,7 +85,7 @@ def main() -> None:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code != 0:
             if code == ExitCode.INTERRUPTED:
-                output.error("interrupted", "finished work is kept; run the same command again to resume")
+                _interrupted()
             sys.exit(code)
     except EnvctlError as exc:
         if verbose:
@@ -77,8 +93,7 @@ def main() -> None:
         output.error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        output.error("interrupted", "finished work is kept; run the same command again to resume")
-        sys.exit(ExitCode.INTERRUPTED)
+        _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -32,6 +32,7 @@ __all__ = [
     "NotBuiltYetError",
     "ReleaseNotReadyError",
     "StateUnwritableError",
+    "TimedOutError",
     "ToolFailedError",
     "ToolMissingError",
     "WorkloadsNotReadyError",
@@ -50,6 +51,7 @@ class ExitCode:
     CLUSTER = 8
     LOCKED = 9
     NOT_BUILT = 10  # reserved: a command or configuration this version cannot run yet (none at present)
+    TIMED_OUT = 11  # an external step (build, image import, helm) ran past its time limit and was stopped
     INTERRUPTED = 130
 
 
@@ -113,6 +115,12 @@ class ToolFailedError(EnvctlError):
         self.argv = argv or []
         self.returncode = returncode
         self.stderr = stderr
+
+
+class TimedOutError(ToolFailedError):
+    """An external step ran past its time limit (README "Timeouts") and was stopped, not awaited."""
+
+    exit_code = ExitCode.TIMED_OUT
 
 
 class BuildError(EnvctlError):

@@ -4,7 +4,9 @@ The plan is computed first — it is cheap (≤ 0.5 s) and pure, so a bad Docker
 service fails before anything touches the cluster or the image store. Then the scheduler runs the
 graph from ``pipeline.make_tasks``: the cluster is ensured while images build, each image loads
 as soon as it is built, the deploy waits for every load, the wait follows. Whatever happens —
-success, a failed step, Ctrl-C — the spans are written as one run record under ``.envctl/runs``.
+success, a failed step, Ctrl-C or SIGTERM (a second one only hurries the stop) — the spans are
+written as one run record under ``.envctl/runs``; a signal that arrives while it is written waits
+until it is.
 
 Nothing here prints: ``run_up`` returns an ``UpReport`` and the `up` command renders it.
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from envctl import __version__
+from envctl import __version__, interrupts
 from envctl.errors import EnvctlError, ToolMissingError
 from envctl.pipeline import BUILD_SLOT, RunState, UpOptions, make_tasks
 from envctl.plan import Plan
@@ -147,18 +149,22 @@ def run_up(
         cancel_event=cancel_event,
     )
     interrupted = False
-    try:
-        result = scheduler.run()
-    except SchedulerInterrupted as exc:
-        interrupted, result = True, exc.result
-    failure = None if interrupted else result.first_error
-    error = failure if isinstance(failure, EnvctlError) else None
-    outcome: Outcome = "cancelled" if interrupted else ("ok" if failure is None else "failed")
-    code = 130 if interrupted else (0 if failure is None else getattr(failure, "exit_code", 1))
-    record = RunRecord(meta.finish(outcome, code, recorder.now()), tuple(recorder.spans()))
-    history.write(record)
-    summary = [*phase_summary_lines(record), f"run {meta.run_id} recorded; `envctl timings` shows where the time went"]
-    write_ci_outputs(record, state.environ)
+    with interrupts.on_hurry(state.runner.hurry):  # a second signal: kill the children at once
+        try:
+            result = scheduler.run()
+        except SchedulerInterrupted as exc:
+            interrupted, result = True, exc.result
+    with interrupts.deferred():  # the record is written whole, whatever signal arrives meanwhile
+        failure = None if interrupted else result.first_error
+        error = failure if isinstance(failure, EnvctlError) else None
+        outcome: Outcome = "cancelled" if interrupted else ("ok" if failure is None else "failed")
+        code = interrupts.exit_code() if interrupted else (0 if failure is None else getattr(failure, "exit_code", 1))
+        record = RunRecord(meta.finish(outcome, code, recorder.now()), tuple(recorder.spans()))
+        history.write(record)
+        summary = [
+            *phase_summary_lines(record), f"run {meta.run_id} recorded; `envctl timings` shows where the time went"
+        ]
+        write_ci_outputs(record, state.environ)
     crash = failure if failure is not None and error is None else None
     return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary, crash)
 

@@ -19,10 +19,13 @@ Failure semantics:
   one that waits (the pod wait) watches the same event and stops early; other running tasks are let
   finish (finished work is kept); tasks never started are recorded ``cancelled``;
 - ``fail_fast=False`` (keep going): independent tasks still run to completion;
-- Ctrl-C (KeyboardInterrupt in the calling thread): the cancel event is set, ``on_cancel`` is
-  called (pass ``SubprocessRunner.terminate_all``), running tasks are awaited and recorded
+- Ctrl-C or SIGTERM (a KeyboardInterrupt in the calling thread, ``interrupts.Interrupted`` under
+  envctl's handlers): the cancel event is set, the recorder is told (a span that ends with an error
+  from now on is the interruption's doing: ``cancelled``, not ``failed``), ``on_cancel`` is called
+  (pass ``SubprocessRunner.terminate_all``) until the running tasks end, they are recorded
   ``cancelled``, and ``SchedulerInterrupted`` (a ``KeyboardInterrupt`` carrying the partial
-  ``ScheduleResult``) is raised so the caller can write the partial run record.
+  ``ScheduleResult``) is raised so the caller can write the partial run record. A further signal
+  does not break this off (envctl's handlers only hurry the children's end).
 
 Timing: each task runs inside ``recorder.span(task.name, task.kind, service=task.service,
 task=<id>, after=[<dependency ids>], **task.attrs)``. The ``task``/``after`` attributes are the
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
+from envctl.interrupts import Interrupted
 from envctl.timing.spans import KINDS, Recorder, Span, SpanHandle
 
 __all__ = [
@@ -231,14 +235,16 @@ class Scheduler:
                     if outcome.outcome == "failed" and self.fail_fast and stopped_by is None:
                         stopped_by = outcome.id
                         self.cancel_event.set()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self._interrupted.set()
             self.cancel_event.set()
+            reason = f"interrupted ({exc})" if isinstance(exc, Interrupted) else "interrupted (Ctrl-C)"
+            self.recorder.interrupt(reason)
             self._stop_running(list(running))
             for future, task_id in running.items():
                 if task_id not in outcomes:
-                    outcomes[task_id] = self._collect(task_id, future, interrupted=True)
-            self._cancel_rest(outcomes, "interrupted (Ctrl-C)")
+                    outcomes[task_id] = self._collect(task_id, future, interrupted=reason)
+            self._cancel_rest(outcomes, reason)
             pool.shutdown(wait=True)
             raise SchedulerInterrupted(ScheduleResult(MappingProxyType(outcomes), interrupted=True)) from None
         pool.shutdown(wait=True)
@@ -282,7 +288,7 @@ class Scheduler:
         return value, "skipped" if handle.skipped else "ok"
 
     def _collect(
-        self, task_id: str, future: Future[tuple[object, str]], *, interrupted: bool = False
+        self, task_id: str, future: Future[tuple[object, str]], *, interrupted: str = ""
     ) -> TaskOutcome:
         try:
             value, outcome = future.result()
@@ -290,7 +296,7 @@ class Scheduler:
             return TaskOutcome(task_id, "cancelled", error=exc, reason="cancelled while running")
         except BaseException as exc:  # noqa: BLE001 - a task's error is its outcome, reported by the caller
             if interrupted:
-                return TaskOutcome(task_id, "cancelled", error=exc, reason="interrupted (Ctrl-C)")
+                return TaskOutcome(task_id, "cancelled", error=exc, reason=interrupted)
             return TaskOutcome(task_id, "failed", error=exc, reason=str(exc).splitlines()[0] if str(exc) else "")
         return TaskOutcome(task_id, outcome, value=value)
 

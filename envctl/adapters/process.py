@@ -1,8 +1,15 @@
 """The single subprocess choke point: every external command envctl runs goes through here.
 
-Always an argv list, never a shell. Children are tracked so Ctrl-C or a failure elsewhere can
-terminate them cleanly (``terminate_all``). Errors become ``ToolMissingError`` (not on PATH) or
-``ToolFailedError`` (non-zero exit) carrying the argv and the tail of stderr.
+Always an argv list, never a shell. Each child runs in its own session (its own process group),
+so a signal meant for envctl reaches envctl alone and envctl stops its children in order: the
+whole group, since a tool may start helpers of its own (``docker build`` its plugin). Children are
+tracked so an interruption or a failure elsewhere can stop them (``terminate_all``: SIGTERM, then
+SIGKILL after a grace period, at once after ``hurry()``). Work that runs a child outside this runner
+(pyhelm3's helm, an Engine-API build stream) registers how to stop it with ``stoppable`` and is
+stopped by the same ``terminate_all``.
+
+Errors become ``ToolMissingError`` (not on PATH), ``ToolFailedError`` (non-zero exit) carrying the
+argv and the tail of stderr, or ``TimedOutError`` (the ``timeout`` passed: the child was stopped).
 
 With a ``log`` (``--verbose``), every command is reported once it ends: its argv, exit code and
 duration. Values passed through the environment are never logged (only their names), nor stdin.
@@ -19,14 +26,17 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import IO, cast
 
-from envctl.errors import ToolFailedError, ToolMissingError
+from envctl.errors import TimedOutError, ToolFailedError, ToolMissingError
 
-__all__ = ["CompletedCommand", "SubprocessRunner", "install_hint", "stderr_tail"]
+__all__ = ["STOP_GRACE_SECONDS", "CompletedCommand", "SubprocessRunner", "install_hint", "stderr_tail"]
+
+# How long a child may take to exit after SIGTERM before it gets SIGKILL (unless hurried).
+STOP_GRACE_SECONDS = 5.0
 
 # What to tell a user whose PATH lacks a tool; the README's set-up installs pinned versions.
 _INSTALL_HINTS = {
@@ -58,12 +68,21 @@ class CompletedCommand:
 class SubprocessRunner:
     """Runs commands; one instance per envctl invocation (built in the composition root)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        log: Callable[[str], None] | None = None,
+        grace_seconds: float = STOP_GRACE_SECONDS,
+    ) -> None:
         # The child environment is fixed here so adapters never read os.environ themselves.
         self._env = dict(os.environ if env is None else env)
+        self._grace = grace_seconds
         self._log = log
         self._children: set[subprocess.Popen[bytes]] = set()
+        self._stoppers: dict[int, Callable[[], None]] = {}
         self._lock = threading.Lock()
+        self._hurry = threading.Event()
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -97,7 +116,9 @@ class SubprocessRunner:
                 out, err = self._pump(proc, stdin, on_line, timeout)
         except BaseException as exc:
             self._stop(proc)
-            self._report(argv, f"stopped ({type(exc).__name__})", started, env)
+            self._report(argv, _stopped(exc), started, env)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise self.timed_out(argv, timeout) from exc
             raise
         finally:
             self._forget(proc)
@@ -129,35 +150,15 @@ class SubprocessRunner:
         started = time.monotonic()
         prod = self._spawn(producer, stdin=False)
         cons = self._spawn(consumer, stdin=True)
-        moved = 0
-        prod_err = b""
-        broken = False
+        deadline = None if timeout is None else started + timeout
         try:
-            # Both were spawned with pipes on these ends: for the type checker.
-            assert prod.stdout is not None  # noqa: S101
-            assert cons.stdin is not None  # noqa: S101
-            err_reader = _Drain(prod.stderr)
-            cons_out = _Drain(cons.stdout)
-            cons_err = _Drain(cons.stderr)
-            deadline = None if timeout is None else started + timeout
-            broken = False
-            source = cast("io.BufferedReader", prod.stdout)  # Popen's default buffering gives one
-            try:
-                while chunk := source.read1(1 << 20):
-                    cons.stdin.write(chunk)
-                    moved += len(chunk)
-                    if on_chunk is not None:
-                        on_chunk(len(chunk))
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise subprocess.TimeoutExpired(list(producer), timeout or 0)
-                cons.stdin.close()
-            except BrokenPipeError:
-                broken = True  # the consumer died (e.g. the node's disk is full); its stderr says why
-            if broken:
-                # Nobody reads the producer's output any more: without this it blocks forever.
+            err_reader, cons_out, cons_err = _Drain(prod.stderr), _Drain(cons.stdout), _Drain(cons.stderr)
+            copy = _Copy(prod.stdout, cons.stdin, on_chunk)  # on a thread: a stalled save still times out
+            copy.wait(_remaining(deadline), producer)
+            if copy.broken:
+                # The consumer died (e.g. the node's disk is full; its stderr says why): nobody reads
+                # the producer's output any more, and without this it would block forever.
                 self._stop(prod)
-                with contextlib.suppress(BrokenPipeError):
-                    cons.stdin.close()
             cons.wait(timeout=_remaining(deadline))
             prod.wait(timeout=_remaining(deadline))
             prod_err = err_reader.result()
@@ -165,12 +166,15 @@ class SubprocessRunner:
             self._stop(prod)
             self._stop(cons)
             for argv in (producer, consumer):
-                self._report(argv, f"stopped ({type(exc).__name__})", started, None)
+                self._report(argv, _stopped(exc), started, None)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise self.timed_out([*producer, "|", *consumer], timeout) from exc
             raise
         finally:
             self._forget(prod)
             self._forget(cons)
         self._report(producer, f"exit {prod.returncode} (piped into {Path(consumer[0]).name})", started, None)
+        moved = copy.moved
         self._report(consumer, f"exit {cons.returncode} ({moved} bytes in)", started, None)
         seconds = time.monotonic() - started
         first = CompletedCommand(tuple(producer), prod.returncode, "", prod_err.decode(errors="replace"), seconds)
@@ -182,7 +186,7 @@ class SubprocessRunner:
             seconds,
         )
         # When the consumer broke the pipe, its failure is the cause (the producer was stopped).
-        for result in (second, first) if broken else (first, second):
+        for result in (second, first) if copy.broken else (first, second):
             if result.returncode != 0:
                 raise self.failure(result)
         return first, second, moved
@@ -195,11 +199,44 @@ class SubprocessRunner:
         self._log(f"ran {shlex.join(argv)}{names} -> {how} in {time.monotonic() - started:.2f} s")
 
     def terminate_all(self) -> None:
-        """Stop every running child (SIGTERM, then SIGKILL after 5 s)."""
+        """Stop every running child (SIGTERM, then SIGKILL after the grace period, at once
+        once hurried) and ask every ``stoppable`` piece of work to stop."""
         with self._lock:
             children = list(self._children)
+            stoppers = list(self._stoppers.values())
+        for stop in stoppers:
+            stop()
         for proc in children:
             self._stop(proc)
+
+    def hurry(self) -> None:
+        """From now on children get SIGKILL without a grace period (a second Ctrl-C or SIGTERM).
+
+        Called from a signal handler: it only sets an event and sends signals, taking no lock."""
+        self._hurry.set()
+        for proc in tuple(self._children):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+    @contextlib.contextmanager
+    def stoppable(self, stop: Callable[[], None]) -> Iterator[None]:
+        """While the ``with`` body runs, ``terminate_all`` calls ``stop`` (from another thread)."""
+        key = id(stop)
+        with self._lock:
+            self._stoppers[key] = stop
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stoppers.pop(key, None)
+
+    @staticmethod
+    def timed_out(argv: Sequence[str], seconds: float | None) -> TimedOutError:
+        tool = Path(argv[0]).name
+        msg = f"`{' '.join(argv[:3])}` did not finish within {seconds or 0:g} s and was stopped"
+        hint = f"raise the {tool} step's timeout in envctl.yaml if it is only slow (README \"Timeouts\")"
+        return TimedOutError(msg, hint=hint, argv=list(argv))
 
     @staticmethod
     def failure(done: CompletedCommand) -> ToolFailedError:
@@ -263,22 +300,65 @@ class SubprocessRunner:
         with self._lock:
             self._children.discard(proc)
 
-    @staticmethod
-    def _stop(proc: subprocess.Popen[bytes]) -> None:
+    def _stop(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop ``proc``'s whole process group: SIGTERM, SIGKILL after the grace period (or once hurried)."""
         if proc.poll() is not None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL if self._hurry.is_set() else signal.SIGTERM)
+        deadline = time.monotonic() + self._grace
+        while proc.poll() is None and time.monotonic() < deadline and not self._hurry.is_set():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.05)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        except ProcessLookupError:
-            pass
+        # The group may outlive its leader (a helper the tool started): it goes with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _stopped(exc: BaseException) -> str:
+    return "stopped (timed out)" if isinstance(exc, subprocess.TimeoutExpired) else f"stopped ({type(exc).__name__})"
 
 
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.1, deadline - time.monotonic())
+
+
+class _Copy:
+    """Copies a producer's stdout into a consumer's stdin on a thread, so the caller can wait for
+    it with a deadline (a read that never returns cannot be timed out in place)."""
+
+    def __init__(
+        self, source: IO[bytes] | None, sink: IO[bytes] | None, on_chunk: Callable[[int], None] | None
+    ) -> None:
+        self.moved = 0
+        self.broken = False
+        self._thread = threading.Thread(target=self._copy, args=(source, sink, on_chunk), daemon=True)
+        self._thread.start()
+
+    def _copy(self, source: IO[bytes] | None, sink: IO[bytes] | None, on_chunk: Callable[[int], None] | None) -> None:
+        if source is None or sink is None:
+            return
+        reader = cast("io.BufferedReader", source)  # Popen's default buffering gives one
+        try:
+            while chunk := reader.read1(1 << 20):
+                sink.write(chunk)
+                self.moved += len(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+        except (BrokenPipeError, ValueError):  # the consumer died, or both were stopped under us
+            self.broken = True
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            sink.close()  # end of input for the consumer
+
+    def wait(self, timeout: float | None, producer: Sequence[str]) -> None:
+        """Wait for the copy to end; ``TimeoutExpired`` when ``timeout`` passes first."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise subprocess.TimeoutExpired(list(producer), timeout or 0)
 
 
 class _Drain:

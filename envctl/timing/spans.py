@@ -3,7 +3,9 @@
 One monotonic clock per run; span times are seconds since the run started. A span is recorded
 whatever its outcome: an exception inside ``Recorder.span`` marks it ``failed`` and re-raises;
 KeyboardInterrupt, asyncio's CancelledError and any exception whose class says
-``span_outcome = "cancelled"`` (the scheduler's ``Cancelled``) mark it ``cancelled`` instead.
+``span_outcome = "cancelled"`` (the scheduler's ``Cancelled``) mark it ``cancelled`` instead, and
+so does any error once the run was interrupted (``Recorder.interrupt``): a child stopped by the
+interruption fails, but the step was cancelled, not broken.
 """
 
 from __future__ import annotations
@@ -96,6 +98,11 @@ class Recorder:
         self._spans: list[Span] = []
         self._lock = threading.Lock()
         self._bound = threading.local()
+        self._interrupted = ""
+
+    def interrupt(self, reason: str) -> None:
+        """The run was interrupted: spans that end with an error from now on are ``cancelled``."""
+        self._interrupted = reason
 
     def now(self) -> float:
         return self._clock() - self._origin
@@ -125,7 +132,9 @@ class Recorder:
         try:
             yield handle
         except BaseException as exc:
-            span.outcome = _outcome_of(exc)
+            span.outcome = "cancelled" if self._interrupted else _outcome_of(exc)
+            if self._interrupted:
+                span.attrs.setdefault("reason", self._interrupted)
             if span.outcome == "failed":
                 span.attrs.setdefault("error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise

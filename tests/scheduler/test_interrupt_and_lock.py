@@ -1,8 +1,9 @@
-"""Ctrl-C and the workspace lock, in real processes (SIGINT, two concurrent holders)."""
+"""Signals and the workspace lock, in real processes (SIGINT, SIGTERM, a second signal; two holders)."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,44 +11,63 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from envctl.timing.history import RunHistory
 
 INTERRUPTED_RUN = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
+    from envctl import interrupts
     from envctl.adapters.process import SubprocessRunner
     from envctl.scheduler import Scheduler, SchedulerInterrupted, Task
     from envctl.timing.history import RunHistory, RunMeta, RunRecord
     from envctl.timing.spans import Recorder
 
-    out = Path(sys.argv[1])
-    runner = SubprocessRunner()
+    out, child = Path(sys.argv[1]), sys.argv[2]
+    # An hour of grace: only a second signal (hurry) can end a child that ignores SIGTERM in time.
+    runner = SubprocessRunner(grace_seconds=3600)
     recorder = Recorder()
     meta = RunMeta.start("up", environ={})
 
     def slow_load(ctx):
         (out / "started").write_text(str(os.getpid()))
-        # The test sends Ctrl-C, then creates "go": the child below starts after the cancel began,
+        # The test signals, then creates "go": the child below starts after the cancel began,
         # so a later on_cancel call must stop it (it would otherwise run for ten minutes).
         while not (out / "go").exists():
             time.sleep(0.01)
-        runner.run(["sleep", "600"])
+        runner.run([sys.executable, "-c", child, str(out)])
 
     tasks = [
         Task("build:a", "build", lambda ctx: "a:1", service="a"),
         Task("load:a", "load", slow_load, after=("build:a",), service="a"),
         Task("deploy", "deploy", lambda ctx: None, after=("load:a",)),
     ]
-    try:
-        Scheduler(tasks, recorder=recorder, jobs=2, on_cancel=runner.terminate_all).run()
-    except SchedulerInterrupted as exc:
-        outcomes = {k: v.outcome for k, v in exc.result.outcomes.items()}
-        meta = meta.finish("cancelled", 130, recorder.now())
-        RunHistory(out / "runs").write(RunRecord(meta, tuple(recorder.spans())))
-        (out / "outcomes.json").write_text(__import__("json").dumps(outcomes))
-        sys.exit(130)
+    with interrupts.handling(), interrupts.on_hurry(runner.hurry):
+        try:
+            Scheduler(tasks, recorder=recorder, jobs=2, on_cancel=runner.terminate_all).run()
+        except SchedulerInterrupted as exc:
+            outcomes = {k: v.outcome for k, v in exc.result.outcomes.items()}
+            meta = meta.finish("cancelled", interrupts.exit_code(), recorder.now())
+            RunHistory(out / "runs").write(RunRecord(meta, tuple(recorder.spans())))
+            (out / "outcomes.json").write_text(__import__("json").dumps(outcomes))
+            sys.exit(interrupts.exit_code())
     sys.exit(0)
+    """
+)
+
+# The child the load task runs: writes its pid, then sleeps ten minutes.
+OBEYS_SIGTERM = "import os, sys, time; open(sys.argv[1] + '/child', 'w').write(str(os.getpid())); time.sleep(600)"
+# ... or, like a tool busy cleaning up, notes SIGTERM ("term") and carries on.
+IGNORES_SIGTERM = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    out = sys.argv[1]
+    signal.signal(signal.SIGTERM, lambda *_: open(out + "/term", "w").close())
+    open(out + "/child", "w").write(str(os.getpid()))
+    while True:
+        time.sleep(600)
     """
 )
 
@@ -60,16 +80,39 @@ def _wait_for(path: Path, seconds: float = 120) -> None:
         time.sleep(0.02)
 
 
-def test_ctrl_c_stops_children_and_leaves_a_readable_cancelled_run(tmp_path: Path):
-    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)])
-    _wait_for(tmp_path / "started")
-    proc.send_signal(signal.SIGINT)
-    (tmp_path / "go").touch()
+def _alive(pid: int) -> bool:
     try:
-        assert proc.wait(timeout=120) == 130  # the child `sleep 600` was terminated, not awaited
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("signals", "child", "code"),
+    [
+        pytest.param((signal.SIGINT,), OBEYS_SIGTERM, 130, id="sigint"),
+        pytest.param((signal.SIGTERM,), OBEYS_SIGTERM, 143, id="sigterm"),
+        pytest.param((signal.SIGINT, signal.SIGINT), IGNORES_SIGTERM, 130, id="double-sigint"),
+        pytest.param((signal.SIGTERM, signal.SIGINT), IGNORES_SIGTERM, 143, id="sigterm-then-sigint"),
+    ],
+)
+def test_a_signal_stops_children_and_leaves_a_readable_cancelled_run(
+    tmp_path: Path, signals: tuple[int, ...], child: str, code: int
+):
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path), child])
+    try:
+        _wait_for(tmp_path / "started")
+        proc.send_signal(signals[0])
+        (tmp_path / "go").touch()
+        if len(signals) > 1:
+            _wait_for(tmp_path / "term")  # the stop is under way and the child shrugged SIGTERM off
+            proc.send_signal(signals[1])  # hurry: without it the child had an hour of grace
+        assert proc.wait(timeout=120) == code  # the child was stopped, not awaited
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert not _alive(int((tmp_path / "child").read_text()))
     assert json.loads((tmp_path / "outcomes.json").read_text()) == {
         "build:a": "ok",
         "load:a": "cancelled",
@@ -78,10 +121,12 @@ def test_ctrl_c_stops_children_and_leaves_a_readable_cancelled_run(tmp_path: Pat
     scan = RunHistory(tmp_path / "runs").scan()
     assert scan.corrupt == ()
     (run,) = scan.records
-    assert (run.meta.outcome, run.meta.exit_code) == ("cancelled", 130)
+    assert (run.meta.outcome, run.meta.exit_code) == ("cancelled", code)
     spans = {s.name: s for s in run.spans}
     assert spans["build:a"].outcome == "ok"
     assert spans["load:a"].outcome == "cancelled"
+    name = signal.Signals(signals[0]).name
+    assert spans["load:a"].attrs["reason"] == f"interrupted ({name})"
     assert spans["deploy"].outcome == "cancelled" and spans["deploy"].attrs["reason"] == "dependency load:a cancelled"
 
 
