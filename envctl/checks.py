@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Check", "DoctorReport", "Status"]
+__all__ = ["ChartField", "ChartReport", "Check", "DoctorReport", "LintFinding", "Status"]
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -24,8 +24,39 @@ class Check:
 
 
 @dataclass(frozen=True)
+class LintFinding:
+    severity: str  # as helm lint prints it: INFO, WARNING, ERROR
+    message: str
+
+
+@dataclass(frozen=True)
+class ChartField:
+    """One image a chart's values hold, and the service that deploys through it (if any)."""
+
+    path: str
+    reference: str
+    form: Literal["map", "string"]
+    service: str | None
+    how: str  # "values_path", "image_match", "rewrite (default match)" or "" when no service uses it
+
+
+@dataclass(frozen=True)
+class ChartReport:
+    """`envctl doctor`'s chart section: lint findings, the image fields and which services use them."""
+
+    chart: str
+    lint: Status  # ok, warn (warnings), fail (errors), skip (helm absent or the lint did not run)
+    lint_detail: str
+    findings: tuple[LintFinding, ...]
+    fields: tuple[ChartField, ...]
+    problems: tuple[str, ...]  # a values_path that names no image block, a rewrite nothing matches
+    missing: bool = False  # release.chart names no chart
+
+
+@dataclass(frozen=True)
 class DoctorReport:
     checks: tuple[Check, ...]
+    chart: ChartReport | None = None  # None outside a workspace
 
     @property
     def failed(self) -> tuple[Check, ...]:

@@ -37,6 +37,7 @@ _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # k3d's --registry-use grammar (pkg/util/registry.go registryRefRegexp): [proto://]host[:port[:port]]
 _REGISTRY_USE = r"^(https?://)?[a-zA-Z0-9][-a-zA-Z0-9.]*(:\d{1,5}){0,2}$"
 _VALUES_PATH = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"
+_IMAGE_MATCH = r"^[A-Za-z0-9_.:/*?\[\]!-]+$"  # a glob over a repository: its characters and * ? [ ] !
 # Build args travel to the docker client as environment variables (never on its command line),
 # so their names must be variable names, and never one the client itself reads.
 _ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -159,6 +160,14 @@ class ServiceSpec(_Model):
     values_path: Annotated[str, Field(pattern=_VALUES_PATH)] | None = Field(
         None, description="where the chart reads this image: <values_path>.repository and .tag"
     )
+    inject: Literal["values", "rewrite"] | None = Field(
+        None,
+        description="how the chart gets the built image: values (at values_path) or rewrite (the rendered "
+        "manifests, through a Helm post-renderer); default values when values_path is set, else rewrite",
+    )
+    image_match: Annotated[str, Field(pattern=_IMAGE_MATCH)] | None = Field(
+        None, description="rewrite: a glob over the rendered image's repository (default: same last path segment)"
+    )
     build_args: dict[str, str] = Field(default_factory=dict)
     target: str | None = None
     extra_inputs: tuple[str, ...] = Field((), description="globs the image depends on beyond its COPY/ADD")
@@ -174,6 +183,21 @@ class ServiceSpec(_Model):
         if problem is not None:
             raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _injection_fits(self) -> ServiceSpec:
+        if self.inject == "values" and not self.values_path:
+            msg = "inject: values needs values_path (where the chart reads <values_path>.repository and .tag)"
+            raise ValueError(msg)
+        if self.image_match is not None and self.injection != "rewrite":
+            msg = "image_match is only read with inject: rewrite (values_path is set, so inject defaults to values)"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def injection(self) -> Literal["values", "rewrite"]:
+        """The effective mode: ``inject``, else values with a values_path, else rewrite."""
+        return self.inject or ("values" if self.values_path else "rewrite")
 
     @field_validator("build_args")
     @classmethod

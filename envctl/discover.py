@@ -26,15 +26,18 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from envctl.adapters.process import SubprocessRunner
+from envctl.chart_values import FieldMatch, ImageField, image_fields, match_fields
 from envctl.config import ServiceSpec
+from envctl.containment import resolve_inside
 from envctl.errors import InputError
 from envctl.inputs.context import PathIndex
 from envctl.inputs.dockerfile import parse_dockerfile
 from envctl.inputs.fingerprint import collect_inputs
 from envctl.inputs.gitstate import git_prefix, snapshot_filesystem, snapshot_worktree
 from envctl.inputs.sources import SourceResolver
+from envctl.release import load_values_file
 
-__all__ = ["DiscoveredService", "config_yaml", "discover_services"]
+__all__ = ["ChartScan", "DiscoveredService", "config_yaml", "discover_services", "find_chart", "scan_chart"]
 
 # Folder names that say how something is built or laid out, not which service it is.
 GENERIC_FOLDERS = frozenset({
@@ -156,19 +159,60 @@ def _infer_context(dockerfile: str, text: str, index: PathIndex) -> tuple[str, s
     return own or ".", f"its own folder (most sources exist there; not found: {missing})"
 
 
-def config_yaml(services: Sequence[DiscoveredService], cluster_name: str) -> str:
+@dataclass(frozen=True)
+class ChartScan:
+    """What ``init --chart`` found in the chart's values.yaml: which image field each service reads."""
+
+    chart: str  # relative to the workspace root
+    matches: tuple[FieldMatch, ...]
+    unmatched_fields: tuple[ImageField, ...]
+    unmatched_services: tuple[str, ...]
+
+    def injection(self, service: str) -> dict[str, str]:
+        """The envctl.yaml keys for ``service``: values_path for a {repository, tag} block; for an
+        image string (no block to inject into) inject: rewrite, matching that repository."""
+        match = next((m for m in self.matches if m.service == service), None)
+        if match is None:
+            return {}
+        if match.field.form == "map":
+            return {"values_path": match.field.path}
+        return {"inject": "rewrite", "image_match": match.field.repository}
+
+
+def find_chart(root: Path) -> str | None:
+    """The only chart under ``charts/`` (a folder with a Chart.yaml), or None when there is not exactly one."""
+    found = sorted(p.parent for p in (root / "charts").glob("*/Chart.yaml")) if (root / "charts").is_dir() else []
+    return found[0].relative_to(root).as_posix() if len(found) == 1 else None
+
+
+def scan_chart(root: Path, chart: str, services: Sequence[DiscoveredService]) -> ChartScan:
+    """Pair the chart's image fields (values.yaml) with ``services`` by key name, then by repository."""
+    folder = resolve_inside(root, chart, "--chart")
+    if not (folder / "Chart.yaml").is_file():
+        msg = f"no Helm chart at {folder} (no Chart.yaml)"
+        raise InputError(msg, hint="pass --chart the chart's folder, relative to the workspace")
+    values = load_values_file(folder / "values.yaml") if (folder / "values.yaml").is_file() else {}
+    kept = {item.name: item.image for item in services if not item.left_out}
+    matches, fields, names = match_fields(image_fields(values), kept)
+    return ChartScan(chart, tuple(matches), tuple(fields), tuple(names))
+
+
+def config_yaml(services: Sequence[DiscoveredService], cluster_name: str, chart: ChartScan | None = None) -> str:
     """A starting envctl.yaml (valid against ``EnvConfig``), with comments for the next steps; the
     services left out are written commented out under ``services:``, each with its reason."""
     kept = [item for item in services if not item.left_out]
     body = {
         "version": 1,
         "cluster": {"name": cluster_name},
-        "release": {"name": cluster_name[:53], "chart": "charts/" + cluster_name, "values": []},
+        "release": {"name": cluster_name[:53], "chart": chart.chart if chart else "charts/" + cluster_name,
+                    "values": []},
         "images": [],
         "services": {
-            item.name: {"dockerfile": item.dockerfile, "context": item.context, "image": item.image} for item in kept
+            item.name: {"dockerfile": item.dockerfile, "context": item.context, "image": item.image,
+                        **(chart.injection(item.name) if chart else {})}
+            for item in kept
         },
-    }
+    }  # fmt: skip
     header = (
         "# Written by `envctl init`. Paths are relative to this file.\n"
         "# Next: point release.chart at your chart, add values files, and give each deployed service a\n"

@@ -19,20 +19,23 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from envctl.chart_values import ImageField, field_key, name_key
+from envctl.config import ServiceSpec
 from envctl.rendered import RenderedImage, image_repository, normalize_reference, rendered_images
 
 __all__ = [
     "ExpectedImage",
     "Finding",
+    "Injection",
     "RewriteRule",
     "check_images",
     "decode_rules",
     "encode_rules",
+    "injections",
     "rendered_fields",
     "replacer",
 ]
@@ -55,6 +58,36 @@ class RewriteRule:
         if self.pattern:
             return fnmatch.fnmatchcase(repository, self.pattern)
         return repository.rsplit("/", 1)[-1] == self.image.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Injection:
+    """How one deployed service's image reaches the chart (from its ``envctl.yaml`` entry)."""
+
+    service: str
+    image: str  # the configured repository
+    mode: Literal["values", "rewrite"]
+    values_path: str | None
+    image_match: str  # "" = the default rule
+    required: bool  # False: rewrite by default, and a chart that never runs the image is fine
+
+    def rule(self, ref: str) -> RewriteRule:
+        return RewriteRule(self.service, self.image_match, self.image, ref)
+
+
+def injections(services: Mapping[str, ServiceSpec], bases: Collection[str]) -> dict[str, Injection]:
+    """The services the release runs, by name. A service with neither ``values_path`` nor
+    ``inject``/``image_match`` that others build FROM (``bases``) is a base image: not deployed."""
+    found: dict[str, Injection] = {}
+    for name, spec in services.items():
+        explicit = spec.inject is not None or spec.image_match is not None
+        if spec.injection == "rewrite" and not explicit and name in bases:
+            continue
+        found[name] = Injection(
+            name, spec.image, spec.injection, spec.values_path if spec.injection == "values" else None,
+            spec.image_match or "", required=spec.injection == "values" or explicit,
+        )  # fmt: skip
+    return found
 
 
 def encode_rules(rules: Sequence[RewriteRule]) -> str:

@@ -61,6 +61,15 @@ CASES = [
                  "build arg 'DOCKER_HOST' would change how the docker client itself runs", id="build-arg-client-var"),
     pytest.param("version: 1\nrelease: {values: [../outside.yaml]}\n",
                  "release.values '../outside.yaml' leaves the workspace", id="values-outside"),
+    # How the image reaches the chart.
+    pytest.param("version: 1\n" + SERVICE + "    inject: values\n", "inject: values needs values_path",
+                 id="inject-values-without-path"),
+    pytest.param("version: 1\n" + SERVICE + "    inject: kustomize\n", "services.api.inject = 'kustomize'",
+                 id="inject-unknown"),
+    pytest.param("version: 1\n" + SERVICE + "    values_path: api.image\n    image_match: '*/api'\n",
+                 "image_match is only read with inject: rewrite", id="image-match-with-values"),
+    pytest.param("version: 1\n" + SERVICE + "    image_match: 'a b'\n", "services.api.image_match = 'a b'",
+                 id="image-match-space"),
 ]
 
 
@@ -123,3 +132,16 @@ def test_links_that_stay_inside_and_registry_references_are_accepted(tmp_path: P
     )
     config = load_config(path)
     assert config.services["api"].image == "127.0.0.1:5111/demo/api-v2__x.y"
+
+
+def test_inject_defaults_to_values_with_a_values_path_else_rewrite(tmp_path: Path) -> None:
+    path = tmp_path / "envctl.yaml"
+    path.write_text(
+        "version: 1\nservices:\n"
+        "  api: {dockerfile: a/Dockerfile, image: demo/api, values_path: api.image}\n"
+        "  ads: {dockerfile: b/Dockerfile, image: demo/ads}\n"
+        "  web: {dockerfile: c/Dockerfile, image: demo/web, values_path: web.image, inject: rewrite,"
+        " image_match: '*/frontend'}\n"
+    )
+    services = load_config(path).services
+    assert [services[n].injection for n in ("api", "ads", "web")] == ["values", "rewrite", "rewrite"]

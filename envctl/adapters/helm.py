@@ -20,8 +20,11 @@ Values go to helm as one dict the caller has merged (pyhelm3's own merge concate
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from envctl.adapters.process import SubprocessRunner
     from envctl.progress import Progress
 
-__all__ = ["TRANSIENT_MARKERS", "Helm", "ReleaseState", "classify", "helm_reason", "run_sync"]
+__all__ = ["TRANSIENT_MARKERS", "Helm", "LintResult", "ReleaseState", "classify", "helm_reason", "lint", "run_sync"]
 
 T = TypeVar("T")
 
@@ -60,6 +63,8 @@ TRANSIENT_MARKERS: tuple[str, ...] = (
 )
 
 Kind = Literal["transient", "not-found", "cancelled", "genuine"]
+_HELM_PLUGIN_POST_RENDERERS = 4  # from helm 4, --post-renderer names a plugin, not an executable
+_HISTORY_MAX = 10  # revisions kept (pyhelm3's default, which its own upgrade sends)
 
 # pyhelm3 logs every command, and a WARNING for every failed one ("command failed: helm status
 # ..." even when "not found" is the expected answer). Unconfigured, Python's last-resort handler
@@ -133,10 +138,12 @@ class Helm:
         attempts: int = 4,
         backoff: float = 1.0,
         create_namespace: bool = True,
+        timeout: str = "300s",
     ) -> None:
         # create_namespace=False on a shared cluster: envctl made the namespace (labelled) already,
         # and an admission policy may refuse helm's unlabelled create of it (README "Shared clusters").
         self._create_namespace = create_namespace
+        self._timeout = timeout  # what pyhelm3's Command sends as --timeout; a post-rendered upgrade sends it too
         self._client = client
         self._command = command  # the same Command the client runs; pyhelm3's models need it
         self._progress = progress
@@ -191,8 +198,9 @@ class Helm:
             msg = f"`helm version` printed an unreadable version: {exc}"
             raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
         return cls(
-            client, command, progress=progress, attempts=attempts, backoff=backoff, create_namespace=create_namespace
-        )
+            client, command, progress=progress, attempts=attempts, backoff=backoff,
+            create_namespace=create_namespace, timeout=timeout,
+        )  # fmt: skip
 
     @property
     def version(self) -> str:
@@ -235,10 +243,56 @@ class Helm:
         )
         return None if revision is None else _state(revision)
 
+    async def template(
+        self, name: str, chart_dir: Path, values: dict[str, Any], *, namespace: str, post_render: str | None = None
+    ) -> str:
+        """``helm template``: the manifests an upgrade with ``values`` would install, as text.
+
+        ``post_render``: the rewrite rules for envctl's post-renderer (``envctl.postrender``), so the
+        text is what the upgrade with the same rules installs (docs/tools-behaviour.md, "Helm post-renderer").
+        """
+        argv = ["template", name, _absolute(chart_dir), "--namespace", namespace, "--values", "-"]
+        argv += self._post_renderer(post_render)
+        stdout: bytes = await self._call("template", name, lambda: self._command.run(argv, json.dumps(values).encode()))
+        return stdout.decode()
+
+    async def manifest(self, name: str, namespace: str, revision: int) -> str:
+        """The manifests one revision installed (``helm get manifest --revision N``)."""
+        argv = ["get", "manifest", name, "--namespace", namespace, "--revision", str(revision)]
+        stdout: bytes = await self._call("get manifest", name, lambda: self._command.run(argv))
+        return stdout.decode()
+
+    def _post_renderer(self, rules: str | None) -> list[str]:
+        """The flags that pipe the rendered manifests through ``python -m envctl.postrender RULES``."""
+        if rules is None:
+            return []
+        if self._client.version.major >= _HELM_PLUGIN_POST_RENDERERS:
+            msg = f"inject: rewrite needs helm 3's executable post-renderer; helm {self.version} takes only plugins"
+            hint = "use helm 3.x (scripts/install-tools.sh), or give the services a values_path"
+            raise ToolFailedError(msg, hint=hint)
+        arguments = ("-m", "envctl.postrender", rules)
+        return [f"--post-renderer={sys.executable}", *(f"--post-renderer-args={arg}" for arg in arguments)]
+
     async def install_or_upgrade(
-        self, name: str, chart_dir: Path, values: dict[str, Any], *, namespace: str, description: str
+        self,
+        name: str,
+        chart_dir: Path,
+        values: dict[str, Any],
+        *,
+        namespace: str,
+        description: str,
+        post_render: str | None = None,
     ) -> ReleaseState:
-        """``helm upgrade --install`` with ``values`` (already merged) as JSON on stdin; never --wait."""
+        """``helm upgrade --install`` with ``values`` (already merged) as JSON on stdin; never --wait.
+
+        With ``post_render`` (rewrite rules) the command line is built here, as pyhelm3's would be plus
+        the post-renderer flags, and run through pyhelm3's command runner: its ``install_or_upgrade``
+        has no parameter for a post-renderer.
+        """
+        if post_render is not None:
+            return await self._upgrade_post_rendered(
+                name, chart_dir, values, namespace=namespace, description=description, rules=post_render
+            )
         chart = await self._call("show chart", name, lambda: self._client.get_chart(chart_dir.resolve()))
         revision = await self._call(
             "upgrade",
@@ -254,6 +308,22 @@ class Helm:
             ),
         )
         return _state(revision)
+
+    async def _upgrade_post_rendered(
+        self, name: str, chart_dir: Path, values: dict[str, Any], *, namespace: str, description: str, rules: str
+    ) -> ReleaseState:
+        argv = [
+            "upgrade", name, _absolute(chart_dir), "--history-max", str(_HISTORY_MAX), "--install",
+            "--output", "json", "--timeout", str(self._timeout), "--values", "-", "--description", description,
+            "--namespace", namespace, *(["--create-namespace"] if self._create_namespace else []),
+            *self._post_renderer(rules),
+        ]  # fmt: skip
+        stdout: bytes = await self._call("upgrade", name, lambda: self._command.run(argv, json.dumps(values).encode()))
+        status = json.loads(stdout[stdout.index(b"{") :])
+        return ReleaseState(
+            name=status["name"], namespace=status["namespace"], revision=int(status["version"]),
+            status=status["info"]["status"], description=status["info"].get("description") or "",
+        )  # fmt: skip
 
     async def uninstall(self, name: str, namespace: str) -> ReleaseState | None:
         """Uninstall the release; returns the revision that was removed, or None if none was installed."""
@@ -317,6 +387,36 @@ class Helm:
             msg = f"helm {action} of release {release} failed: {reason}"
             hint = "fix the chart or values (try `helm template` on the chart with the same values files)"
         return DeployError(msg, hint=hint)
+
+
+@dataclass(frozen=True)
+class LintResult:
+    ok: bool  # helm lint's exit status: false when any chart has an [ERROR]
+    findings: tuple[tuple[str, str], ...]  # (INFO|WARNING|ERROR, message), in helm's order
+
+
+_LINT_LINE = re.compile(r"^\[(INFO|WARNING|ERROR)\] (.*)$")
+
+
+def lint(runner: SubprocessRunner, chart_dir: Path, values_files: tuple[Path, ...] = ()) -> LintResult:
+    """``helm lint CHART --values F...`` through the runner (no cluster needed). Raises
+    ``ToolMissingError`` without helm; a lint that finds errors is a result, not an exception."""
+    argv = ["helm", "lint", _absolute(chart_dir), *(f"--values={_absolute(path)}" for path in values_files)]
+    done = runner.run(argv, timeout=60, check=False)
+    findings = tuple(
+        (match[1], match[2]) for line in done.stdout.splitlines() if (match := _LINT_LINE.match(line.strip()))
+    )
+    if done.returncode != 0 and not findings:
+        text = done.stderr or done.stdout
+        detail = next((line.strip() for line in text.splitlines() if line.strip()), f"exit {done.returncode}")
+        msg = f"`helm lint` failed: {detail.removeprefix('Error: ')}"
+        raise ToolFailedError(msg, hint="run `helm lint` on the chart to see the full output")
+    return LintResult(done.returncode == 0, findings)
+
+
+def _absolute(path: Path) -> str:
+    """A chart as pyhelm3 must be given one: an absolute path (a relative one reads as a repo chart name)."""
+    return str(path.resolve())
 
 
 def run_sync(coro: Awaitable[T]) -> T:

@@ -83,7 +83,12 @@ def run_checks(state: AppState) -> DoctorReport:
         checks.extend(shared_cluster_checks(state))
     else:
         checks.append(_check_cluster(state, k3d, have_k3d=checks[1].status != "fail"))
-    return DoctorReport(tuple(checks))
+    from envctl.chart_doctor import chart_check, chart_report
+
+    chart = chart_report(state)
+    if chart is not None:
+        checks.append(chart_check(chart))
+    return DoctorReport(tuple(checks), chart)
 
 
 def _provider(state: AppState) -> str:

@@ -11,6 +11,7 @@ from envctl import output
 from envctl.errors import InputError
 
 if TYPE_CHECKING:
+    from envctl.discover import ChartScan
     from envctl.toolbox import AppState  # a command module must not import config (start-up time)
 
 NAME = "init"
@@ -21,11 +22,19 @@ def command(
     ctx: typer.Context,
     path: Annotated[Path | None, typer.Argument(help="Workspace folder (default: the current folder).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing envctl.yaml.")] = False,
+    chart: Annotated[
+        str | None,
+        typer.Option(
+            "--chart", metavar="PATH",
+            help="Chart (relative to PATH) whose values.yaml says where each image goes "
+            "(default: the only chart under charts/).",
+        ),
+    ] = None,
 ) -> None:
     import yaml
 
     from envctl.config import CONFIG_FILE, EnvConfig
-    from envctl.discover import _label, config_yaml, discover_services
+    from envctl.discover import _label, config_yaml, discover_services, find_chart, scan_chart
 
     state: AppState = ctx.obj
     root = (path if path is None or path.is_absolute() else state.cwd / path) if path else state.cwd
@@ -40,7 +49,9 @@ def command(
     if not found:
         msg = f"no Dockerfile found under {root} (ignored and vendored folders are skipped)"
         raise InputError(msg, hint="run `envctl init` in the repository that holds your services' Dockerfiles")
-    text = config_yaml(found, _label(root.resolve().name)[:32].strip("-") or "envctl")
+    chart_path = chart or find_chart(root)
+    scan = scan_chart(root, chart_path, found) if chart_path else None
+    text = config_yaml(found, _label(root.resolve().name)[:32].strip("-") or "envctl", scan)
     EnvConfig.model_validate(yaml.safe_load(text))  # never write a file envctl itself would reject
     kept = [item for item in found if not item.left_out]
     for item in kept:
@@ -48,7 +59,21 @@ def command(
     for item in found:
         if item.left_out:
             output.line(f"{item.name}: {item.dockerfile} left out (written commented out): {item.left_out}")
+    if scan is not None:
+        _report_chart(scan)
     target.write_text(text, encoding="utf-8")
     left = len(found) - len(kept)
     extra = f", {left} left out because their inputs do not resolve" if left else ""
     output.line(f"wrote {target} ({len(kept)} service{'s' if len(kept) != 1 else ''}{extra})")
+
+
+def _report_chart(scan: ChartScan) -> None:
+    for match in scan.matches:
+        keys = ", ".join(f"{key} {value}" for key, value in scan.injection(match.service).items())
+        output.line(f"{match.service}: {keys} (chart {scan.chart}, matched by {match.by})")
+    for field in scan.unmatched_fields:
+        output.line(f"chart {scan.chart}: image field {field.path} ({field.reference}) matches no service")
+    for service in scan.unmatched_services:
+        output.line(
+            f"{service}: no image field of chart {scan.chart} matches; set values_path (or inject: rewrite) by hand"
+        )

@@ -6,12 +6,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from envctl.checks import DoctorReport
+from envctl.checks import ChartReport, DoctorReport
 
 __all__ = ["DOCTOR_JSON_VERSION", "doctor_dict", "doctor_table"]
 
 DOCTOR_JSON_VERSION = 1
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+_LINT_STYLE = {"ERROR": "bold red", "WARNING": "yellow", "INFO": "dim"}
 
 
 def doctor_dict(report: DoctorReport) -> dict[str, object]:
@@ -22,6 +23,23 @@ def doctor_dict(report: DoctorReport) -> dict[str, object]:
             {"name": c.name, "status": c.status, "required": c.required, "detail": c.detail, "fix": c.fix}
             for c in report.checks
         ],
+        "chart": _chart_dict(report.chart) if report.chart else None,
+    }
+
+
+def _chart_dict(chart: ChartReport) -> dict[str, object]:
+    return {
+        "chart": chart.chart,
+        "lint": {
+            "status": chart.lint,
+            "detail": chart.lint_detail,
+            "findings": [{"severity": f.severity, "message": f.message} for f in chart.findings],
+        },
+        "image_fields": [
+            {"path": f.path, "reference": f.reference, "form": f.form, "service": f.service, "how": f.how or None}
+            for f in chart.fields
+        ],
+        "problems": list(chart.problems),
     }
 
 
@@ -40,4 +58,19 @@ def doctor_table(report: DoctorReport) -> Group:
         for c in report.checks
         if c.fix and c.status != "ok"
     ]
-    return Group(table, *fixes)
+    return Group(table, *(_chart_table(report.chart),) if report.chart and report.chart.fields else (), *fixes)
+
+
+def _chart_table(chart: ChartReport) -> Table:
+    """The chart's image fields, each with the service that deploys through it, then lint's findings."""
+    table = Table(title=f"chart {chart.chart}")
+    table.add_column("image field")
+    table.add_column("image", overflow="fold")
+    table.add_column("service")
+    for field in chart.fields:
+        who = f"{field.service} ({field.how})" if field.service else Text("no service", style="dim")
+        table.add_row(field.path, field.reference, who)
+    for finding in chart.findings:
+        label = Text(f"lint {finding.severity}", style=_LINT_STYLE.get(finding.severity, ""))
+        table.add_row(label, finding.message, "")
+    return table

@@ -67,7 +67,7 @@ def test_json_report_inside_a_workspace(tmp_path: Path, docker_engine: str, clus
     report = json.loads(done.stdout)
     assert report["version"] == 1 and report["ok"] is True
     checks = {c["name"]: c for c in report["checks"]}
-    assert [c["name"] for c in report["checks"]] == ["docker", "k3d", "helm", "kubectl", "disk", "cluster"]
+    assert [c["name"] for c in report["checks"]] == ["docker", "k3d", "helm", "kubectl", "disk", "cluster", "chart"]
     assert all(set(c) == {"name", "status", "required", "detail", "fix"} for c in report["checks"])
     assert checks["docker"]["status"] == "ok" and checks["docker"]["detail"].startswith("server 20.10")
     assert checks["k3d"] == {"name": "k3d", "status": "ok", "required": True, "detail": "v5.8.3", "fix": None}
@@ -75,6 +75,9 @@ def test_json_report_inside_a_workspace(tmp_path: Path, docker_engine: str, clus
     assert checks["helm"]["status"] == "warn" and checks["helm"]["detail"].startswith("v3.15.4 is outside")
     assert checks["kubectl"]["required"] is False
     assert checks["cluster"]["detail"] == f"'{cluster_name}' absent; `envctl up` creates it"
+    # release.chart defaults to charts/demo, which this workspace lacks: a warning, not a failure.
+    assert (checks["chart"]["status"], checks["chart"]["required"]) == ("warn", False)
+    assert checks["chart"]["detail"] == f"no Helm chart at {tmp_path.resolve() / 'charts/demo'} (no Chart.yaml)"
 
 
 @pytest.mark.docker
@@ -130,3 +133,47 @@ def test_a_found_tool_outside_the_supported_range_is_a_warning(
     if status == "warn":
         assert check["detail"].startswith(f"{version} is outside the supported range"), check
         assert f"(pinned {PINNED[tool]})" in check["detail"] and PINNED[tool] in check["fix"]
+
+
+def test_chart_section_maps_image_fields_to_services(tmp_path: Path) -> None:
+    from tests.support.charts import write_seed_chart
+
+    (tmp_path / "charts").mkdir()
+    write_seed_chart(tmp_path / "charts")
+    service = "    dockerfile: services/{0}/Dockerfile\n    image: seed/{0}\n"
+    (tmp_path / "envctl.yaml").write_text(
+        "version: 1\nrelease:\n  chart: charts/seed\nservices:\n"
+        "  orchestrator:\n" + service.format("orchestrator") + "    values_path: image\n"
+        "  celery-worker:\n" + service.format("celery-worker") + "    values_path: celery.image\n"
+        "  admin:\n" + service.format("admin") + "    inject: rewrite\n"
+        "  redis:\n" + service.format("redis") + "    image_match: redis\n"
+    )  # fmt: skip
+    empty = _bin(tmp_path)
+
+    report = json.loads(_doctor(tmp_path, str(empty), "--output", "json").stdout)
+
+    chart = report["chart"]
+    assert chart["chart"] == "charts/seed"
+    assert chart["lint"] == {"status": "skip", "detail": "skipped (no helm on PATH)", "findings": []}
+    assert [(f["path"], f["service"], f["how"]) for f in chart["image_fields"]] == [
+        ("image", "orchestrator", "values_path"),
+        ("celeryWorker.image", None, None),
+        ("personaRuntime.image", None, None),
+        ("adminPanel.image", "admin", "rewrite (default match)"),
+        ("redis.image", "redis", "image_match"),
+    ]
+    assert chart["image_fields"][4] == {
+        "path": "redis.image", "reference": "redis:7-alpine", "form": "string", "service": "redis", "how": "image_match",
+    }  # fmt: skip
+    assert chart["problems"] == [
+        (
+            "service celery-worker: values_path celery.image names no image block in the chart's values "
+            "(did you mean celeryWorker.image?)"
+        )
+    ]
+    check = next(c for c in report["checks"] if c["name"] == "chart")
+    assert (check["status"], check["required"]) == ("warn", False)
+    assert check["detail"].startswith("charts/seed: 5 image field(s), 3 used by services; lint skipped (no helm on PATH)")
+    table = _doctor(tmp_path, str(empty)).stdout
+    assert "chart charts/seed" in table and "celery-worker (values_path)" not in table
+    assert re.search(r"redis\.image\s*│\s*redis:7-alpine\s*│\s*redis \(image_match\)", table)

@@ -173,3 +173,22 @@ def test_rewrite_changes_exactly_the_matching_images(path: list[str], tag: str, 
 def test_docker_hub_spellings_normalize_alike(reference: str) -> None:
     assert normalize_reference(reference + ":1") == "docker.io/library/api:1"
     assert normalize_reference("localhost:5000/api:1") == "localhost:5000/api:1"
+
+
+def test_a_base_image_with_no_injection_is_not_deployed() -> None:
+    from envctl.config import ServiceSpec
+    from envctl.image_check import injections
+
+    spec = {"dockerfile": "D"}
+    services = {
+        "base": ServiceSpec.model_validate({**spec, "image": "d/base"}),
+        "tool": ServiceSpec.model_validate({**spec, "image": "d/tool"}),
+        "api": ServiceSpec.model_validate({**spec, "image": "d/api", "values_path": "api.image"}),
+        "shared": ServiceSpec.model_validate({**spec, "image": "d/shared", "inject": "rewrite"}),
+    }
+    found = injections(services, {"base", "shared"})
+    assert {name: (i.mode, i.required) for name, i in found.items()} == {
+        "tool": ("rewrite", False),  # rewritten when the chart runs it; a chart that does not is fine
+        "api": ("values", True),
+        "shared": ("rewrite", True),  # a base too, but inject: rewrite says the chart runs it
+    }

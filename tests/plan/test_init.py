@@ -129,3 +129,66 @@ def test_init_then_plan_on_a_monorepo_with_templates_and_duplicates(tmp_path: Pa
     plan = plan_json(root, "--base", "HEAD~1")
     assert {s["name"] for s in plan["services"]} == set(config.services)
     assert all(s["changed"] for s in plan["services"])  # none existed at HEAD~1
+
+
+SEED_SHAPED = {
+    "libs/shared/util.py": "X = 1\n",
+    **{
+        f"services/{name}/{file}": text
+        for name in ("orchestrator", "celery_worker", "persona_runtime", "billing")
+        for file, text in (
+            ("Dockerfile", f"FROM python:3.12-slim\nCOPY libs/shared /app/libs\nCOPY services/{name} /app\n"),
+            ("main.py", "print('hi')\n"),
+        )
+    },
+}
+
+
+def test_init_chart_writes_values_path_for_every_service_it_can_match(tmp_path: Path, run_envctl, plan_json) -> None:
+    from tests.plan.conftest import commit_all, write_files
+    from tests.support.charts import write_seed_chart
+
+    root = init_repo(tmp_path / "seed")
+    write_files(root, SEED_SHAPED)
+    (root / "charts").mkdir()
+    write_seed_chart(root / "charts")
+    commit_all(root, "seed-shaped monorepo")
+    done = run_envctl(root, "init")  # the only chart under charts/
+    assert done.returncode == 0, done.stderr
+    config = load_config(root / "envctl.yaml")
+    assert config.release.chart == "charts/seed"
+    assert {name: s.values_path for name, s in config.services.items()} == {
+        "orchestrator": "image",  # the top-level block, by its repository's last segment
+        "celery-worker": "celeryWorker.image",  # snake_case folder, camelCase key
+        "persona-runtime": "personaRuntime.image",
+        "billing": None,
+    }
+    lines = done.stdout.splitlines()
+    assert "celery-worker: values_path celeryWorker.image (chart charts/seed, matched by key name)" in lines
+    assert "orchestrator: values_path image (chart charts/seed, matched by repository)" in lines
+    assert "chart charts/seed: image field adminPanel.image (registry.example.com/seed/admin:latest) matches no service" in lines
+    assert "chart charts/seed: image field redis.image (redis:7-alpine) matches no service" in lines
+    assert "billing: no image field of chart charts/seed matches; set values_path (or inject: rewrite) by hand" in lines
+    assert {s["name"] for s in plan_json(root)["services"]} == set(config.services)
+
+
+def test_init_chart_an_image_string_becomes_a_rewrite(tmp_path: Path, run_envctl) -> None:
+    from tests.plan.conftest import commit_all, write_files
+
+    root = init_repo(tmp_path / "ws")
+    write_files(root, {
+        "services/redis/Dockerfile": "FROM redis:7\nCOPY services/redis/redis.conf /etc/\n",
+        "services/redis/redis.conf": "port 6379\n",
+        "deploy/chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+        "deploy/chart/values.yaml": "cache:\n  image: docker.io/library/redis:7-alpine\n",
+    })  # fmt: skip
+    commit_all(root, "ws")
+    done = run_envctl(root, "init", "--chart", "deploy/chart")
+    assert done.returncode == 0, done.stderr
+    spec = load_config(root / "envctl.yaml").services["redis"]
+    assert (spec.values_path, spec.inject, spec.image_match) == (None, "rewrite", "docker.io/library/redis")
+    missing = run_envctl(root, "init", "--force", "--chart", "deploy/nothing")
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines()[0].startswith("error: no Helm chart at ")
+    outside = run_envctl(root, "init", "--force", "--chart", "../elsewhere")
+    assert outside.returncode == 2
