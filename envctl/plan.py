@@ -16,7 +16,7 @@ fingerprint exists locally".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from envctl.inputs.fingerprint import ServiceInputs
@@ -44,6 +44,9 @@ class ImageFacts:
     registry: frozenset[str] | None = None
     note: str = ""
     registry_note: str = ""
+    # The registry asked is the one the cluster pulls from (a shared cluster's `registry.use`): a
+    # ref it holds needs nothing at all, not a pull into the local store.
+    registry_serves_cluster: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class ServicePlan:
     build_args: Mapping[str, str]
     target: str | None
     dependency_args: Mapping[str, str] = field(default_factory=dict)  # FROM ARG -> dependency service
+    # Where a skipped image already is: the local store, or only the registry the cluster pulls from.
+    found_in: Literal["local", "registry"] | None = None
 
     @property
     def ref(self) -> str:
@@ -84,6 +89,7 @@ class ServicePlan:
             "context": self.context or ".",
             "build_args": dict(self.build_args),
             "target": self.target,
+            "found_in": self.found_in,
         }
 
 
@@ -165,12 +171,19 @@ def make_plan(
         else:
             changed, changed_inputs, why = True, (), f"local images could not be checked ({facts.note})"
         action, reason = _decide(ref, why, facts, changed=changed, changed_only=changed_only, base_ref=base_ref)
+        found_in: Literal["local", "registry"] | None = None
+        if action == "skip" and facts.local is not None and ref in facts.local:
+            found_in = "local"
+        elif action == "skip" and facts.registry is not None and ref in facts.registry:
+            found_in = "registry"
         planned.append(ServicePlan(
             name=name, image=images[name], tag=tag_for(fingerprint), fingerprint=fingerprint,
             action=action, reason=reason, changed=changed, changed_inputs=changed_inputs,
             depends_on=item.depends_on, dockerfile=item.dockerfile, context=item.context,
             build_args=dict(item.build_args), target=item.target, dependency_args=dict(item.dependency_args),
+            found_in=found_in,
         ))
+    planned = _pull_bases_of_builds(planned)
     any_changed = any(p.changed for p in planned)
     return Plan(
         base=base_ref,
@@ -189,6 +202,8 @@ def _decide(ref: str, why: str, facts: ImageFacts, *, changed: bool, changed_onl
     if facts.local is not None and ref in facts.local:
         return "skip", f"image {ref} already built" + (f" ({why})" if why else "")
     if facts.registry is not None and ref in facts.registry:
+        if facts.registry_serves_cluster:
+            return "skip", f"image {ref} is already in the cluster's registry" + (f" ({why})" if why else "")
         return "pull", f"image {ref} is in the cache registry" + (f" ({why})" if why else "")
     if changed_only and not changed and facts.local is None:
         return "skip", f"unchanged since {base_ref} (--changed-only)"
@@ -199,6 +214,25 @@ def _decide(ref: str, why: str, facts: ImageFacts, *, changed: bool, changed_onl
     if facts.registry is None and facts.registry_note:
         why += f"; {facts.registry_note}"
     return "build", why
+
+
+def _pull_bases_of_builds(planned: list[ServicePlan]) -> list[ServicePlan]:
+    """A build FROM an image that only the cluster's registry holds needs that image locally: such a
+    dependency is pulled instead of skipped (BuildKit resolves ``FROM`` in the local store)."""
+    needed = {dep for p in planned if p.action == "build" for dep in p.dependency_args.values()}
+    out = []
+    for item in planned:
+        if item.name in needed and item.found_in == "registry":
+            users = ", ".join(sorted(_dependents(planned, item.name)))
+            reason = f"{item.reason}; pulled: {users} build FROM it"
+            out.append(replace(item, action="pull", found_in=None, reason=reason))
+            continue
+        out.append(item)
+    return out
+
+
+def _dependents(planned: list[ServicePlan], name: str) -> set[str]:
+    return {p.name for p in planned if p.action == "build" and name in p.dependency_args.values()}
 
 
 def _compare(item: ServiceInputs, fingerprint: str, base: Scan, name: str, *, base_ref: str,

@@ -50,8 +50,12 @@ def plan_workspace(
     changed_only: bool = False,
     selected: tuple[str, ...] | None = None,
     facts: ImageFacts | None = None,
+    registry_serves_cluster: bool = False,
 ) -> Plan:
-    """The plan for ``config``'s services; ``facts`` (what exists already) are looked up unless given."""
+    """The plan for ``config``'s services; ``facts`` (what exists already) are looked up unless given.
+
+    ``registry_serves_cluster``: ``cache_registry`` is the registry the cluster pulls from, so an
+    image it holds is skipped rather than pulled."""
     check_selection(config, selected)
     looked_up: list[LocalImages] = []
     lookup = None
@@ -76,7 +80,8 @@ def plan_workspace(
             if cache_registry is None
             else registry_tags(RegistryClient(cache_registry), _wanted_refs(scan_now, images, local))
         )
-        facts = ImageFacts(local=local, registry=cached, note=note, registry_note=registry_note)
+        facts = ImageFacts(local=local, registry=cached, note=note, registry_note=registry_note,
+                           registry_serves_cluster=registry_serves_cluster)  # fmt: skip
     return make_plan(
         scan_now,
         images=images,

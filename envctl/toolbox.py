@@ -306,16 +306,18 @@ class AppState:
         """The workspace's plan (pure decisions over one read of git, the local images and the cache registry)."""
         from envctl.planning import plan_workspace
 
+        registry = cache_registry or self.config.build.cache_registry or self.shared_registry
         return plan_workspace(
             self.config,
             self.workspace.root,
             self.workspace.config_path,
             self.runner,
             docker_cli=self.docker_cli,
-            cache_registry=cache_registry or self.config.build.cache_registry or self.shared_registry,
+            cache_registry=registry,
             base=base,
             changed_only=changed_only,
             selected=selected,
+            registry_serves_cluster=registry is not None and registry == self.shared_registry,
         )
 
     def up_phases(

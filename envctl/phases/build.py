@@ -25,6 +25,7 @@ from envctl import __version__
 from envctl.adapters import buildkit
 from envctl.adapters.docker import DockerEngine, ImageFacts
 from envctl.adapters.process import SubprocessRunner
+from envctl.adapters.registry import RegistryClient
 from envctl.config import BuildSettings
 from envctl.errors import BuildError, BuildFailed, BuildFailure, BuildStepFailure
 from envctl.plan import ServicePlan
@@ -136,6 +137,8 @@ class ImageBuilder:
 
     def _present(self, service: ServicePlan) -> BuiltImage:
         name, ref = service.name, service.ref
+        if service.found_in == "registry":
+            return self._in_cluster_registry(service)
         with self._recorder.span(f"build {name}", "build", service=name, backend="local") as span:
             facts = self._docker.inspect(ref)
             if facts is None:
@@ -146,6 +149,20 @@ class ImageBuilder:
             span.set(cache_hit=True, image_size=facts.size)
         self._progress.step(name, f"up to date ({ref} exists locally)")
         return BuiltImage(name, ref, facts.image_id, facts.size, "present", "local", 0.0)
+
+    def _in_cluster_registry(self, service: ServicePlan) -> BuiltImage:
+        """The plan found the image in the registry the cluster pulls from: nothing moves; the
+        registry's manifest says which image it is (its config digest is Docker's image ID)."""
+        name, registry = service.name, self._options.cache_registry
+        with self._recorder.span(f"build {name}", "build", service=name, backend="registry") as span:
+            held = RegistryClient(registry).manifest(service.image, service.tag) if registry else None
+            if held is None:
+                msg = f"the plan skipped {name} ({service.reason}), but {registry} no longer serves {service.ref}"
+                raise BuildError(msg, hint="run `envctl up` again: it re-plans and builds what is missing")
+            span.skip("image in the cluster's registry")
+            span.set(cache_hit=True, image_size=held.size)
+        self._progress.step(name, f"up to date ({service.ref} is in {registry})")
+        return BuiltImage(name, service.ref, held.config_digest, held.size, "present", "registry", 0.0)
 
     def _pull(self, service: ServicePlan) -> BuiltImage:
         name, registry = service.name, self._options.cache_registry

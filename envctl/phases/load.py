@@ -125,6 +125,13 @@ def load_image(
     if mode == "registry" and registry is None:
         msg = "load mode 'registry' needs a cluster registry, and none is configured"
         raise LoadError(msg, hint="set cluster.registry in envctl.yaml, or use --load-mode import")
+    if image.action == "present" and image.backend == "registry":  # only the cluster's registry holds it
+        remote = ImageFacts(image.ref, image.image_id, image.size, {}, ())
+        if registry is None or not registry_ok:
+            msg = f"{image.ref} is only in the cluster's registry, which does not answer"
+            raise LoadError(msg, hint="check that the registry answers, then run `envctl up` again")
+        return _push(image, remote, registry, "already in the cluster's registry", docker=docker,
+                     recorder=recorder, progress=progress)  # fmt: skip
     facts = docker.inspect(image.ref)
     if facts is None:
         msg = f"{image.ref} is not in the local Docker engine, so it cannot be loaded"

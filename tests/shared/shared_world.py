@@ -74,8 +74,18 @@ class SharedWorld:
         return json.loads(path.read_text())["releases"] if path.exists() else {}
 
     def forget_local_images(self) -> list[str]:
-        """A fresh runner's Docker image store: none of this world's images."""
-        return remove_images(self.docker, self.prefix)
+        """A fresh runner's Docker image store: none of this world's images, under either name."""
+        removed = self.local_images()
+        if removed:
+            subprocess.run([self.docker, "rmi", "-f", *removed], capture_output=True, check=False)
+        return removed
+
+    def local_images(self) -> list[str]:
+        """This world's images in the local Docker store (its own prefix, or pulled from its registry)."""
+        refs = subprocess.run([self.docker, "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                              text=True, check=False).stdout.split()  # fmt: skip
+        mine = (f"{self.prefix}/", f"{self.registry.address}/{self.prefix}/")
+        return [r for r in refs if r.startswith(mine)]
 
     def close(self) -> None:
         stop_registry(self.registry)

@@ -65,8 +65,14 @@ def test_a_second_runner_with_an_empty_image_store_builds_nothing(world: SharedW
         done = world.envctl(ws, "up", "--output", "json")
     assert done.returncode == 0, done.stderr
     ran = tasks(done)
-    actions = {s: ran[f"build:{s}"]["result"]["action"] for s in ("base", "api", "worker", "web", "migrate")}
-    assert "built" not in actions.values(), actions
+    services = ("base", "api", "worker", "web", "migrate")
+    plan = {s["name"]: s for s in json.loads(done.stdout)["plan"]["services"]}
+    assert {plan[s]["action"] for s in services} == {"skip"}, plan
+    assert {plan[s]["found_in"] for s in services} == {"registry"}
+    # Nothing was built, and nothing pulled either: the cluster pulls from the registry itself.
+    results = {s: ran[f"build:{s}"]["result"] for s in services}
+    assert {(r["action"], r["backend"]) for r in results.values()} == {("present", "registry")}, results
+    assert not world.local_images(), "the second runner's image store stays empty"
     loads = [ran[t]["result"]["nodes"][0]["outcome"] for t in ran if t.startswith("load:")]
     assert loads and set(loads) == {"present"}  # every tag was already in the registry: nothing pushed
     assert "namespace acme-shop-feature-login: refreshed" in done.stderr
