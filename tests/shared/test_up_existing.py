@@ -193,3 +193,20 @@ def test_status_reads_the_branch_namespace_on_the_shared_cluster(world: SharedWo
     assert report["cluster"]["state"] == "running"
     plan = world.envctl(ws, "plan", "--output", "json")
     assert {s["action"] for s in json.loads(plan.stdout)["services"]} <= {"skip", "pull"}
+
+
+def test_timings_profile_a_run_on_the_shared_cluster(world: SharedWorld):
+    ws = world.workspace("timer", "timed")
+    with world.kubelet("acme-shop-timed"):
+        up = world.envctl(ws, "up", "--output", "json")
+    assert up.returncode == 0, up.stderr
+    done = world.envctl(ws, "timings", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["run"]
+    assert report["run_id"] == json.loads(up.stdout)["run_id"]
+    assert report["outcome"] == "ok"
+    kinds = {span["kind"] for span in report["spans"]}
+    # The same phases as on k3d: the cluster step only connected, images went through the registry.
+    assert {"plan", "cluster", "build", "load", "deploy", "wait"} <= kinds, kinds
+    loads = [s for s in report["spans"] if s["kind"] == "load"]
+    assert loads and {s["attrs"].get("load_mode") for s in loads} == {"registry"}
