@@ -11,7 +11,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envctl.errors import ClusterError
+from envctl.errors import ClusterError, InputError
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -34,6 +34,7 @@ def connect(kubeconfig: Path, *, pool_size: int = 32, context: str | None = None
     if not kubeconfig.is_file():
         msg = f"no kubeconfig at {kubeconfig}"
         raise ClusterError(msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)")
+    _check_readable(kubeconfig)
     config = kubernetes.client.Configuration()
     try:
         kubernetes.config.load_kube_config(config_file=str(kubeconfig), context=context, client_configuration=config)
@@ -42,6 +43,29 @@ def connect(kubeconfig: Path, *, pool_size: int = 32, context: str | None = None
         raise ClusterError(msg, hint="check the kubeconfig and the context (cluster.context or --context)") from exc
     config.connection_pool_maxsize = pool_size
     return kubernetes.client.ApiClient(config)
+
+
+def _check_readable(kubeconfig: Path) -> None:
+    """A kubeconfig that is not a YAML mapping is bad input (exit 2), not a crash: the client's own
+    loader raises whatever its parser does (a ``ReaderError`` for a NUL byte, ``AttributeError``
+    for a list) instead of its ``ConfigException``."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(kubeconfig.read_bytes())
+    except (OSError, yaml.YAMLError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = f"{kubeconfig} is not a readable kubeconfig: {problem}"
+        raise InputError(msg, hint=_KUBECONFIG_HINT) from None
+    if not isinstance(parsed, dict):
+        msg = f"{kubeconfig} is not a kubeconfig: expected a mapping, got {type(parsed).__name__}"
+        raise InputError(msg, hint=_KUBECONFIG_HINT)
+
+
+_KUBECONFIG_HINT = (
+    "point --kubeconfig or cluster.kubeconfig at a valid file; a workspace's own .envctl/kubeconfig is "
+    "rewritten by the next `envctl up`"
+)
 
 
 @dataclass(frozen=True)
