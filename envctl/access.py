@@ -48,6 +48,10 @@ def required_access(kinds: list[str]) -> list[AccessNeed]:
         for v in ("get", "list", "create", "update", "delete")
     ]
     needs += [AccessNeed(v, "", "pods", namespaced=True, why="waiting for readiness") for v in ("list", "watch")]
+    needs += [
+        AccessNeed(v, "apps", "replicasets", namespaced=True, why="telling the current revision's pods")
+        for v in ("list", "watch")
+    ]
     for kind in kinds:
         if kind in KINDS:
             group, resource = KINDS[kind]

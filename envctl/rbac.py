@@ -101,6 +101,8 @@ def rbac_manifests(
             {"apiGroups": [""], "resources": ["secrets"], "verbs": list(_WRITE)},  # helm's release records
             {"apiGroups": [""], "resources": ["pods", "events"], "verbs": list(_READ)},
             {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            # The wait tells a Deployment's current pods by its ReplicaSets (the controller makes them).
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": list(_READ)},
             *chart_rules,
         ],
     }

@@ -86,8 +86,8 @@ class ClusterHealth:
 
 
 def lister(api_client: ApiClient, kind: str) -> Callable[..., Any]:
-    """The client's namespaced list function for a workload kind or ``Pod`` (watchable: a
-    ``kubernetes.watch.Watch`` streams it)."""
+    """The client's namespaced list function for a workload kind, ``ReplicaSet`` or ``Pod``
+    (watchable: a ``kubernetes.watch.Watch`` streams it)."""
     import kubernetes
 
     apps = kubernetes.client.AppsV1Api(api_client)
@@ -95,6 +95,7 @@ def lister(api_client: ApiClient, kind: str) -> Callable[..., Any]:
         "Deployment": apps.list_namespaced_deployment,
         "StatefulSet": apps.list_namespaced_stateful_set,
         "DaemonSet": apps.list_namespaced_daemon_set,
+        "ReplicaSet": apps.list_namespaced_replica_set,
         "Job": kubernetes.client.BatchV1Api(api_client).list_namespaced_job,
         "Pod": kubernetes.client.CoreV1Api(api_client).list_namespaced_pod,
     }

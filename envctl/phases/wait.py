@@ -1,11 +1,13 @@
 """Wait for a release's workloads to become ready, concurrently, and fail fast with the reason.
 
-All workloads (Deployments, StatefulSets, DaemonSets, Jobs) and their pods are watched at once, one
-watch per kind in the release's namespace (wait_watch.py) feeding one view of the release
-(workloads/view.py). Every event re-evaluates the whole release, so the total wait is that of the
-slowest workload, and a pod entering a state that will not clear by waiting (workloads/rules.py)
-ends the wait as soon as its event arrives, with the pod's reason, log tail and events
-(wait_diagnostics.py) carried on the error for the CLI to render.
+All workloads (Deployments, StatefulSets, DaemonSets, Jobs), the Deployments' ReplicaSets and the
+pods are watched at once, one watch per kind in the release's namespace (wait_watch.py) feeding one
+view of the release (workloads/view.py). Every event re-evaluates the whole release, so the total
+wait is that of the slowest workload, and a pod of the revision being rolled out
+(workloads/revision.py) entering a state that will not clear by waiting (workloads/rules.py) ends
+the wait as soon as its event arrives, with the pod's reason, log tail and events
+(wait_diagnostics.py) carried on the error for the CLI to render. An earlier revision's pods are
+not judged: they stay until the new ones are available, whatever state they are in.
 """
 
 from __future__ import annotations
@@ -210,8 +212,12 @@ class _Waiter:
         waiting = [status for status in view.workloads() if not status.ready]
         described = []
         for status in waiting:
-            pods = view.pods_of(view.objects[status.kind][status.name])
+            workload = view.objects[status.kind][status.name]
+            pods = view.pods_of(workload)
             states = "; ".join(f"pod {pod.metadata.name} {pod_summary(pod)}" for pod in pods) or "no pods"
+            old = len(view.old_pods_of(workload))
+            if old:
+                states += f"; {old} pod(s) of an earlier revision left"
             described.append(f"{status.kind}/{status.name} ({status.summary}; {states})")
         unsynced = sorted(set(WATCHED_KINDS) - view.synced)
         if unsynced:

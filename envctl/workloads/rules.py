@@ -19,7 +19,6 @@ __all__ = [
     "WorkloadStatus",
     "belongs_to",
     "is_job_pod",
-    "is_outdated",
     "pod_problems",
     "pod_summary",
     "release_selector",
@@ -200,23 +199,6 @@ def belongs_to(pod: Any, workload: Any) -> bool:
     match = (selector.match_labels if selector else None) or {}
     labels = (pod.metadata.labels if pod.metadata else None) or {}
     return bool(match) and all(labels.get(key) == value for key, value in match.items())
-
-
-def _containers(spec: Any) -> dict[str, tuple[Any, ...]]:
-    # Image, command and args are kept as written (the API server defaults other fields).
-    return {c.name: (c.image, c.command, c.args) for c in (spec.containers or ())} if spec else {}
-
-
-def is_outdated(pod: Any, workload: Any) -> bool:
-    """Whether ``pod`` runs an older pod template than ``workload`` now asks for.
-
-    After a fix is deployed, the old crashing pod lingers until the new one is ready; its state
-    says nothing about the new version. (A change that keeps images, command and args, e.g. only
-    env, is not told apart: such an old pod is still judged.)
-    """
-    template = workload.spec.template if workload.spec else None
-    wanted = _containers(template.spec if template else None)
-    return bool(wanted) and _containers(pod.spec) != wanted
 
 
 def is_job_pod(pod: Any) -> bool:

@@ -1,8 +1,11 @@
 """The release as last observed: its workloads and pods, kept current from list and watch messages.
 
 It answers the waiter's and `envctl status`'s questions (which problem is fatal by now, which
-workload owns a pod, which pods are left over from an older pod template) without any I/O, so it
-is easy to reason about.
+workload owns a pod, which pods are left over from an earlier revision) without any I/O, so it is
+easy to reason about. Pods are placed in revisions as the controllers place them (revision.py):
+the Deployments' ReplicaSets are watched too, and only the current revision's pods (and bare pods
+no workload controls) are judged, so an earlier revision's crash-looping pod, still running until
+the new one is available, never fails the rollout that replaces it.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from envctl.workloads.revision import PodRevision, pod_revision
 from envctl.workloads.rules import (
     WORKLOAD_KINDS,
     Grace,
     PodProblem,
     WorkloadStatus,
     belongs_to,
-    is_outdated,
     pod_problems,
     pod_summary,
     workload_status,
@@ -24,7 +27,9 @@ from envctl.workloads.rules import (
 
 __all__ = ["WATCHED_KINDS", "Changed", "Listed", "ReleaseView"]
 
-WATCHED_KINDS: tuple[str, ...] = (*WORKLOAD_KINDS, "Pod")
+# ReplicaSets carry their Deployment's pod template labels (the release label among them), so the
+# release's selector finds them as it finds the pods.
+WATCHED_KINDS: tuple[str, ...] = (*WORKLOAD_KINDS, "ReplicaSet", "Pod")
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,22 @@ class ReleaseView:
     def workloads(self) -> list[WorkloadStatus]:
         return [workload_status(kind, obj) for kind in WORKLOAD_KINDS for obj in self.objects[kind].values()]
 
+    def revision_of(self, pod: Any) -> PodRevision:
+        """Where ``pod`` stands among its workload's revisions, by what its controllers wrote."""
+        workloads = {kind: self.objects[kind] for kind in WORKLOAD_KINDS}
+        return pod_revision(pod, workloads, self.objects["ReplicaSet"])
+
+    def judged(self, pod: Any) -> bool:
+        """Whether ``pod``'s state speaks for the release: a pod of the current revision, or a bare
+        pod no workload controls. An earlier revision's pod is on its way out, and one whose
+        revision is not settled yet (its ReplicaSet not seen, the new generation not observed) is
+        judged once it is."""
+        return self.revision_of(pod).verdict in {"current", "unowned"}
+
     def owner_of(self, pod: Any) -> str | None:
+        controlled = self.revision_of(pod).workload
+        if controlled is not None:
+            return controlled
         for kind in WORKLOAD_KINDS:
             for obj in self.objects[kind].values():
                 if belongs_to(pod, obj):
@@ -72,7 +92,20 @@ class ReleaseView:
         return None
 
     def pods_of(self, workload: Any) -> list[Any]:
-        return [pod for pod in self.objects["Pod"].values() if belongs_to(pod, workload)]
+        """The pods ``workload`` selects that are not of an earlier revision."""
+        return [
+            pod
+            for pod in self.objects["Pod"].values()
+            if belongs_to(pod, workload) and self.revision_of(pod).verdict != "old"
+        ]
+
+    def old_pods_of(self, workload: Any) -> list[Any]:
+        """The pods of ``workload``'s earlier revisions still present (a rollout in progress)."""
+        return [
+            pod
+            for pod in self.objects["Pod"].values()
+            if belongs_to(pod, workload) and self.revision_of(pod).verdict == "old"
+        ]
 
     def pod_states(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, pod_summary(pod)) for name, pod in sorted(self.objects["Pod"].items()))
@@ -82,7 +115,7 @@ class ReleaseView:
         seen: set[tuple[str, str | None, Grace]] = set()
         fatal: PodProblem | None = None
         for pod in self.objects["Pod"].values():
-            if self._outdated(pod):
+            if not self.judged(pod):
                 continue
             for problem in pod_problems(pod):
                 key = (problem.pod, problem.container, problem.grace)
@@ -93,13 +126,6 @@ class ReleaseView:
         for key in set(self.problem_since) - seen:
             del self.problem_since[key]  # recovered (e.g. a pull that finally worked): its grace starts over
         return fatal
-
-    def _outdated(self, pod: Any) -> bool:
-        return any(
-            belongs_to(pod, obj) and is_outdated(pod, obj)
-            for kind in WORKLOAD_KINDS
-            for obj in self.objects[kind].values()
-        )
 
     def workload_problem(self, status: WorkloadStatus) -> PodProblem:
         """A failed workload's problem, pinned on the pod that shows it best (the last to exit non-zero)."""

@@ -13,5 +13,6 @@ def test_every_need_is_asked_and_a_missing_verb_is_named(shared_kubeconfig, shar
     missing = [a.need.describe() for a in answers if not a.allowed]
     assert missing == ["delete namespaces", "create leases.coordination.k8s.io"]
     asked = {a.need.describe() for a in answers}
-    assert {"patch deployments.apps", "create jobs.batch", "watch pods", "update secrets"} <= asked
+    assert {"patch deployments.apps", "create jobs.batch", "watch pods", "watch replicasets.apps",
+            "update secrets"} <= asked
     assert not any("gateway" in item for item in asked)  # an unknown kind is not guessed

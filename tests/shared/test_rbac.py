@@ -51,6 +51,7 @@ def test_the_demo_gets_exactly_these_grants_and_nothing_more():
         ("", "pods", ("get", "list", "watch"), ()),
         ("", "events", ("get", "list", "watch"), ()),
         ("", "pods/log", ("get",), ()),
+        ("apps", "replicasets", ("get", "list", "watch"), ()),  # the wait's revisions
         ("apps", "deployments", crud, ()),  # the demo chart's Deployments
         ("batch", "jobs", crud, ()),  # and its migrate Job
     }

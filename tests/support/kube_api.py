@@ -35,6 +35,7 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "apps/v1/deployments": ("Deployment", True),
     "apps/v1/statefulsets": ("StatefulSet", True),
     "apps/v1/daemonsets": ("DaemonSet", True),
+    "apps/v1/replicasets": ("ReplicaSet", True),
     "batch/v1/jobs": ("Job", True),
     "coordination.k8s.io/v1/leases": ("Lease", True),
 }

@@ -1,9 +1,14 @@
 """A test driver that plays the controllers and the kubelet for one release in a KubeApi namespace.
 
-It creates workloads and their pods the way Helm and the controllers would (labels, selectors,
-owner references, pod templates), then moves them through states over HTTP (so watchers see every
-change): Pending → Running/Ready, CrashLoopBackOff with restarts, image pull errors, Unschedulable,
-Job Complete/Failed. It also serves pod logs (current and previous instance) through KMock reactions
+It creates workloads and their pods the way Helm, the API server and the controllers would (labels,
+selectors, UIDs, controller owner references, pod templates, and the revision marks: a Deployment's
+ReplicaSet per template labelled ``pod-template-hash`` and annotated with its revision, a
+StatefulSet's ``controller-revision-hash``, a DaemonSet's ``pod-template-generation``;
+docs/tools-behaviour.md, "Revisions"). ``rollout`` changes a Deployment's pod template as
+``helm upgrade`` does: a new ReplicaSet and pods, the old ones kept until ``ready`` makes the new
+revision available and scales the old one down. It moves them through states over HTTP (so
+watchers see every change): Pending → Running/Ready, CrashLoopBackOff with restarts, image pull
+errors, Unschedulable, Job Complete/Failed. It also serves pod logs (current and previous instance) through KMock reactions
 and posts the events a kubelet/scheduler would. ``later(delay, action, ...)`` runs a transition on a
 timer; ``close()`` (or leaving the ``with`` block) waits for them and re-raises any error.
 
@@ -14,7 +19,9 @@ benchmark can measure how long envctl took to notice it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,8 +39,18 @@ _RESOURCES = {
     "StatefulSet": "apps/v1/statefulsets",
     "DaemonSet": "apps/v1/daemonsets",
     "Job": "batch/v1/jobs",
+    "ReplicaSet": "apps/v1/replicasets",
 }
 _API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
+REVISION = "deployment.kubernetes.io/revision"
+# The characters the controllers' hashes are written in (rand.SafeEncodeString: no vowels, no 0/1/3).
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    """A stable hash of a pod template, spelled as the controllers spell ``pod-template-hash``."""
+    digest = int.from_bytes(hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()[:8], "big")
+    return "".join(_SAFE[(digest >> (5 * i)) % len(_SAFE)] for i in range(10))
 
 
 @dataclass
@@ -44,7 +61,18 @@ class Workload:
     image: str
     labels: dict[str, str]
     job: bool = False  # its pods carry the job-name label
-    pods: list[str] = field(default_factory=list)
+    pods: list[str] = field(default_factory=list)  # the current revision's
+    uid: str = ""
+    generation: int = 1
+    revision: int = 1  # a Deployment's, as its annotation says
+    template: dict[str, Any] = field(default_factory=dict)
+    revision_hash: str = ""  # pod-template-hash (Deployment) / controller-revision-hash (StatefulSet)
+    old_pods: list[str] = field(default_factory=list)  # earlier revisions' pods not yet scaled down
+    old_replica_sets: list[str] = field(default_factory=list)
+
+    @property
+    def replica_set(self) -> str:
+        return f"{self.name}-{self.revision_hash}"
 
 
 def _now(offset: float = 0.0) -> str:
@@ -102,28 +130,99 @@ class Kubelet:
         selector = {RELEASE_LABEL: release, NAME_LABEL: service}
         labels = {**selector, "app.kubernetes.io/managed-by": "Helm"}
         workload = Workload(
-            kind, name, service, image=f"envctl-test/{service}:0123456789ab", labels=labels, job=pod_labels
-        )
+            kind, name, service, image=f"envctl-test/{service}:0123456789ab", labels=labels, job=pod_labels,
+            uid=f"uid-{name}",
+        )  # fmt: skip
+        workload.template = {"metadata": {"labels": labels}, "spec": self._pod_spec(workload, workload.image)}
+        workload.revision_hash = template_hash(workload.template)
+        # The API server gives a DaemonSet its template generation when it is created.
+        annotations = {"deprecated.daemonset.template.generation": "1"} if kind == "DaemonSet" else {}
         body = {
             "apiVersion": _API_VERSIONS[kind],
             "kind": kind,
-            "metadata": {"name": name, "namespace": self.namespace, "labels": labels, "generation": 1},
-            "spec": {
-                **spec,
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": self._pod_spec(workload, workload.image),
-                },
-            },
-        }
+            "metadata": {"name": name, "namespace": self.namespace, "labels": labels, "generation": 1,
+                         "uid": workload.uid, "annotations": annotations},
+            "spec": {**spec, "selector": {"matchLabels": selector}, "template": workload.template},
+        }  # fmt: skip
         self.api.create(_RESOURCES[kind], body)
         self.workloads[name] = workload
+        if kind == "Deployment":
+            self._new_replica_set(workload, pods)
         for index in range(pods):
-            pod = f"{name}-{index}" if kind == "StatefulSet" else f"{name}-7c9d5-{index:05d}"
+            pod = {
+                "StatefulSet": f"{name}-{index}",
+                "Deployment": f"{workload.replica_set}-{index:05d}",
+            }.get(kind, f"{name}-7c9d5-{index:05d}")
             self._create_pod(workload, pod, image=workload.image)
             workload.pods.append(pod)
+        self._observed(workload, available=0)
         return workload
+
+    def rollout(self, workload: Workload, *, env: dict[str, str] | None = None, image: str | None = None) -> None:
+        """A new pod template for a Deployment, as `helm upgrade` applies it (the API server bumps the
+        generation) and its controller answers: a ReplicaSet of the next revision with new pods,
+        while the earlier revision's pods stay (available or not) until ``ready`` scales them down."""
+        assert workload.kind == "Deployment", "only Deployments roll out in this driver"
+        if image is not None:
+            workload.image = image
+        spec = self._pod_spec(workload, workload.image)
+        if env:
+            spec["containers"][0]["env"] = [{"name": key, "value": value} for key, value in env.items()]
+        workload.template = {"metadata": {"labels": workload.labels}, "spec": spec}
+        workload.generation += 1
+        self.api.patch(_RESOURCES["Deployment"], self.namespace, workload.name, {
+            "metadata": {"generation": workload.generation}, "spec": {"template": workload.template},
+        })  # fmt: skip
+        workload.old_replica_sets.append(workload.replica_set)
+        workload.old_pods.extend(workload.pods)
+        ready_before = sum(1 for pod in workload.pods if (pod, "Ready") in self.entered)
+        workload.pods = []
+        workload.revision += 1
+        workload.revision_hash = template_hash(workload.template)
+        self._new_replica_set(workload, 1)
+        pod = f"{workload.replica_set}-00000"
+        self._create_pod(workload, pod, image=workload.image)
+        workload.pods.append(pod)
+        self._observed(workload, available=ready_before)
+
+    def _new_replica_set(self, workload: Workload, replicas: int) -> None:
+        """What the Deployment controller does for a template it has no ReplicaSet for: a ReplicaSet
+        of the next revision, then the Deployment's own revision annotation."""
+        labels = {**workload.labels, "pod-template-hash": workload.revision_hash}
+        template = {**workload.template, "metadata": {"labels": labels}}
+        selector = {RELEASE_LABEL: workload.labels[RELEASE_LABEL], NAME_LABEL: workload.service}
+        self.api.create(_RESOURCES["ReplicaSet"], {
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {
+                "name": workload.replica_set, "namespace": self.namespace, "labels": labels,
+                "uid": f"uid-{workload.replica_set}", "generation": 1,
+                "annotations": {REVISION: str(workload.revision)},
+                "ownerReferences": [self._owner("Deployment", workload.name, workload.uid)],
+            },
+            "spec": {"replicas": replicas, "template": template,
+                     "selector": {"matchLabels": {**selector, "pod-template-hash": workload.revision_hash}}},
+        })  # fmt: skip
+        self.api.patch(
+            _RESOURCES["Deployment"], self.namespace, workload.name,
+            {"metadata": {"annotations": {REVISION: str(workload.revision)}}},
+        )  # fmt: skip
+
+    def _observed(self, workload: Workload, *, available: int) -> None:
+        """The status a controller writes once it has seen the workload's generation (nothing ready yet)."""
+        new, old = len(workload.pods), len(workload.old_pods)
+        status: dict[str, Any] = {
+            "Deployment": {"observedGeneration": workload.generation, "replicas": new + old,
+                           "updatedReplicas": new, "availableReplicas": available},
+            "StatefulSet": {"observedGeneration": workload.generation, "replicas": new,
+                            "currentRevision": workload.replica_set, "updateRevision": workload.replica_set},
+        }.get(workload.kind, {})  # fmt: skip
+        if status:
+            self.api.patch_status(_RESOURCES[workload.kind], self.namespace, workload.name, status)
+
+    @staticmethod
+    def _owner(kind: str, name: str, uid: str) -> dict[str, Any]:
+        return {"apiVersion": _API_VERSIONS.get(kind, "apps/v1"), "kind": kind, "name": name, "uid": uid,
+                "controller": True, "blockOwnerDeletion": True}  # fmt: skip
 
     @staticmethod
     def _pod_spec(workload: Workload, image: str) -> dict[str, Any]:
@@ -132,8 +231,22 @@ class Kubelet:
             **({"restartPolicy": "Never"} if workload.kind == "Job" else {}),
         }
 
+    def _revision_labels(self, workload: Workload) -> dict[str, str]:
+        return {
+            "Deployment": {"pod-template-hash": workload.revision_hash},
+            "StatefulSet": {"controller-revision-hash": workload.replica_set},
+            "DaemonSet": {"pod-template-generation": "1"},
+            "Job": {"job-name": workload.name} if workload.job else {},
+        }[workload.kind]
+
     def _create_pod(self, workload: Workload, pod: str, *, image: str) -> None:
-        owner_kind = "ReplicaSet" if workload.kind == "Deployment" else workload.kind
+        owner = (
+            self._owner("ReplicaSet", workload.replica_set, f"uid-{workload.replica_set}")
+            if workload.kind == "Deployment"
+            else self._owner(workload.kind, workload.name, workload.uid)
+        )
+        spec = {**self._pod_spec(workload, image), **workload.template.get("spec", {})}
+        spec["containers"] = [{**spec["containers"][0], "image": image}]
         self.api.create(
             "v1/pods",
             {
@@ -142,18 +255,10 @@ class Kubelet:
                 "metadata": {
                     "name": pod,
                     "namespace": self.namespace,
-                    "labels": {**workload.labels, **({"job-name": workload.name} if workload.job else {})},
-                    "ownerReferences": [
-                        {
-                            "apiVersion": "apps/v1",
-                            "kind": owner_kind,
-                            "name": workload.name,
-                            "uid": f"uid-{workload.name}",
-                            "controller": True,
-                        }
-                    ],
+                    "labels": {**workload.labels, **self._revision_labels(workload)},
+                    "ownerReferences": [owner],
                 },
-                "spec": {**self._pod_spec(workload, image), "nodeName": "k3d-envctl-server-0"},
+                "spec": {**spec, "nodeName": "k3d-envctl-server-0"},
                 "status": {
                     "phase": "Pending",
                     "conditions": [{"type": "PodScheduled", "status": "True"}],
@@ -171,15 +276,11 @@ class Kubelet:
             offset=-5,
         )
 
-    def old_pod(self, workload: Workload, image: str) -> str:
-        """A pod of ``workload``'s previous revision (another image), still around during a rollout."""
-        pod = f"{workload.name}-5b6f4-{len(self._pod_owner):05d}"
-        self._create_pod(workload, pod, image=image)
-        return pod
-
     # --- state changes (call directly, or via later()) ----------------------------------------
     def ready(self, workload: Workload) -> None:
-        """Every pod Running and Ready, then the workload's status says so (as its controller would)."""
+        """Every pod of the current revision Running and Ready; then, as the controllers do once it is
+        available, an earlier revision's ReplicaSet scaled down and its pods deleted, and the
+        workload's status says it is ready."""
         for pod in workload.pods:
             if workload.kind == "Job":
                 self._patch_pod(
@@ -193,22 +294,27 @@ class Kubelet:
                 self._patch_pod(
                     pod, "Ready", "Running", [self._container(workload, running=True, ready=True)], ready=True
                 )
+        for replica_set in workload.old_replica_sets:
+            self.api.patch(_RESOURCES["ReplicaSet"], self.namespace, replica_set, {"spec": {"replicas": 0}})
+        for pod in workload.old_pods:
+            self.api.delete("v1/pods", self.namespace, pod)
+        workload.old_pods = []
         n = len(workload.pods)
         status: dict[str, Any] = {
             "Deployment": {
-                "observedGeneration": 1,
+                "observedGeneration": workload.generation,
                 "replicas": n,
                 "updatedReplicas": n,
                 "readyReplicas": n,
                 "availableReplicas": n,
             },
             "StatefulSet": {
-                "observedGeneration": 1,
+                "observedGeneration": workload.generation,
                 "replicas": n,
                 "readyReplicas": n,
                 "updatedReplicas": n,
-                "currentRevision": f"{workload.name}-1",
-                "updateRevision": f"{workload.name}-1",
+                "currentRevision": workload.replica_set,
+                "updateRevision": workload.replica_set,
             },
             "DaemonSet": {
                 "observedGeneration": 1,

@@ -225,7 +225,7 @@ def test_the_deadline_names_what_is_not_ready_and_its_last_state(kubelet: Kubele
     assert error.failure is None
     assert error.message == (
         "release demo: 2 workload(s) not ready after 0.8 s: "
-        f"Deployment/demo-api (0/1 available, 0 updated; pod {api.pods[0]} Pending (ErrImagePull)), "
+        f"Deployment/demo-api (0/1 available, 1 updated; pod {api.pods[0]} Pending (ErrImagePull)), "
         "Job/demo-migrate (0/1 succeeded, 0 active; pod demo-migrate-7c9d5-00000 Pending (ContainerCreating))"
     )
     assert "--timeout" in (error.hint or "")

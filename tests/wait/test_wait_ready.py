@@ -167,10 +167,9 @@ def test_a_crashing_pod_of_the_previous_revision_does_not_fail_the_rollout_that_
     kubelet: Kubelet, wait: Waiter
 ) -> None:
     api = kubelet.deployment("api")
-    old = kubelet.old_pod(api, image="envctl-test/api:fedcba987654")  # the broken build, still crashing
-    kubelet.crash_loop(old)
-    kubelet.later(0.3, kubelet.ready, api)
-    kubelet.later(0.4, kubelet.api.delete, "v1/pods", kubelet.namespace, old)
+    kubelet.crash_loop(api.pods[0])  # the broken build, still crashing
+    kubelet.rollout(api, image="envctl-test/api:fedcba987654")
+    kubelet.later(0.3, kubelet.ready, api)  # the fix is available; the old revision is scaled down
 
     result = wait()
 

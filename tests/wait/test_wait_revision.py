@@ -14,6 +14,7 @@ import kubernetes
 import pytest
 
 from envctl.workloads.revision import PodRevision, new_replica_set, pod_revision
+from envctl.workloads.view import Listed, ReleaseView
 
 LABELS = {"app.kubernetes.io/instance": "demo", "app.kubernetes.io/name": "api"}
 
@@ -165,3 +166,38 @@ def test_of_two_replicasets_at_the_deployments_revision_the_oldest_is_the_new_on
     older = replica_set("aaaaa", 2, created="2026-01-01T00:00:00Z")
     newer = replica_set("bbbbb", 2, created="2026-01-03T00:00:00Z")
     assert new_replica_set(deployment(2), [newer, OLD, older]) is older
+
+
+def crash_looping(name: str, replica_set_name: str) -> Any:
+    """A pod of ``replica_set_name`` whose container is in CrashLoopBackOff."""
+    hash_ = replica_set_name.rsplit("-", 1)[1]
+    return kubernetes.client.V1Pod.from_dict({
+        "metadata": {"name": name, "labels": {**LABELS, "pod-template-hash": hash_},
+                     "ownerReferences": [_owner("ReplicaSet", replica_set_name)]},
+        "status": {"phase": "Running", "containerStatuses": [{
+            "name": "api", "image": "api:1", "imageID": "", "ready": False, "restartCount": 3,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]},
+    })  # fmt: skip
+
+
+def _view(*pods: Any, the_deployment: Any = None) -> ReleaseView:
+    view = ReleaseView()
+    view.apply(Listed("Deployment", (the_deployment or deployment(2),)))
+    view.apply(Listed("ReplicaSet", (OLD, NEW)))
+    view.apply(Listed("Pod", pods))
+    return view
+
+
+def test_the_release_view_judges_only_the_current_revisions_pods() -> None:
+    old, new = crash_looping("demo-api-5b6f4-x", "demo-api-5b6f4"), crash_looping("demo-api-7c9d5-y", "demo-api-7c9d5")
+    graces = {"none": 0.0, "pull": 10.0, "unschedulable": 60.0}
+
+    assert _view(old).fatal_problem(0.0, graces) is None  # the earlier revision, on its way out
+    problem = _view(old, new).fatal_problem(0.0, graces)
+    assert problem is not None and problem.pod == "demo-api-7c9d5-y"
+    unobserved = deployment(1, generation=3, observed=2)  # the new template not taken in yet
+    assert _view(old, new, the_deployment=unobserved).fatal_problem(0.0, graces) is None
+    view = _view(old, new)
+    assert view.owner_of(old) == "Deployment/demo-api"
+    assert [p.metadata.name for p in view.pods_of(deployment(2))] == ["demo-api-7c9d5-y"]
+    assert [p.metadata.name for p in view.old_pods_of(deployment(2))] == ["demo-api-5b6f4-x"]
