@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,11 +61,7 @@ class FakeHelm:
 def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    # This interpreter, without site-packages (the stand-in uses only the standard library): a
-    # `python3` found through PATH may be a slow pyenv shim, and helm runs several times per deploy.
-    script = STANDIN.read_text().split("\n", 1)[1]
-    (bin_dir / "helm").write_text(f"#!{sys.executable} -S\n{script}")
-    (bin_dir / "helm").chmod(0o755)
+    (bin_dir / "helm").symlink_to(STANDIN)  # it finds the test interpreter itself (ENVCTL_TEST_PYTHON)
     # pyhelm3 starts helm through a shell with this process's environment, so PATH and the
     # stand-in's switches are set on the environment (not on envctl's objects).
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
