@@ -35,7 +35,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from envctl.errors import ClusterError, DeployError, ToolFailedError, ToolMissingError
 
 if TYPE_CHECKING:
-    from pyhelm3 import Client, Command, ReleaseRevision
+    from pyhelm3 import Client, Command
 
     from envctl.adapters.process import SubprocessRunner
     from envctl.progress import Progress
@@ -116,14 +116,22 @@ class ReleaseState:
         return self.status.startswith("pending-") or self.status == "uninstalling"
 
 
-def _state(revision: ReleaseRevision) -> ReleaseState:
+def _state(release: dict[str, Any]) -> ReleaseState:
+    """A release as helm's ``-o json`` prints it, read without pyhelm3's models: those index
+    ``release["manifest"]``, which helm leaves out when the release renders nothing
+    (docs/tools-behaviour.md, "Release JSON")."""
+    info = release.get("info") or {}
     return ReleaseState(
-        name=revision.release.name,
-        namespace=revision.release.namespace,
-        revision=revision.revision,
-        status=revision.status.value,
-        description=revision.description or "",
+        name=str(release["name"]),
+        namespace=str(release.get("namespace") or ""),
+        revision=int(release.get("version") or 0),
+        status=str(info.get("status") or "unknown"),
+        description=str(info.get("description") or ""),
     )
+
+
+_UNFINISHED_INSTALL = ("pending-install", "uninstalling")  # nothing to roll back to: uninstall
+_UNFINISHED_UPGRADE = ("pending-upgrade", "pending-rollback")  # roll back to the previous revision
 
 
 class Helm:
@@ -211,12 +219,10 @@ class Helm:
         from pyhelm3 import errors
 
         try:
-            revision = await self._call(
-                "status", name, lambda: self._client.get_current_revision(name, namespace=namespace)
-            )
+            status = await self._call("status", name, lambda: self._command.status(name, namespace=namespace))
         except errors.ReleaseNotFoundError:
             return None
-        return _state(revision)
+        return _state(status)
 
     async def values(self, name: str, namespace: str, revision: int) -> dict[str, Any]:
         """The user-supplied values of one revision (``helm get values --revision N``)."""
@@ -236,12 +242,23 @@ class Helm:
         """Make a release left pending by an interrupted run proceedable (pyhelm3's intent method).
 
         pending-install/uninstalling → ``uninstall --wait`` (returns None); pending-upgrade/rollback →
-        ``rollback --cleanup-on-fail --wait`` to the previous revision.
+        ``rollback --cleanup-on-fail --wait`` to the previous revision. The same commands as pyhelm3's
+        ``get_proceedable_revision``, with helm's JSON read here (``_state``).
         """
-        revision = await self._call(
-            "recover", name, lambda: self._client.get_proceedable_revision(name, namespace=namespace)
-        )
-        return None if revision is None else _state(revision)
+        current = await self.current(name, namespace)
+        if current is None:
+            return None
+        if current.status in _UNFINISHED_INSTALL:
+            await self._call("recover", name, lambda: self._command.uninstall(name, namespace=namespace, wait=True))
+            return None
+        if current.status in _UNFINISHED_UPGRADE:
+            await self._call(
+                "recover",
+                name,
+                lambda: self._command.rollback(name, None, cleanup_on_fail=True, namespace=namespace, wait=True),
+            )
+            return await self.current(name, namespace)
+        return current
 
     async def template(
         self, name: str, chart_dir: Path, values: dict[str, Any], *, namespace: str, post_render: str | None = None
@@ -294,20 +311,24 @@ class Helm:
                 name, chart_dir, values, namespace=namespace, description=description, rules=post_render
             )
         chart = await self._call("show chart", name, lambda: self._client.get_chart(chart_dir.resolve()))
-        revision = await self._call(
+        # The command pyhelm3's install_or_upgrade_release sends (no flag it would rename for helm 4 is
+        # set), its JSON read by _state.
+        status = await self._call(
             "upgrade",
             name,
-            lambda: self._client.install_or_upgrade_release(
+            lambda: self._command.install_or_upgrade(
                 name,
-                chart,
+                chart.ref,
                 values,
-                namespace=namespace,
-                description=description,
                 create_namespace=self._create_namespace,
+                description=description,
+                namespace=namespace,
+                repo=chart.repo,
+                version=chart.metadata.version,
                 wait=False,
             ),
         )
-        return _state(revision)
+        return _state(status)
 
     async def _upgrade_post_rendered(
         self, name: str, chart_dir: Path, values: dict[str, Any], *, namespace: str, description: str, rules: str
@@ -319,11 +340,7 @@ class Helm:
             *self._post_renderer(rules),
         ]  # fmt: skip
         stdout: bytes = await self._call("upgrade", name, lambda: self._command.run(argv, json.dumps(values).encode()))
-        status = json.loads(stdout[stdout.index(b"{") :])
-        return ReleaseState(
-            name=status["name"], namespace=status["namespace"], revision=int(status["version"]),
-            status=status["info"]["status"], description=status["info"].get("description") or "",
-        )  # fmt: skip
+        return _state(json.loads(stdout[stdout.index(b"{") :]))
 
     async def uninstall(self, name: str, namespace: str) -> ReleaseState | None:
         """Uninstall the release; returns the revision that was removed, or None if none was installed."""

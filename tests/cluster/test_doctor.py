@@ -71,8 +71,8 @@ def test_json_report_inside_a_workspace(tmp_path: Path, docker_engine: str, clus
     assert all(set(c) == {"name", "status", "required", "detail", "fix"} for c in report["checks"])
     assert checks["docker"]["status"] == "ok" and checks["docker"]["detail"].startswith("server 20.10")
     assert checks["k3d"] == {"name": "k3d", "status": "ok", "required": True, "detail": "v5.8.3", "fix": None}
-    # The helm stand-in reports v3.15.4: it runs, but is older than the supported 3.17: a warning.
-    assert checks["helm"]["status"] == "warn" and checks["helm"]["detail"].startswith("v3.15.4 is outside")
+    # The helm stand-in reports the pinned v3.17.3 (tests/standins/helm_table.py).
+    assert checks["helm"]["status"] == "ok" and checks["helm"]["detail"] == "v3.17.3"
     assert checks["kubectl"]["required"] is False
     assert checks["cluster"]["detail"] == f"'{cluster_name}' absent; `envctl up` creates it"
     # release.chart defaults to charts/demo, which this workspace lacks: a warning, not a failure.

@@ -14,7 +14,7 @@ from pyhelm3 import errors
 
 from envctl.adapters.helm import Helm, classify, helm_reason, run_sync
 from envctl.adapters.process import SubprocessRunner
-from envctl.errors import ClusterError, ToolFailedError, ToolMissingError
+from envctl.errors import ClusterError, DeployError, ToolFailedError, ToolMissingError
 from envctl.phases.deploy import merge_values
 from envctl.progress import CollectingProgress
 from tests.deploy.conftest import DEMO_CHART, FakeHelm
@@ -232,3 +232,39 @@ def test_unreadable_helm_version_is_a_tool_failure(fake_helm: FakeHelm) -> None:
     fake_helm.switch("FAKE_HELM_VERSION", "v3.15.4\n")  # pyhelm3 cannot parse a trailing newline
     with pytest.raises(ToolFailedError, match="`helm version` printed an unreadable version"):
         fake_helm.helm(CollectingProgress())
+
+
+def test_a_release_that_renders_nothing_is_read_without_a_manifest(fake_helm: FakeHelm) -> None:
+    """Issue 15 point 8: helm omits ``manifest`` when it is empty (``json:"manifest,omitempty"``), and
+    pyhelm3's models index it; the adapter reads helm's JSON itself (docs/tools-behaviour.md)."""
+    helm = fake_helm.helm(CollectingProgress())
+    off = {svc: {"enabled": False} for svc in ("api", "web", "worker", "migrate")}
+
+    installed = run_sync(helm.install_or_upgrade("demo", DEMO_CHART, off, namespace="ci", description="empty"))
+    current = run_sync(helm.current("demo", "ci"))
+    recovered = run_sync(helm.recover("demo", "ci"))
+
+    status = json.loads(standin(fake_helm, "status", "demo", "--namespace", "ci", "--output", "json").stdout)
+    assert "manifest" not in status  # exactly what helm prints for it
+    assert installed == current == recovered
+    assert (installed.name, installed.revision, installed.status, installed.description) == (
+        "demo", 1, "deployed", "empty",
+    )  # fmt: skip
+
+
+def test_a_release_left_pending_upgrade_is_rolled_back_through_helms_json(fake_helm: FakeHelm) -> None:
+    helm = fake_helm.helm(CollectingProgress())
+    values = {"api": {"image": {"repository": "envctl-demo/api", "tag": "t1"}}}
+    run_sync(helm.install_or_upgrade("demo", DEMO_CHART, values, namespace="ci", description="one"))
+    fake_helm.switch("FAKE_HELM_LEAVE_PENDING", "1")
+    with pytest.raises(DeployError):
+        run_sync(helm.install_or_upgrade("demo", DEMO_CHART, values, namespace="ci", description="two"))
+    fake_helm.switch("FAKE_HELM_LEAVE_PENDING", None)
+    fake_helm.clear_log()
+
+    recovered = run_sync(helm.recover("demo", "ci"))
+
+    assert recovered is not None
+    assert (recovered.revision, recovered.status, recovered.description) == (3, "deployed", "Rollback to 1")
+    assert [argv[:2] for argv in fake_helm.argvs()] == [["status", "demo"], ["rollback", "demo"], ["status", "demo"]]
+    assert "--cleanup-on-fail" in fake_helm.argvs()[1] and "--wait" in fake_helm.argvs()[1]
