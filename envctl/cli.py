@@ -10,7 +10,7 @@ import itertools
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -69,48 +69,70 @@ def main() -> None:
         _main()
 
 
-def _interrupted() -> None:
+def _interrupted() -> NoReturn:
     signum = interrupts.received()
     what = "interrupted" if signum is None else f"interrupted ({signal.Signals(signum).name})"
-    output.error(what, "finished work is kept; run the same command again to resume")
-    sys.exit(interrupts.exit_code())
+    _fail(interrupts.exit_code(), what, "finished work is kept; run the same command again to resume")
+
+
+def _fail(code: int, message: str, hint: str | None) -> NoReturn:
+    """The one way out of a failed invocation: ``error:`` and ``hint:`` on stderr, the ``error``
+    object in the JSON document on stdout (with ``--output json``), the documented exit code."""
+    output.error(message, hint)
+    output.finish({"exit_code": code, "message": message, "hint": hint})
+    sys.exit(code)
 
 
 def _main() -> None:
     args = sys.argv[1:]
     verbose = "-v" in args or "--verbose" in args
+    output.begin(json_document=_asks_for_json(args))
     try:
         _refuse_values_given_to_switches(args)
         # Without standalone mode typer *returns* exit codes (130 for Ctrl-C, n for typer.Exit(n)).
         code = app(standalone_mode=False)
+        if code == ExitCode.INTERRUPTED:
+            _interrupted()
         if isinstance(code, int) and code != 0:
-            if code == ExitCode.INTERRUPTED:
-                _interrupted()
+            output.finish({"exit_code": code, "message": f"exited with {code}", "hint": None})
             sys.exit(code)
     except EnvctlError as exc:
         if verbose:
             output.traceback()
-        output.error(exc.message, exc.hint)
-        sys.exit(exc.exit_code)
+        _fail(exc.exit_code, exc.message, exc.hint)
     except KeyboardInterrupt:
         _interrupted()
     except typer.Exit as exc:
+        output.finish(None)
         sys.exit(exc.exit_code)
     except typer.Abort:
-        output.error("aborted", None)
-        sys.exit(ExitCode.INTERRUPTED)
+        _fail(ExitCode.INTERRUPTED, "aborted", None)
     except NoArgsIsHelpError as exc:  # `envctl` alone: the help text, as documented
         exc.show()
         sys.exit(ExitCode.BAD_INPUT)
     except UsageError as exc:
         # Unknown option, bad value, missing argument: envctl's one line and hint, not typer's box.
         command = exc.ctx.command_path if exc.ctx is not None else "envctl"
-        message = exc.format_message()
-        output.error(message[:1].lower() + message[1:], f"see `{command} --help` for the flags and their values")
-        sys.exit(ExitCode.BAD_INPUT)
+        message = exc.format_message().rstrip(".")
+        hint = f"see `{command} --help` for the flags and their values"
+        _fail(ExitCode.BAD_INPUT, message[:1].lower() + message[1:], hint)
     except typer.TyperException as exc:
-        output.error(exc.format_message(), "see `envctl --help`")
-        sys.exit(ExitCode.BAD_INPUT)
+        _fail(ExitCode.BAD_INPUT, exc.format_message(), "see `envctl --help`")
+    except Exception as exc:
+        # A bug: the traceback as Python prints it (exit 1), and in JSON mode still one document.
+        output.finish({"exit_code": ExitCode.FAILED, "message": f"unexpected {type(exc).__name__}: {exc}",
+                       "hint": "rerun with --verbose and report it"})  # fmt: skip
+        raise
+    output.finish(None)
+
+
+def _asks_for_json(args: list[str]) -> bool:
+    """``-o json``, ``--output json``, ``--output=json`` or ``-ojson`` anywhere on the line: read before
+    typer parses it, so a usage error in the same line is answered with a JSON document too."""
+    pairs = itertools.pairwise(args)
+    return any(
+        (flag in ("-o", "--output") and value == "json") for flag, value in pairs
+    ) or any(arg in ("--output=json", "-ojson") for arg in args)
 
 
 _SWITCH_WORDS = frozenset({"true", "false", "yes", "no"})

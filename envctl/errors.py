@@ -29,7 +29,6 @@ __all__ = [
     "LoadError",
     "LoadFailed",
     "LockedError",
-    "NotBuiltYetError",
     "ReleaseNotReadyError",
     "StateUnwritableError",
     "TimedOutError",
@@ -50,7 +49,6 @@ class ExitCode:
     NOT_READY = 7
     CLUSTER = 8
     LOCKED = 9
-    NOT_BUILT = 10  # reserved: a command or configuration this version cannot run yet (none at present)
     TIMED_OUT = 11  # an external step (build, image import, helm) ran past its time limit and was stopped
     INTERRUPTED = 130
 
@@ -145,12 +143,6 @@ class ClusterError(EnvctlError):
 
 class LockedError(EnvctlError):
     exit_code = ExitCode.LOCKED
-
-
-class NotBuiltYetError(EnvctlError):
-    """The configuration asks for something this version of envctl cannot do yet."""
-
-    exit_code = ExitCode.NOT_BUILT
 
 
 # --- the failures of `envctl up`'s phases, with the evidence their views render -----------------

@@ -179,17 +179,23 @@ def expected_build_seconds(history: RunHistory, last: int = 10) -> dict[str, flo
     return {service: statistics.median(times) for service, times in seen.items()}
 
 
-def preflight(state: AppState) -> None:
-    """Missing tools and a silent Docker daemon fail here, in one line, before anything is touched
-    (no cluster call, no build, no run record)."""
-    from envctl.adapters.process import install_hint
-
+def missing_tools(state: AppState) -> list[str]:
+    """The tools an `up` of this workspace needs that are not on PATH, in the order it uses them."""
     # A shared cluster is never created: k3d is not needed there.
     tools = ("helm",) if state.config.cluster.provider == "existing" else (state.overrides.k3d, "helm")
-    for tool in tools:
-        if state.runner.which(tool) is None:
-            msg = f"`{tool}` is not installed or not on PATH"
-            raise ToolMissingError(msg, hint=install_hint(tool))
+    return [tool for tool in tools if state.runner.which(tool) is None]
+
+
+def preflight(state: AppState) -> None:
+    """Missing tools and a silent Docker daemon fail here, in one line naming every missing tool,
+    before anything is touched (no cluster call, no build, no run record)."""
+    from envctl.adapters.process import install_hint
+
+    if missing := missing_tools(state):
+        names = " and ".join(f"`{tool}`" for tool in missing)
+        msg = f"{names} {'is' if len(missing) == 1 else 'are'} not installed or not on PATH"
+        hint = "; ".join(install_hint(tool) for tool in missing) + " (`envctl doctor` checks them all)"
+        raise ToolMissingError(msg, hint=hint)
     state.docker.ping()
 
 

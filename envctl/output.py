@@ -2,6 +2,11 @@
 
 stdout carries results (tables, JSON); stderr carries progress, warnings and errors, so
 ``envctl plan --output json | jq`` always gets clean JSON.
+
+With ``--output json`` (``begin(json_document=True)``) stdout carries exactly one JSON document: the
+verb hands it to ``json_out`` and the CLI writes it once the verb is over (``finish``), with an
+``error`` object added when the verb failed, or a bare ``{version, error}`` when it failed before it
+had one. Result lines and tables meant for a reader go to stderr in that mode.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ConsoleProgress",
     "LiveProgress",
+    "begin",
     "configure",
     "debug",
     "error",
+    "finish",
     "info",
     "json_out",
     "line",
@@ -32,6 +39,9 @@ __all__ = [
 
 _verbose = False
 _consoles: dict[str, Console] = {}
+# One invocation's JSON mode: whether stdout is reserved for one document, and that document.
+_json: dict[str, Any] = {"on": False, "document": None}
+JSON_VERSION = 1
 
 
 def escape(text: str) -> str:
@@ -55,6 +65,16 @@ def reset() -> None:
     global _verbose  # noqa: PLW0603 - module state of one invocation
     _verbose = False
     _consoles.clear()
+    _json.update(on=False, document=None)
+
+
+def begin(*, json_document: bool) -> None:
+    """Start an invocation; ``json_document``: stdout is reserved for one JSON document."""
+    _json.update(on=json_document, document=None)
+
+
+def json_mode() -> bool:
+    return bool(_json["on"])
 
 
 def configure(*, verbose: bool) -> None:
@@ -62,16 +82,44 @@ def configure(*, verbose: bool) -> None:
     _verbose = verbose
 
 
+def _results() -> str:
+    """Where result lines and tables go: stdout, unless stdout is reserved for a JSON document."""
+    return "stderr" if _json["on"] else "stdout"
+
+
 def line(text: str) -> None:
     """A plain result line on stdout (no markup interpretation)."""
-    _console("stdout").print(text, markup=False)
+    _console(_results()).print(text, markup=False)
 
 
 def render(renderable: RenderableType) -> None:
-    _console("stdout").print(renderable)
+    _console(_results()).print(renderable)
 
 
-def json_out(data: Any) -> None:
+def json_out(data: dict[str, Any]) -> None:
+    """The verb's JSON document. In JSON mode it is held until ``finish`` (a failure after it adds an
+    ``error`` object to it); otherwise written now."""
+    if _json["on"]:
+        _json["document"] = data
+        return
+    _write_json(data)
+
+
+def finish(error: dict[str, Any] | None) -> None:
+    """End of an invocation in JSON mode: write its one document, with ``error`` when it failed.
+    ``error`` is ``{exit_code, message, hint}``. A verb that failed before it had a document gets
+    ``{version, error}``; a success without one (``--help``) writes nothing more."""
+    if not _json["on"]:
+        return
+    document: dict[str, Any] | None = _json["document"]
+    _json["document"] = None
+    if error is not None:
+        document = {**(document or {"version": JSON_VERSION}), "error": error}
+    if document is not None:
+        _write_json(document)
+
+
+def _write_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
     sys.stdout.flush()
 

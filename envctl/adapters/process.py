@@ -38,11 +38,12 @@ __all__ = ["STOP_GRACE_SECONDS", "CompletedCommand", "SubprocessRunner", "instal
 # How long a child may take to exit after SIGTERM before it gets SIGKILL (unless hurried).
 STOP_GRACE_SECONDS = 5.0
 
-# What to tell a user whose PATH lacks a tool; the README's set-up installs pinned versions.
+# What to tell a user whose PATH lacks a tool: the tools' own install pages, which work in any
+# workspace (one `envctl init` made has no scripts/ folder); `envctl doctor` names the pinned versions.
 _INSTALL_HINTS = {
     "docker": "install Docker (https://docs.docker.com/engine/install/) or `apt-get install docker.io`",
-    "k3d": "run `scripts/install-tools.sh` (pinned k3d) or see https://k3d.io/#installation",
-    "helm": "run `scripts/install-tools.sh` (pinned helm) or see https://helm.sh/docs/intro/install/",
+    "k3d": "install k3d v5 (https://k3d.io/stable/#installation) and put it on PATH",
+    "helm": "install helm v3 (https://helm.sh/docs/intro/install/) and put it on PATH",
     "kubectl": "see https://kubernetes.io/docs/tasks/tools/ or `apt-get install kubectl`",
     "git": "`apt-get install git`",
 }

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from envctl import output
+from envctl.commands import require_choice
 from envctl.errors import InputError
 from envctl.timing.spans import Recorder
 
@@ -41,10 +42,37 @@ def command(
         bool,
         typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting while an up holds the workspace."),
     ] = False,
+    output_format: Annotated[
+        str, typer.Option("--output", "-o", metavar="FORMAT", help="text or json (what was removed).")
+    ] = "text",
 ) -> None:
+    require_choice("--output", output_format, ("text", "json"), "a down format")
+    said = _Said()
+    try:
+        _down(ctx.obj, said, delete_cluster=delete_cluster, yes=yes, namespace=namespace,
+              keep_namespace=keep_namespace, context=context, no_wait_lock=no_wait_lock)  # fmt: skip
+    finally:
+        if output_format == "json":  # what was done before a failure is part of the answer
+            output.json_out({"version": 1, "results": said.results})
+
+
+class _Said:
+    """Each outcome as a line for the reader and as a JSON entry (``subject``, ``outcome``, ``message``)."""
+
+    def __init__(self) -> None:
+        self.results: list[dict[str, str]] = []
+
+    def __call__(self, subject: str, outcome: str, message: str) -> None:
+        self.results.append({"subject": subject, "outcome": outcome, "message": message})
+        output.line(f"{subject}: {message}")
+
+
+def _down(
+    state: AppState, said: _Said, *, delete_cluster: bool, yes: bool, namespace: str | None,
+    keep_namespace: bool, context: str | None, no_wait_lock: bool,
+) -> None:  # fmt: skip
     from envctl.lock import workspace_lock
 
-    state: AppState = ctx.obj
     config = state.config
     if delete_cluster and config.cluster.provider == "existing":
         msg = "--delete-cluster is refused with provider: existing (envctl never deletes a shared cluster)"
@@ -54,12 +82,12 @@ def command(
     # Never uninstall under a running `up` (it would deploy into a release being removed).
     with workspace_lock(state.workspace.state_dir, wait=not no_wait_lock, on_wait=output.info, command="envctl down"):
         if config.cluster.provider == "existing":
-            _down_shared(state, namespace, context, keep_namespace=keep_namespace, no_wait_lock=no_wait_lock)
+            _down_shared(state, said, namespace, context, keep_namespace=keep_namespace, no_wait_lock=no_wait_lock)
             return
-        _take_down(state, delete_cluster=delete_cluster)
+        _take_down(state, said, delete_cluster=delete_cluster)
 
 
-def _take_down(state: AppState, *, delete_cluster: bool) -> None:
+def _take_down(state: AppState, said: _Said, *, delete_cluster: bool) -> None:
     config = state.config
     release, cluster_name = config.release, config.cluster.name
     progress = output.ConsoleProgress()
@@ -67,38 +95,33 @@ def _take_down(state: AppState, *, delete_cluster: bool) -> None:
     cluster = k3d.get(cluster_name) if k3d is not None else None
     kubeconfig = state.workspace.kubeconfig
 
+    subject = f"release {release.name}"
     if delete_cluster and cluster is None:
-        output.line(f"release {release.name}: nothing to uninstall (cluster {cluster_name} does not exist)")
+        said(subject, "absent", f"nothing to uninstall (cluster {cluster_name} does not exist)")
     elif delete_cluster and cluster is not None and not cluster.running:
         # A stopped cluster cannot answer helm; deleting it removes the release anyway.
-        output.line(
-            f"release {release.name}: removed with the cluster (cluster {cluster_name} is not running)"
-        )
+        said(subject, "removed-with-cluster", f"removed with the cluster (cluster {cluster_name} is not running)")
     elif not kubeconfig.is_file():
-        output.line(
-            f"release {release.name}: not installed (no kubeconfig at {kubeconfig}: "
-            "this workspace has not started a cluster)"
-        )
+        said(subject, "absent",
+             f"not installed (no kubeconfig at {kubeconfig}: this workspace has not started a cluster)")  # fmt: skip
     else:
         from envctl.phases.deploy import remove_release
 
         helm = state.helm(kubeconfig, progress=progress)
         removed = remove_release(release, helm=helm, progress=progress, recorder=Recorder())
         if removed.action == "uninstalled":
-            output.line(
-                f"release {release.name}: uninstalled rev {removed.revision} from namespace {release.namespace}"
-            )
+            said(subject, "uninstalled", f"uninstalled rev {removed.revision} from namespace {release.namespace}")
         else:
-            output.line(f"release {release.name}: not installed in namespace {release.namespace}")
+            said(subject, "absent", f"not installed in namespace {release.namespace}")
 
     if k3d is not None:
         if cluster is None:
-            output.line(f"cluster {cluster_name}: does not exist")
+            said(f"cluster {cluster_name}", "absent", "does not exist")
         else:
             progress.step(cluster_name, "deleting the k3d cluster")
             k3d.delete(cluster_name)
             kubeconfig.unlink(missing_ok=True)  # it points at a cluster that no longer exists
-            output.line(f"cluster {cluster_name}: deleted")
+            said(f"cluster {cluster_name}", "deleted", "deleted")
 
 
 def _confirm_cluster_deletion(cluster_name: str) -> None:
@@ -111,6 +134,7 @@ def _confirm_cluster_deletion(cluster_name: str) -> None:
 
 def _down_shared(
     state: AppState,
+    said: _Said,
     namespace: str | None,
     context: str | None,
     *,
@@ -124,7 +148,8 @@ def _down_shared(
     done = take_down(state, release, state.kube_target(context), keep_namespace=keep_namespace,
                      wait=not no_wait_lock, on_wait=output.info)  # fmt: skip
     if done.uninstalled is not None:
-        output.line(f"release {done.release}: uninstalled rev {done.uninstalled} from namespace {done.namespace}")
+        said(f"release {done.release}", "uninstalled",
+             f"uninstalled rev {done.uninstalled} from namespace {done.namespace}")  # fmt: skip
     else:
-        output.line(f"release {done.release}: not installed in namespace {done.namespace}")
-    output.line(f"namespace {done.namespace}: {done.note}")
+        said(f"release {done.release}", "absent", f"not installed in namespace {done.namespace}")
+    said(f"namespace {done.namespace}", "deleted" if done.namespace_deleted else "kept", done.note)

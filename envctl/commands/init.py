@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from envctl import output
+from envctl.commands import require_choice
 from envctl.errors import InputError
 
 if TYPE_CHECKING:
@@ -30,7 +31,11 @@ def command(
             "(default: the only chart under charts/).",
         ),
     ] = None,
+    output_format: Annotated[
+        str, typer.Option("--output", "-o", metavar="FORMAT", help="text or json (what was found and written).")
+    ] = "text",
 ) -> None:
+    require_choice("--output", output_format, ("text", "json"), "an init format")
     import yaml
 
     from envctl.config import CONFIG_FILE, EnvConfig
@@ -65,6 +70,23 @@ def command(
     left = len(found) - len(kept)
     extra = f", {left} left out because their inputs do not resolve" if left else ""
     output.line(f"wrote {target} ({len(kept)} service{'s' if len(kept) != 1 else ''}{extra})")
+    if output_format == "json":
+        output.json_out({
+            "version": 1,
+            "config": str(target),
+            "services": [
+                {"name": item.name, "dockerfile": item.dockerfile, "image": item.image, "context": item.context,
+                 "why": item.why, "left_out": item.left_out or None}
+                for item in found
+            ],
+            "chart": None if scan is None else {
+                "path": scan.chart,
+                "matches": [{"service": m.service, "field": m.field.path, "by": m.by, **scan.injection(m.service)}
+                            for m in scan.matches],
+                "unmatched_fields": [f.path for f in scan.unmatched_fields],
+                "unmatched_services": list(scan.unmatched_services),
+            },
+        })  # fmt: skip
 
 
 def _report_chart(scan: ChartScan) -> None:

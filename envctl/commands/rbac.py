@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from envctl import output
+from envctl.commands import require_choice
 from envctl.errors import InputError
 from envctl.naming import DNS_LABEL
 
@@ -34,7 +35,11 @@ def command(
     service_account_namespace: Annotated[
         str, typer.Option("--service-account-namespace", metavar="NS", help="Its namespace.")
     ] = "envctl-system",
+    output_format: Annotated[
+        str, typer.Option("--output", "-o", metavar="FORMAT", help="yaml (kubectl apply -f -) or json.")
+    ] = "yaml",
 ) -> None:
+    require_choice("--output", output_format, ("yaml", "json"), "an rbac format")
     import yaml
 
     from envctl.rbac import chart_kinds, rbac_manifests
@@ -64,5 +69,9 @@ def command(
     for kind in unknown:
         header.append(f"# kind {kind}: no rule generated; add one to ClusterRole envctl-release by hand.")
         output.warn(f"the chart renders kind {kind}, which envctl has no rule for: add it to envctl-release by hand")
+    if output_format == "json":
+        output.json_out({"version": 1, "chart": state.config.release.chart, "kinds": chart_kinds(templates),
+                         "unknown_kinds": list(unknown), "manifests": list(manifests)})  # fmt: skip
+        return
     output.line("\n".join(header))
     output.line(yaml.safe_dump_all(manifests, sort_keys=False, explicit_start=True).rstrip())

@@ -119,7 +119,7 @@ def command(
     release = state.release_target(namespace)  # bad names fail here, before anything is touched
     target = state.kube_target(context)
     if dry_run:
-        _dry_run(state, options, flags)
+        _dry_run(state, options, flags, as_json=output_format == "json")
         return
     from envctl.execute import preflight, run_up
     from envctl.lock import workspace_lock
@@ -137,18 +137,18 @@ def command(
 
 
 def _render(report: UpReport, output_format: str) -> None:
-    """End-of-run lines on stderr; the JSON report on stdout; then the run's error, if any."""
+    """End-of-run lines on stderr; the JSON report on stdout (the CLI adds the run's error to it);
+    then the run's error, if any."""
     for line in report.summary:
         output.info(line)
+    if output_format == "json":
+        output.json_out(report.to_dict())
     if report.interrupted:
         raise KeyboardInterrupt  # recorded; the CLI says "interrupted" and exits 130
     if report.crash is not None:
         raise report.crash  # a bug, recorded above: crash loudly with its traceback
     if report.error is not None:
         _show_failure(report.error)
-    if output_format == "json":
-        output.json_out(report.to_dict())
-    if report.error is not None:
         raise report.error
 
 
@@ -159,16 +159,32 @@ def _show_failure(error: EnvctlError) -> None:
         output.problem(not_ready_renderable(error))
 
 
-def _dry_run(state: AppState, options: UpOptions, flags: BuildFlags) -> None:
-    """The plan and the graph, computed exactly as a real run would, with nothing executed."""
+def _dry_run(state: AppState, options: UpOptions, flags: BuildFlags, *, as_json: bool) -> None:
+    """The plan and the graph, computed exactly as a real run would, with nothing executed; what would
+    stop the real run before it starts (a missing tool, a missing chart) is a warning, not a failure."""
+    from envctl.execute import missing_tools
     from envctl.pipeline import describe_graph
-    from envctl.views.plan import plan_table
-    from envctl.views.schedule import graph_table
 
+    warnings = [f"`{tool}` is not installed or not on PATH: a real `up` would stop here (exit 3)"
+                for tool in missing_tools(state)]  # fmt: skip
+    chart = state.workspace.resolve(state.config.release.chart)
+    if not chart.is_dir():
+        warnings.append(f"chart {state.config.release.chart} not found at {chart}: the deploy would fail")
     plan = state.plan(
         base=options.base, changed_only=options.changed_only, selected=options.services,
         cache_registry=flags.cache_registry or state.shared_registry,
     )  # fmt: skip
     values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
+    graph = describe_graph(plan, values_paths, wait=options.wait, jobs=options.jobs)
+    for warning in warnings:
+        output.warn(warning)
+    if as_json:
+        tasks = [{"id": t.id, "kind": t.kind, "service": t.service, "after": list(t.after), "reason": t.reason}
+                 for t in graph]  # fmt: skip
+        output.json_out({"version": 1, "dry_run": True, "warnings": warnings, "plan": plan.to_dict(), "graph": tasks})
+        return
+    from envctl.views.plan import plan_table
+    from envctl.views.schedule import graph_table
+
     output.render(plan_table(plan))
-    output.render(graph_table(describe_graph(plan, values_paths, wait=options.wait, jobs=options.jobs)))
+    output.render(graph_table(graph))

@@ -101,7 +101,7 @@ def test_missing_helm_is_tool_missing(tmp_path: Path, monkeypatch: pytest.Monkey
             SubprocessRunner(dict(os.environ)), kubeconfig, timeout="300s", progress=CollectingProgress()
         )
     assert caught.value.message == "`helm` is not installed or not on PATH"
-    assert caught.value.hint and "scripts/install-tools.sh" in caught.value.hint
+    assert caught.value.hint and "https://helm.sh/docs/intro/install/" in caught.value.hint
 
 
 def test_missing_kubeconfig_is_a_cluster_error(fake_helm: FakeHelm, tmp_path: Path) -> None:

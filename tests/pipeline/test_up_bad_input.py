@@ -37,11 +37,13 @@ def _standins(tmp_path: Path) -> str:
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
-def test_missing_k3d_is_one_line_exit_3_and_nothing_written(workspace: Path) -> None:
-    done = _up(workspace, path=str(Path(sys.executable).parent) + os.pathsep + "/usr/bin:/bin")
+def test_missing_k3d_is_one_line_exit_3_and_nothing_written(workspace: Path, tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "helm").symlink_to(STANDINS / "helm")  # helm is there, k3d is not
+    done = _up(workspace, path=f"{tmp_path / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin")
     assert done.returncode == 3
     assert done.stderr.splitlines()[0] == "error: `k3d` is not installed or not on PATH"
-    assert "install-tools.sh" in done.stderr
+    assert "https://k3d.io" in done.stderr  # its own install page: there is no scripts/ in a user's workspace
     assert not (workspace / ".envctl").exists()
 
 

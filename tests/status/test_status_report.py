@@ -246,7 +246,7 @@ def test_table_names_stale_images_and_the_verdict() -> None:
 
 
 def test_table_shows_why_a_section_is_unknown() -> None:
-    hint = "run `scripts/install-tools.sh` (pinned helm) or see https://helm.sh/docs/intro/install/"
+    hint = "install helm v3 (https://helm.sh/docs/intro/install/) and put it on PATH"
     report = replace(
         _good(),
         release=ReleaseStatus(

@@ -78,7 +78,7 @@ def test_missing_k3d_is_exit_3_with_its_install_hint(fresh_world: UpWorld) -> No
     assert code == 3, stderr
     assert report["cluster"]["state"] == "unknown"
     assert report["cluster"]["note"].startswith("cannot list clusters: ")
-    assert report["cluster"]["hint"].startswith("run `scripts/install-tools.sh` (pinned k3d)")
+    assert report["cluster"]["hint"].startswith("install k3d v5 (https://k3d.io/")
     assert report["release"]["note"] == "unknown: " + report["cluster"]["note"]
     assert "error: cannot list clusters: " in stderr
 
@@ -202,7 +202,7 @@ def test_missing_helm_is_reported_in_the_release_section_with_exit_3(
     assert code == 3, stderr
     assert report["release"]["state"] == "unknown"
     assert report["release"]["note"] == "unknown: `helm` is not installed or not on PATH"
-    assert report["release"]["hint"].startswith("run `scripts/install-tools.sh` (pinned helm)")
+    assert report["release"]["hint"].startswith("install helm v3 (https://helm.sh/")
     assert "error: `helm` is not installed or not on PATH" in stderr
     # The sections that need no helm still answer.
     assert report["cluster"]["state"] == "running"
