@@ -94,11 +94,17 @@ def collect_inputs(
     for copy in parsed.sources:
         kept, status, digest = resolver.resolve(context, copy.source, ignore_path, rules)
         if status != "ok":
+            status, _, link = status.partition(":")
+            link, _, target = link.partition(":")
             why = {
                 "excluded": f'it is excluded by {ignore_path} (BuildKit: "/{copy.source}" not found)',
                 "missing": f'no such file or folder (BuildKit: "/{copy.source}" not found)',
                 "no-folder": (
                     "the folder before the wildcard does not exist (BuildKit: lstat: no such file or directory)"
+                ),
+                "dangling": (
+                    f"it matches the symlink {link!r}, whose target {target!r} is not in the build context "
+                    f'(BuildKit follows it: "/{target}" not found)'
                 ),
             }[status]
             msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"

@@ -117,8 +117,9 @@ class SourceResolver:
     def resolve(self, context: str, source: str, ignore_path: str | None, rules: IgnoreRules) -> Resolved:
         """What one COPY ``source`` (context-relative, cleaned) copies, after the ignore file, and
         its status: "ok", "missing" or "excluded" for a source without wildcards, "no-folder" when
-        the folders before a wildcard do not exist (a wildcard that matches nothing is "ok" and
-        copies nothing, as in BuildKit)."""
+        the folders before a wildcard do not exist, "dangling:<link>:<target>" when a wildcard
+        matches a symlink whose target is not in the context (a wildcard that matches nothing is
+        "ok" and copies nothing, as in BuildKit)."""
         key = (context, source, ignore_path)
         if key not in self._resolved:
             strip = len(context) + 1 if context else 0
@@ -132,8 +133,13 @@ class SourceResolver:
                 if root != context and (rules.excluded(root[strip:]) or not self._exists(root)):
                     status = "no-folder"
                 for head in self.index.heads(root, rest) if status == "ok" else []:
-                    if not rules.excluded(head[strip:].rstrip("/")):
-                        self._copy(follow_links(self.snapshot, head, context), strip, rules, entries)
+                    if rules.excluded(head[strip:].rstrip("/")):
+                        continue
+                    target = follow_links(self.snapshot, head, context)
+                    # a matched symlink is followed, and its target must be in the context (BuildKit:
+                    # `"/<target>" not found`, the build fails)
+                    if not self._copy(target, strip, rules, entries) and status == "ok":
+                        status = f"dangling:{head[strip:]}:{target[strip:]}"
             else:
                 target = follow_links(self.snapshot, join(context, source), context)
                 if not self._copy(target, strip, rules, entries):

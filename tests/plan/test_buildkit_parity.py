@@ -74,6 +74,9 @@ CASES = {
                                          lambda w: w.write("f1.txt", "1b\n")),
     "source-excluded-then-included": _case({"a": "a\n", "b": "b\n"}, "COPY a b /x/\n",
                                            lambda w: w.write(".dockerignore", "c\n"), ignore="b\n"),
+    # found by test_differential.py (seed 2): a wildcard matching a dangling link fails the build
+    "wildcard-matching-a-dangling-link": _case({"f.txt": "f\n"}, "COPY ? /d/\n", lambda w: w.write("g.go", "g\n"),
+                                               prepare=lambda w: w.link("l", "g.go")),
 }
 
 
