@@ -29,6 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # The helm stand-in renders with helm_python: started by a python3 without it (a bare PATH),
     # it reruns itself under this interpreter, which has the test dependencies.
     os.environ.setdefault("ENVCTL_TEST_PYTHON", sys.executable)
+    # ... and with this interpreter's folder first on PATH, a stand-in found through an inherited
+    # PATH starts under it at once: no second interpreter per helm call (the fast tier's deploy
+    # tests spent 40 s of CPU on those starts, 23 s without them).
+    here = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != here:
+        os.environ["PATH"] = os.pathsep.join([here, *filter(None, [os.environ.get("PATH")])])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
