@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_wait.py
 	$(BIN)/python scripts/bench_pipeline.py --json .envctl/bench-pipeline.json
 	$(BIN)/python scripts/bench_seed.py --json .envctl/bench-seed.json
+	$(BIN)/python scripts/bench_noop.py --json .envctl/bench-noop.json
 
 clean:
 	rm -rf $(VENV) .envctl .pytest_cache

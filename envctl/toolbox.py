@@ -73,6 +73,11 @@ class Workspace:
     def kubeconfig(self) -> Path:
         return self.state_dir / "kubeconfig"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Facts kept across runs (facts_cache.py); removing the folder only costs time."""
+        return self.state_dir / "cache"
+
     def resolve(self, relative: str) -> Path:
         return (self.root / relative).resolve()
 
@@ -368,9 +373,14 @@ class AppState:
                 progress=progress, recorder=recorder,
             )  # fmt: skip
         else:
+            from envctl.adapters.docker import labelled_containers
+            from envctl.facts_cache import FactsCache
+
+            label = f"k3d.cluster={config.cluster.name}"  # k3d labels every container of a cluster so
             cluster = ClusterEnsurer(
                 config.cluster, workspace.kubeconfig, k3d=self.k3d, connect=self.kube, progress=progress,
-                recorder=recorder, recreate=options.recreate,
+                recorder=recorder, recreate=options.recreate, facts=FactsCache(workspace.cache_dir),
+                containers=lambda: labelled_containers(self.runner, self.docker_cli, label),
             )  # fmt: skip
         return Phases(
             cluster=cluster,

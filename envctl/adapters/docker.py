@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from envctl.adapters.process import SubprocessRunner
 
-__all__ = ["DockerEngine", "ImageFacts", "docker_socket", "local_image_refs", "split_ref"]
+__all__ = ["DockerEngine", "ImageFacts", "docker_socket", "labelled_containers", "local_image_refs", "split_ref"]
 
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _LIST_TIMEOUT = 5.0
@@ -71,6 +71,21 @@ def local_image_refs(runner: SubprocessRunner, docker_cli: str = "docker") -> tu
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return None, f"`docker image ls` failed: {last}"
     return frozenset(line.strip() for line in done.stdout.splitlines() if line.strip()), ""
+
+
+def labelled_containers(runner: SubprocessRunner, docker_cli: str, label: str) -> tuple[str, ...] | None:
+    """``"<id> <name> <state>"`` of every container carrying ``label`` (``key=value``), sorted; None
+    when Docker does not answer. One CLI call: the identity of a k3d cluster's nodes, which changes
+    whenever k3d creates, recreates, adds or removes one (a new container has a new id)."""
+    argv = [docker_cli, "ps", "-a", "--no-trunc", "--filter", f"label={label}",
+            "--format", "{{.ID}} {{.Names}} {{.State}}"]  # fmt: skip
+    try:
+        done = runner.run(argv, timeout=_LIST_TIMEOUT, check=False)
+    except (subprocess.TimeoutExpired, EnvctlError):
+        return None
+    if done.returncode != 0:
+        return None
+    return tuple(sorted(line.strip() for line in done.stdout.splitlines() if line.strip()))
 
 
 class DockerEngine:

@@ -5,12 +5,21 @@ cluster whose stored spec fingerprint matches is reused; a stopped one is starte
 differs is reported field by field and recreated only with ``recreate=True``. Readiness is then
 checked through the API (every node Ready, CoreDNS available), because k3d's ``--wait`` returns
 before the node is Ready (k3d#512).
+
+With nothing changed, the k3d questions are skipped: the last run's facts (nodes, kubeconfig) are
+kept in ``.envctl/cache/cluster.json`` under a key of the spec fingerprint, the kubeconfig's
+content and the id, name and state of every container labelled with the cluster's name (one
+``docker ps``; docs/tools.md, "k3d"). k3d makes new containers when it creates, recreates or adds a node, and a stopped
+cluster's containers are not running, so any of those is a miss and the full path runs. The API
+readiness check runs either way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from envctl.adapters.k3d import K3d
@@ -18,6 +27,7 @@ from envctl.adapters.kube import KubeConnect, connect, read_cluster_health
 from envctl.cluster_spec import cluster_fingerprint, spec_differences, spec_drift
 from envctl.config import ClusterSpec
 from envctl.errors import ClusterError
+from envctl.facts_cache import FactsCache, digest
 from envctl.progress import Progress
 from envctl.results import ClusterAction, ClusterInfo
 from envctl.timing.spans import Recorder
@@ -33,6 +43,9 @@ __all__ = [
 ]
 
 _SUBJECT = "cluster"
+_CACHE = "cluster"
+
+ListContainers = Callable[[], "tuple[str, ...] | None"]  # the cluster's containers (adapters.docker)
 
 
 class ClusterEnsurer:
@@ -40,15 +53,17 @@ class ClusterEnsurer:
 
     def __init__(
         self, spec: ClusterSpec, kubeconfig: Path, *, k3d: K3d, connect: KubeConnect, progress: Progress,
-        recorder: Recorder, recreate: bool = False,
+        recorder: Recorder, recreate: bool = False, facts: FactsCache | None = None,
+        containers: ListContainers | None = None,
     ) -> None:  # fmt: skip
         self._spec, self._kubeconfig, self._k3d, self._connect = spec, kubeconfig, k3d, connect
         self._progress, self._recorder, self._recreate = progress, recorder, recreate
+        self._facts, self._containers = facts, containers
 
     def ensure(self) -> ClusterInfo:
         return ensure_cluster(
             self._spec, self._kubeconfig, k3d=self._k3d, progress=self._progress, recorder=self._recorder,
-            recreate=self._recreate, connect=self._connect,
+            recreate=self._recreate, connect=self._connect, facts=self._facts, containers=self._containers,
         )  # fmt: skip
 
 
@@ -63,9 +78,19 @@ def ensure_cluster(
     ready_timeout: float = 120.0,
     poll_interval: float = 0.5,
     connect: KubeConnect = connect,
+    facts: FactsCache | None = None,
+    containers: ListContainers | None = None,
 ) -> ClusterInfo:
-    """Make the cluster ``spec`` describes usable and write its kubeconfig to ``kubeconfig_path``."""
+    """Make the cluster ``spec`` describes usable and write its kubeconfig to ``kubeconfig_path``.
+
+    ``facts`` and ``containers`` (both or neither): reuse the last run's facts while the cluster's
+    containers and kubeconfig are the ones they were read from (module docstring)."""
     fingerprint = cluster_fingerprint(spec)
+    kept = _KeptFacts(facts, containers, spec, fingerprint, kubeconfig_path)
+    if kept.enabled:
+        reused = _reuse_kept(kept, spec, kubeconfig_path, connect=connect, progress=progress, recorder=recorder)
+        if reused is not None:
+            return reused
     with recorder.span("cluster list", "cluster") as listed:
         existing = k3d.get(spec.name)
 
@@ -109,7 +134,7 @@ def ensure_cluster(
         waited = _wait_until_ready(connect, kubeconfig_path, spec, ready_timeout, poll_interval)
         span.set(seconds_waited=round(waited, 3))
     progress.step(_SUBJECT, f"{spec.name!r} {action} and ready")
-    return ClusterInfo(
+    info = ClusterInfo(
         name=spec.name,
         action=action,
         kubeconfig=kubeconfig_path,
@@ -117,6 +142,74 @@ def ensure_cluster(
         registry=k3d.cluster_registry(spec.registry),
         fingerprint=fingerprint,
     )
+    kept.store(info.nodes)
+    return info
+
+
+class _KeptFacts:
+    """The last run's facts of this cluster in the workspace's cache (module docstring): kept for a
+    cluster without a registry (its address would have to be kept and checked too)."""
+
+    def __init__(
+        self, facts: FactsCache | None, containers: ListContainers | None, spec: ClusterSpec, fingerprint: str,
+        kubeconfig: Path,
+    ) -> None:  # fmt: skip
+        with_registry = spec.registry is not None and bool(spec.registry.use or spec.registry.create)
+        self._facts = None if with_registry else facts
+        self._containers, self.fingerprint, self._kubeconfig = containers, fingerprint, kubeconfig
+        self.enabled = self._facts is not None and containers is not None
+
+    def nodes(self) -> tuple[str, ...] | None:
+        """The nodes the cluster had when its containers and kubeconfig were the ones of now; else None."""
+        key = self._key()
+        known = self._facts.get(_CACHE, key) if self._facts is not None and key is not None else None
+        if known is None or not isinstance(known.get("nodes"), list):
+            return None
+        return tuple(str(node) for node in known["nodes"])
+
+    def drop(self) -> None:
+        if self._facts is not None:
+            self._facts.drop(_CACHE)
+
+    def store(self, nodes: tuple[str, ...]) -> None:
+        key = self._key()
+        if self._facts is not None and key is not None:
+            self._facts.put(_CACHE, key, {"nodes": list(nodes)})
+
+    def _key(self) -> str | None:
+        """None when the facts cannot be trusted: no kubeconfig, Docker not answering, no container,
+        or one not running."""
+        if self._facts is None or self._containers is None:
+            return None
+        containers = self._containers()
+        if not containers or any(not line.endswith(" running") for line in containers):
+            return None
+        try:
+            config = hashlib.sha256(self._kubeconfig.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        return digest("cluster", self.fingerprint, config, containers)
+
+
+def _reuse_kept(
+    kept: _KeptFacts, spec: ClusterSpec, kubeconfig: Path, *, connect: KubeConnect, progress: Progress,
+    recorder: Recorder,
+) -> ClusterInfo | None:
+    """The cluster as the kept facts describe it, when they hold and the API confirms at once;
+    otherwise None (the facts are dropped: a rotated certificate, k3s still starting) and the
+    caller asks k3d."""
+    with recorder.span("cluster facts", "cluster") as looked:
+        nodes = kept.nodes()
+        ready = nodes is not None and _ready_now(connect, kubeconfig, spec)
+        looked.set(cache_hit=ready, **({"action": "reused", "cluster": spec.name} if ready else {}))
+    if nodes is None:
+        return None
+    if not ready:
+        kept.drop()
+        return None
+    progress.step(_SUBJECT, f"{spec.name!r} reused and ready (its containers and spec unchanged)")
+    return ClusterInfo(name=spec.name, action="reused", kubeconfig=kubeconfig, nodes=nodes, registry=None,
+                       fingerprint=kept.fingerprint)  # fmt: skip
 
 
 def write_kubeconfig(path: Path, content: str) -> None:
@@ -132,6 +225,23 @@ def write_kubeconfig(path: Path, content: str) -> None:
         tmp.unlink(missing_ok=True)
         raise
     path.chmod(0o600)
+
+
+def _ready_now(connect: KubeConnect, kubeconfig: Path, spec: ClusterSpec) -> bool:
+    """One look at the API: every node Ready and CoreDNS available (no waiting, no error)."""
+    import urllib3
+    from kubernetes.client import ApiException
+
+    try:
+        api = connect(kubeconfig)
+    except ClusterError:
+        return False
+    try:
+        return not read_cluster_health(api).problems(spec.servers + spec.agents)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError):
+        return False
+    finally:
+        api.close()
 
 
 def _wait_until_ready(
