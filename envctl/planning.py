@@ -19,8 +19,11 @@ from envctl.adapters.process import SubprocessRunner
 from envctl.adapters.registry import RegistryClient
 from envctl.config import EnvConfig
 from envctl.errors import EnvctlError, InputError
+from envctl.facts_cache import FactsCache
+from envctl.inputs.gitstate import git_prefix, list_worktree, snapshot_filesystem, snapshot_worktree
 from envctl.inputs.scan import Scan, chart_changed, open_snapshots, scan_services, services_at
 from envctl.plan import ImageFacts, Plan, make_plan, tag_for
+from envctl.scan_cache import keepable, load_scan, scan_key, store_scan
 
 __all__ = ["check_selection", "plan_workspace", "registry_tags"]
 
@@ -51,25 +54,30 @@ def plan_workspace(
     selected: tuple[str, ...] | None = None,
     facts: ImageFacts | None = None,
     registry_serves_cluster: bool = False,
+    scan_cache: FactsCache | None = None,
 ) -> Plan:
     """The plan for ``config``'s services; ``facts`` (what exists already) are looked up unless given.
 
     ``registry_serves_cluster``: ``cache_registry`` is the registry the cluster pulls from, so an
-    image it holds is skipped rather than pulled."""
+    image it holds is skipped rather than pulled. ``scan_cache``: keep the working tree's scan
+    there across runs (scan_cache.py; not with ``base``, which compares two snapshots)."""
     check_selection(config, selected)
     looked_up: list[LocalImages] = []
     lookup = None
     if facts is None:  # ask Docker while git works: the two are independent processes
         lookup = threading.Thread(target=lambda: looked_up.append(local_image_refs(runner, docker_cli)), daemon=True)
         lookup.start()
-    current, then = open_snapshots(runner, root, base)
-    scan_now = scan_services(config.services, current, strict=True)
     scan_then = None
     chart = False
-    if then is not None:
-        rel_config = config_path.resolve().relative_to(root.resolve()).as_posix()
-        scan_then = scan_services(services_at(then, rel_config, config), then, strict=False)
-        chart = chart_changed(current, then, config.release.chart, config.release.values)
+    if base is None and scan_cache is not None:
+        scan_now = _scan_worktree(config, root, runner, scan_cache)
+    else:
+        current, then = open_snapshots(runner, root, base)
+        scan_now = scan_services(config.services, current, strict=True)
+        if then is not None:
+            rel_config = config_path.resolve().relative_to(root.resolve()).as_posix()
+            scan_then = scan_services(services_at(then, rel_config, config), then, strict=False)
+            chart = chart_changed(current, then, config.release.chart, config.release.values)
     images = {name: spec.image for name, spec in config.services.items()}
     if facts is None:
         assert lookup is not None  # noqa: S101 - started above whenever facts were not given
@@ -93,6 +101,26 @@ def plan_workspace(
         selected=selected,
         chart_changed=chart,
     )
+
+
+def _scan_worktree(config: EnvConfig, root: Path, runner: SubprocessRunner, cache: FactsCache) -> Scan:
+    """The working tree's scan, kept across runs under a key of everything it reads (scan_cache.py)."""
+    prefix = git_prefix(runner, root)
+    if prefix is None:  # not in git: no listing to key a kept scan on
+        return scan_services(config.services, snapshot_filesystem(root), strict=True)
+    listing = list_worktree(runner, root, prefix)
+    # envctl's own state folder (the cache's parent), workspace-relative: left out of the key
+    state = cache.folder.parent.resolve().relative_to(root.resolve()).as_posix() + "/"
+    key = scan_key(config.services, listing, root, state)
+    kept = load_scan(cache, key)
+    if kept is not None:
+        return kept
+    current = snapshot_worktree(runner, root, prefix, listing)
+    listed = len(current.paths)
+    scan = scan_services(config.services, current, strict=True)
+    if len(current.paths) == listed and keepable(scan, state):  # it read no file git ignores (in no listing)
+        store_scan(cache, key, scan)
+    return scan
 
 
 def _wanted_refs(scan: Scan, images: Mapping[str, str], local: frozenset[str] | None) -> list[str]:

@@ -309,6 +309,7 @@ class AppState:
         cache_registry: str | None = None,
     ) -> Plan:
         """The workspace's plan (pure decisions over one read of git, the local images and the cache registry)."""
+        from envctl.facts_cache import FactsCache
         from envctl.planning import plan_workspace
 
         registry = cache_registry or self.config.build.cache_registry or self.shared_registry
@@ -323,6 +324,7 @@ class AppState:
             changed_only=changed_only,
             selected=selected,
             registry_serves_cluster=registry is not None and registry == self.shared_registry,
+            scan_cache=FactsCache(self.workspace.cache_dir),
         )
 
     def up_phases(

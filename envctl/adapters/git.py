@@ -13,7 +13,7 @@ from typing import NamedTuple
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import ToolFailedError
 
-__all__ = ["GIT_TIMEOUT", "Git", "IndexEntry", "StatusEntry", "TreeEntry"]
+__all__ = ["GIT_TIMEOUT", "Git", "IndexEntry", "StatusEntry", "TreeEntry", "parse_index"]
 
 GIT_TIMEOUT = 60.0  # seconds; a listing of a large monorepo takes well under one
 
@@ -48,6 +48,18 @@ def _fields(text: str) -> list[str]:
     return [entry for entry in text.split("\0") if entry]
 
 
+def parse_index(listing: str) -> list[IndexEntry]:
+    """The entries of an ``index_listing``."""
+    # "<6-digit mode> <object id> <stage digit>\t<path>": sliced, not split (a monorepo's index
+    # has tens of thousands of lines, and this runs on every plan)
+    new = tuple.__new__
+    entries = []
+    for item in _fields(listing):
+        tab = item.index("\t")
+        entries.append(new(IndexEntry, (item[:6], item[7 : tab - 2], ord(item[tab - 1]) - 48, item[tab + 1 :])))
+    return entries
+
+
 class Git:
     """git commands for one workspace folder (which may be a subfolder of its repository)."""
 
@@ -72,15 +84,11 @@ class Git:
 
     def index(self) -> list[IndexEntry]:
         """Every tracked file under the workspace folder, with its mode and blob hash (no file is read)."""
-        _code, out = self._run("ls-files", "--stage", "-z")
-        # "<6-digit mode> <object id> <stage digit>\t<path>": sliced, not split (a monorepo's index
-        # has tens of thousands of lines, and this runs on every plan)
-        new = tuple.__new__
-        entries = []
-        for item in _fields(out):
-            tab = item.index("\t")
-            entries.append(new(IndexEntry, (item[:6], item[7 : tab - 2], ord(item[tab - 1]) - 48, item[tab + 1 :])))
-        return entries
+        return parse_index(self.index_listing())
+
+    def index_listing(self) -> str:
+        """``git ls-files --stage -z`` as printed (``parse_index`` reads it): cheap to digest whole."""
+        return self._run("ls-files", "--stage", "-z")[1]
 
     def status(self) -> list[StatusEntry]:
         """Modified, deleted and untracked (not ignored) files under the workspace folder."""

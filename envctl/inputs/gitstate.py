@@ -18,16 +18,20 @@ import os
 import stat
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from envctl.adapters.git import Git
+from envctl.adapters.git import Git, parse_index
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import InputError
 
 T = TypeVar("T")
 
-__all__ = ["Snapshot", "blob_hash", "git_prefix", "snapshot_at_ref", "snapshot_filesystem", "snapshot_worktree"]
+__all__ = [
+    "Snapshot", "WorktreeListing", "blob_hash", "disk_identity", "git_prefix", "list_worktree", "snapshot_at_ref",
+    "snapshot_filesystem", "snapshot_worktree",
+]  # fmt: skip
 
 # Folders never walked in a non-git workspace: VCS data, virtualenvs, dependency caches, our state.
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".envctl", "__pycache__",
@@ -123,39 +127,35 @@ def git_prefix(runner: SubprocessRunner, root: Path) -> str | None:
     return Git(runner, root).prefix()
 
 
-def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None = None) -> Snapshot:
-    """The working tree of a git workspace (tracked + untracked-not-ignored files).
+@dataclass(frozen=True)
+class WorktreeListing:
+    """What git says about a working tree before any file is read: the index listing as printed
+    (``git ls-files --stage -z``), the files ``git status`` names (workspace-relative: untracked,
+    modified, deleted, in conflict) with their codes, and the folders holding no file at all."""
 
-    ``prefix`` is ``git_prefix(root)`` when the caller already knows it. The index listing and
-    the status run concurrently (each is a separate git process).
-    """
+    index: str
+    changed: tuple[tuple[str, str], ...]  # (XY code, path)
+    empty_folders: tuple[str, ...]
+
+
+def list_worktree(runner: SubprocessRunner, root: Path, prefix: str | None = None) -> WorktreeListing:
+    """The three git listings of a working tree (concurrent git processes). ``prefix`` is
+    ``git_prefix(root)`` when the caller already knows it."""
     git = Git(runner, root)
     status = _Background(git.status)
     folders = _Background(git.untracked_folders)
-    blobs: dict[str, str | None] = {}
-    modes: dict[str, str | None] = {}
-    for entry in git.index():
-        if entry.mode == "160000":  # a submodule: not a file of this repository
-            continue
-        # stage != 0 is a merge conflict: the worktree file is what a build would read
-        blobs[entry.path] = entry.sha if entry.stage == 0 else None
-        modes[entry.path] = entry.mode if entry.stage == 0 else None
+    index = git.index_listing()
     if prefix is None:
         prefix = git.prefix() or ""
-    untracked: list[str] = []
+    changed: list[tuple[str, str]] = []
     for item in status.result():
         code, path = item.code, item.path
         if prefix:  # status prints repo-relative paths; ls-files printed cwd-relative ones
             if not path.startswith(prefix + "/"):
                 continue
             path = path[len(prefix) + 1 :]
-        if code == "??":
-            untracked.append(path)
-        if code == "??" or code[1] == "M" or code[1] == "T":
-            blobs[path] = None  # `M` also covers a changed executable bit (core.fileMode)
-            modes[path] = None
-        elif code[1] == "D":
-            blobs.pop(path, None)
+        changed.append((code, path))
+    untracked = [path for code, path in changed if code == "??"]
     # an untracked folder with no untracked file under it holds only (empty) folders; git names only
     # the top one, so its innermost folders are listed from disk (a folder added inside it changes
     # the image)
@@ -165,9 +165,34 @@ def snapshot_worktree(runner: SubprocessRunner, root: Path, prefix: str | None =
             for current, dirs, _files in os.walk(root / folder):
                 if not dirs:
                     empty.append(Path(current).relative_to(root).as_posix() + "/")
+    return WorktreeListing(index, tuple(changed), tuple(empty))
+
+
+def snapshot_worktree(
+    runner: SubprocessRunner, root: Path, prefix: str | None = None, listing: WorktreeListing | None = None
+) -> Snapshot:
+    """The working tree of a git workspace (tracked + untracked-not-ignored files), from
+    ``listing`` (``list_worktree``) when the caller has it already."""
+    if listing is None:
+        listing = list_worktree(runner, root, prefix)
+    blobs: dict[str, str | None] = {}
+    modes: dict[str, str | None] = {}
+    for entry in parse_index(listing.index):
+        if entry.mode == "160000":  # a submodule: not a file of this repository
+            continue
+        # stage != 0 is a merge conflict: the worktree file is what a build would read
+        blobs[entry.path] = entry.sha if entry.stage == 0 else None
+        modes[entry.path] = entry.mode if entry.stage == 0 else None
+    for code, path in listing.changed:
+        if code == "??" or code[1] == "M" or code[1] == "T":
+            blobs[path] = None  # `M` also covers a changed executable bit (core.fileMode)
+            modes[path] = None
+        elif code[1] == "D":
+            blobs.pop(path, None)
     return Snapshot(
-        "working tree", blobs, lambda p: _read_disk(root, p), disk_root=root, modes=modes, empty_folders=tuple(empty)
-    )
+        "working tree", blobs, lambda p: _read_disk(root, p), disk_root=root, modes=modes,
+        empty_folders=listing.empty_folders,
+    )  # fmt: skip
 
 
 class _Background(Generic[T]):
@@ -191,6 +216,17 @@ class _Background(Generic[T]):
             raise self._error
         assert self._value is not None  # noqa: S101 - set whenever no error was: for the type checker
         return self._value
+
+
+def disk_identity(root: Path, path: str) -> str | None:
+    """``Snapshot.identity`` of a file on disk, read now (None when there is no such file)."""
+    full = root / path
+    if not full.is_symlink() and not full.is_file():
+        return None
+    try:
+        return f"{git_mode(full)} {blob_hash(_read_disk(root, path))}"
+    except OSError:
+        return None
 
 
 def _read_disk(root: Path, path: str) -> bytes:

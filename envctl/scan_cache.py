@@ -1,0 +1,124 @@
+"""The working tree's scan kept across runs: with nothing changed, `envctl plan`, `status` and `up`
+skip parsing the index, reading Dockerfiles and matching every service's COPY sources.
+
+The key holds everything the scan reads: envctl's version (facts_cache), the services' config,
+the index listing as git prints it (each tracked file's mode and blob), the files ``git status``
+names with their codes, the empty folders, and the mode and content hash of every file status
+names — dirty and untracked files are hashed again on every run, never trusted from the last. A
+tracked file changed on disk is one git status names, so any edit, ``chmod +x``, new untracked
+file, changed Dockerfile or ignore file, or changed config is a miss. A scan that read a file git
+ignores (a COPY of a generated artefact, found on disk) is not kept: no git listing covers it; nor
+is one that copies envctl's own state (``.envctl/``, which the key leaves out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from envctl.config import ServiceSpec
+from envctl.facts_cache import FactsCache, digest
+from envctl.inputs.dockerfile import BaseRef, CopySource
+from envctl.inputs.fingerprint import ServiceInputs
+from envctl.inputs.gitstate import WorktreeListing, disk_identity
+from envctl.inputs.scan import Scan
+
+__all__ = ["keepable", "load_scan", "scan_key", "store_scan"]
+
+_ENTRY = "scan"
+
+
+def scan_key(services: Mapping[str, ServiceSpec], listing: WorktreeListing, root: Path, state: str) -> str:
+    """The key of the working tree's scan now (hashes every file git status names). Files under
+    ``state`` (the workspace's ``.envctl/``: run records, this cache) are left out: envctl writes
+    them on every run, and a scan that copies any is not kept (``keepable``)."""
+    config = {name: spec.model_dump(mode="json") for name, spec in services.items()}
+    changed = [(code, path, disk_identity(root, path)) for code, path in listing.changed if not path.startswith(state)]
+    index = hashlib.sha256(listing.index.encode("utf-8", "surrogateescape")).hexdigest()
+    return digest("scan", config, index, changed, listing.empty_folders)
+
+
+def load_scan(cache: FactsCache, key: str) -> Scan | None:
+    """The scan kept under ``key``; None when there is none (or it cannot be read back)."""
+    value = cache.get(_ENTRY, key)
+    if value is None:
+        return None
+    try:
+        return _decode(value)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def keepable(scan: Scan, state: str) -> bool:
+    """False when an image copies envctl's own state (files the key leaves out)."""
+    return not any(path.startswith(state) for inputs in scan.inputs.values() for path in inputs.files)
+
+
+def store_scan(cache: FactsCache, key: str, scan: Scan) -> None:
+    cache.put(_ENTRY, key, _encode(scan))
+
+
+def _encode(scan: Scan) -> dict[str, Any]:
+    return {
+        "label": scan.label,
+        "fingerprints": dict(scan.fingerprints),
+        "unbuildable": dict(scan.unbuildable),
+        "inputs": {name: _encode_inputs(inputs) for name, inputs in scan.inputs.items()},
+    }
+
+
+def _encode_inputs(inputs: ServiceInputs) -> dict[str, Any]:
+    return {
+        "name": inputs.name,
+        "dockerfile": inputs.dockerfile,
+        "context": inputs.context,
+        "dockerfile_blob": inputs.dockerfile_blob,
+        "files": dict(inputs.files),
+        # each group's files are a subset of ``files`` with the same identities: kept as paths
+        "groups": [
+            [None if copy is None else [copy.source, copy.instruction, copy.line], group_digest, list(files)]
+            for copy, group_digest, files in inputs.groups
+        ],
+        "base_refs": [[ref.ref, ref.arg, ref.line] for ref in inputs.base_refs],
+        "depends_on": list(inputs.depends_on),
+        "dependency_args": dict(inputs.dependency_args),
+        "build_args": dict(inputs.build_args),
+        "target": inputs.target,
+    }
+
+
+def _decode(value: Mapping[str, Any]) -> Scan:
+    inputs = {str(name): _decode_inputs(item) for name, item in value["inputs"].items()}
+    return Scan(
+        label=str(value["label"]),
+        inputs=inputs,
+        fingerprints={str(k): str(v) for k, v in value["fingerprints"].items()},
+        unbuildable={str(k): str(v) for k, v in value["unbuildable"].items()},
+    )
+
+
+def _decode_inputs(item: Mapping[str, Any]) -> ServiceInputs:
+    files = {str(k): str(v) for k, v in item["files"].items()}
+    groups = tuple(
+        (
+            None if copy is None else CopySource(str(copy[0]), str(copy[1]), int(copy[2])),
+            str(group_digest),
+            {str(path): files[path] for path in paths},
+        )
+        for copy, group_digest, paths in item["groups"]
+    )
+    return ServiceInputs(
+        name=str(item["name"]),
+        dockerfile=str(item["dockerfile"]),
+        context=str(item["context"]),
+        dockerfile_blob=str(item["dockerfile_blob"]),
+        files=files,
+        groups=groups,
+        base_refs=tuple(BaseRef(str(r[0]), None if r[1] is None else str(r[1]), int(r[2])) for r in item["base_refs"]),
+        depends_on=tuple(str(d) for d in item["depends_on"]),
+        dependency_args={str(k): str(v) for k, v in item["dependency_args"].items()},
+        build_args={str(k): str(v) for k, v in item["build_args"].items()},
+        target=None if item["target"] is None else str(item["target"]),
+    )
