@@ -14,7 +14,7 @@ is one that copies envctl's own state (``.envctl/``, which the key leaves out).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def load_scan(cache: FactsCache, key: str) -> Scan | None:
         return None
     try:
         return _decode(value)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         return None
 
 
@@ -61,24 +61,32 @@ def store_scan(cache: FactsCache, key: str, scan: Scan) -> None:
 
 
 def _encode(scan: Scan) -> dict[str, Any]:
+    # A monorepo's services copy the same shared files: each (path, identity) is written once and
+    # services name them by number (a third of the size, and faster to read back).
+    table: dict[tuple[str, str], int] = {}
+
+    def numbers(files: Mapping[str, str]) -> list[int]:
+        return [table.setdefault(item, len(table)) for item in files.items()]
+
+    inputs = {name: _encode_inputs(item, numbers) for name, item in scan.inputs.items()}
     return {
         "label": scan.label,
         "fingerprints": dict(scan.fingerprints),
         "unbuildable": dict(scan.unbuildable),
-        "inputs": {name: _encode_inputs(inputs) for name, inputs in scan.inputs.items()},
+        "files": [list(item) for item in table],
+        "inputs": inputs,
     }
 
 
-def _encode_inputs(inputs: ServiceInputs) -> dict[str, Any]:
+def _encode_inputs(inputs: ServiceInputs, numbers: Callable[[Mapping[str, str]], list[int]]) -> dict[str, Any]:
     return {
         "name": inputs.name,
         "dockerfile": inputs.dockerfile,
         "context": inputs.context,
         "dockerfile_blob": inputs.dockerfile_blob,
-        "files": dict(inputs.files),
-        # each group's files are a subset of ``files`` with the same identities: kept as paths
+        "files": numbers(inputs.files),
         "groups": [
-            [None if copy is None else [copy.source, copy.instruction, copy.line], group_digest, list(files)]
+            [None if copy is None else [copy.source, copy.instruction, copy.line], group_digest, numbers(files)]
             for copy, group_digest, files in inputs.groups
         ],
         "base_refs": [[ref.ref, ref.arg, ref.line] for ref in inputs.base_refs],
@@ -90,7 +98,8 @@ def _encode_inputs(inputs: ServiceInputs) -> dict[str, Any]:
 
 
 def _decode(value: Mapping[str, Any]) -> Scan:
-    inputs = {str(name): _decode_inputs(item) for name, item in value["inputs"].items()}
+    table = [(str(path), str(identity)) for path, identity in value["files"]]
+    inputs = {str(name): _decode_inputs(item, table) for name, item in value["inputs"].items()}
     return Scan(
         label=str(value["label"]),
         inputs=inputs,
@@ -99,22 +108,21 @@ def _decode(value: Mapping[str, Any]) -> Scan:
     )
 
 
-def _decode_inputs(item: Mapping[str, Any]) -> ServiceInputs:
-    files = {str(k): str(v) for k, v in item["files"].items()}
+def _decode_inputs(item: Mapping[str, Any], table: list[tuple[str, str]]) -> ServiceInputs:
     groups = tuple(
         (
             None if copy is None else CopySource(str(copy[0]), str(copy[1]), int(copy[2])),
             str(group_digest),
-            {str(path): files[path] for path in paths},
+            dict(map(table.__getitem__, numbers)),
         )
-        for copy, group_digest, paths in item["groups"]
+        for copy, group_digest, numbers in item["groups"]
     )
     return ServiceInputs(
         name=str(item["name"]),
         dockerfile=str(item["dockerfile"]),
         context=str(item["context"]),
         dockerfile_blob=str(item["dockerfile_blob"]),
-        files=files,
+        files=dict(map(table.__getitem__, item["files"])),
         groups=groups,
         base_refs=tuple(BaseRef(str(r[0]), None if r[1] is None else str(r[1]), int(r[2])) for r in item["base_refs"]),
         depends_on=tuple(str(d) for d in item["depends_on"]),
