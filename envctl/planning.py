@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envctl.adapters.docker import local_image_refs
 from envctl.adapters.process import SubprocessRunner
-from envctl.adapters.registry import RegistryClient
 from envctl.config import EnvConfig
 from envctl.errors import EnvctlError, InputError
 from envctl.facts_cache import FactsCache
@@ -24,6 +24,9 @@ from envctl.inputs.gitstate import git_prefix, list_worktree, snapshot_filesyste
 from envctl.inputs.scan import Scan, chart_changed, open_snapshots, scan_services, services_at
 from envctl.plan import ImageFacts, Plan, make_plan, tag_for
 from envctl.scan_cache import keepable, load_scan, scan_key, store_scan
+
+if TYPE_CHECKING:
+    from envctl.adapters.registry import RegistryClient  # urllib.request, http, ssl: only with a cache registry
 
 __all__ = ["check_selection", "plan_workspace", "registry_tags"]
 
@@ -83,11 +86,12 @@ def plan_workspace(
         assert lookup is not None  # noqa: S101 - started above whenever facts were not given
         lookup.join()
         local, note = looked_up[0] if looked_up else (None, "the local image lookup failed")
-        cached, registry_note = (
-            (None, "")
-            if cache_registry is None
-            else registry_tags(RegistryClient(cache_registry), _wanted_refs(scan_now, images, local))
-        )
+        cached: frozenset[str] | None = None
+        registry_note = ""
+        if cache_registry is not None:
+            from envctl.adapters.registry import RegistryClient
+
+            cached, registry_note = registry_tags(RegistryClient(cache_registry), _wanted_refs(scan_now, images, local))
         facts = ImageFacts(local=local, registry=cached, note=note, registry_note=registry_note,
                            registry_serves_cluster=registry_serves_cluster)  # fmt: skip
     return make_plan(
