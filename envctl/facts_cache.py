@@ -6,7 +6,8 @@ everything the value depends on (the caller builds it from facts it must read an
 index, the cluster's containers); a value is returned only when the stored key equals the key of
 now. A missing, unreadable, corrupt or foreign file is a miss, never an error, and a write that
 fails leaves the run as it was: a cache only ever saves time. Writes are atomic (a temp file, then
-a rename), so two runs sharing a workspace read either the old entry or the new one.
+a rename), so two runs sharing a workspace read either the old entry or the new one. Nothing is
+written where the workspace has no ``.envctl/`` yet.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class FactsCache:
         path = self._path(name)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            # Only inside a state folder that exists (`up` makes it): `plan`, `status` and
+            # `up --dry-run` in a workspace never brought up leave no trace.
+            self.folder.mkdir(exist_ok=True)
             tmp.write_text(json.dumps({"key": key, "value": value}, separators=(",", ":")), encoding="utf-8")
             tmp.replace(path)
         except OSError:

@@ -37,7 +37,8 @@ def scan_key(services: Mapping[str, ServiceSpec], listing: WorktreeListing, root
     config = {name: spec.model_dump(mode="json") for name, spec in services.items()}
     changed = [(code, path, disk_identity(root, path)) for code, path in listing.changed if not path.startswith(state)]
     index = hashlib.sha256(listing.index.encode("utf-8", "surrogateescape")).hexdigest()
-    return digest("scan", config, index, changed, listing.empty_folders)
+    empty = [folder for folder in listing.empty_folders if not folder.startswith(state)]
+    return digest("scan", config, index, changed, empty)
 
 
 def load_scan(cache: FactsCache, key: str) -> Scan | None:

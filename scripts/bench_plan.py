@@ -6,7 +6,8 @@ imports included), three ways:
 * cold: the first run after the repository is generated, with an empty bytecode cache
   (PYTHONPYCACHEPREFIX pointing at a new folder, so every module is compiled again) and, with
   --drop-caches (root only), the kernel page cache dropped; git's index stat cache is also fresh;
-* warm: the median of N runs after that;
+* warm: the median of N runs after that (the workspace has a `.envctl/` as after any `envctl up`,
+  so the plan's scan is kept in .envctl/cache/ and reused while nothing changes);
 * one changed file: a shared-library file edited in the working tree, ``--base HEAD``, median of N.
 Target: warm <= 0.5 s. Usage: scripts/bench_plan.py [--runs N] [--keep DIR] [--drop-caches]
 """
@@ -75,6 +76,10 @@ def generate(root: Path) -> int:
         )
     write(".dockerignore", "**/*.md\n**/tests\n!docs/section0/page0.md\n")
     write("envctl.yaml", "version: 1\nservices:\n" + "".join(services))
+    write(".gitignore", ".envctl/\n")
+    # A workspace brought up before has its state folder: the plan keeps its scan there
+    # (.envctl/cache/, written only into an existing .envctl/).
+    (root / ".envctl").mkdir()
     return count
 
 

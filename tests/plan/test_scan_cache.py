@@ -47,6 +47,7 @@ def ws(tmp_path: Path) -> Path:
     (root / "web" / "Dockerfile").write_text("FROM busybox\nCOPY web/index.html /srv/\n")
     (root / "web" / "index.html").write_text("<p>web</p>\n")
     (root / ".gitignore").write_text(".envctl/\nbuild/\n")
+    (root / ".envctl").mkdir()  # as after any `envctl up`
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "ws")
@@ -122,6 +123,13 @@ def test_a_commit_changes_the_index_and_bypasses_the_cache(ws: Path) -> None:
     _poison(ws)
 
     assert _fingerprints(ws) == before  # the same content, now from the index: not the poison
+
+
+def test_a_workspace_never_brought_up_is_left_untouched(ws: Path) -> None:
+    (ws / ".envctl").rmdir()
+    first = _fingerprints(ws)
+    assert not (ws / ".envctl").exists()
+    assert _fingerprints(ws) == first
 
 
 def test_a_corrupt_or_foreign_cache_file_is_ignored_and_replaced(ws: Path) -> None:
