@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from envctl.timing.history import RunHistory, RunRecord
     from envctl.workspace_identity import ReleaseTarget
 
-__all__ = ["BuildFlags", "UpReport", "expected_build_seconds", "preflight", "run_up", "write_ci_outputs"]
+__all__ = ["BuildFlags", "CiOutputs", "UpReport", "expected_build_seconds", "preflight", "run_up", "write_ci_outputs"]
 
 Outcome = Literal["ok", "failed", "cancelled"]
 
@@ -69,6 +69,7 @@ class UpReport:
     error: EnvctlError | None = None
     summary: list[str] = field(default_factory=list)
     crash: BaseException | None = None
+    warnings: list[str] = field(default_factory=list)  # what could not be recorded (shown as `warning:`)
 
     @property
     def interrupted(self) -> bool:
@@ -160,13 +161,19 @@ def run_up(
         outcome: Outcome = "cancelled" if interrupted else ("ok" if failure is None else "failed")
         code = interrupts.exit_code() if interrupted else (0 if failure is None else getattr(failure, "exit_code", 1))
         record = RunRecord(meta.finish(outcome, code, recorder.now()), tuple(recorder.spans()))
-        history.write(record)
-        summary = [
-            *phase_summary_lines(record), f"run {meta.run_id} recorded; `envctl timings` shows where the time went"
-        ]
-        write_ci_outputs(record, state.environ)
+        summary = [*phase_summary_lines(record)]
+        warnings: list[str] = []
+        # A record or a CI output that cannot be written (a full disk, a read-only folder) is a
+        # warning: it must never replace the run's own outcome and exit code, nor stop the rest.
+        try:
+            history.write(record)
+        except OSError as exc:
+            warnings.append(f"run {meta.run_id} not recorded: {_os_reason(exc)} (the run itself {outcome})")
+        else:
+            summary.append(f"run {meta.run_id} recorded; `envctl timings` shows where the time went")
+        warnings += write_ci_outputs(record, state.environ).problems
     crash = failure if failure is not None and error is None else None
-    return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary, crash)
+    return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary, crash, warnings)
 
 
 def expected_build_seconds(history: RunHistory, last: int = 10) -> dict[str, float]:
@@ -199,28 +206,51 @@ def preflight(state: AppState) -> None:
     state.docker.ping()
 
 
-def write_ci_outputs(run: RunRecord, environ: Mapping[str, str]) -> list[Path]:
+@dataclass(frozen=True)
+class CiOutputs:
+    """What ``write_ci_outputs`` wrote, and why any file could not be written (one line each)."""
+
+    written: tuple[Path, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def write_ci_outputs(run: RunRecord, environ: Mapping[str, str]) -> CiOutputs:
     """In CI: append the markdown summary to ``$GITHUB_STEP_SUMMARY`` and ``changed_services=…``,
-    ``duration_seconds=…``, ``run_id=…`` to ``$GITHUB_OUTPUT`` (each only when set). Returns the files written."""
+    ``duration_seconds=…``, ``run_id=…`` to ``$GITHUB_OUTPUT`` (each only when set).
+
+    Each file is written on its own: one that cannot be written (full disk, read-only) is reported
+    in ``problems`` and does not keep the other from being written."""
     from envctl.timing.advice import advise
     from envctl.timing.analysis import analyze
     from envctl.views.timings_formats import markdown
 
     analysis = analyze(run)
-    written: list[Path] = []
+    texts: list[tuple[str, str]] = []
     summary = environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write(markdown(run, analysis, advise(run, analysis)) + "\n")
-        written.append(Path(summary))
+        texts.append((summary, markdown(run, analysis, advise(run, analysis)) + "\n"))
     outputs = environ.get("GITHUB_OUTPUT")
     if outputs:
-        with Path(outputs).open("a", encoding="utf-8") as handle:
-            handle.write(f"changed_services={json.dumps(list(run.meta.changed_services), separators=(',', ':'))}\n")
-            handle.write(f"duration_seconds={analysis.wall_seconds:.1f}\n")
-            handle.write(f"run_id={run.meta.run_id}\n")
-        written.append(Path(outputs))
-    return written
+        texts.append((outputs, (
+            f"changed_services={json.dumps(list(run.meta.changed_services), separators=(',', ':'))}\n"
+            f"duration_seconds={analysis.wall_seconds:.1f}\n"
+            f"run_id={run.meta.run_id}\n"
+        )))  # fmt: skip
+    written: list[Path] = []
+    problems: list[str] = []
+    for name, text in texts:
+        try:
+            with Path(name).open("a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            problems.append(f"CI output {name} not written: {_os_reason(exc)}")
+        else:
+            written.append(Path(name))
+    return CiOutputs(tuple(written), tuple(problems))
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _git_identity(state: AppState) -> tuple[str | None, str | None]:

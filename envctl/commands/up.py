@@ -141,6 +141,8 @@ def _render(report: UpReport, output_format: str) -> None:
     then the run's error, if any."""
     for line in report.summary:
         output.info(line)
+    for problem in report.warnings:  # e.g. a full disk: the record is lost, the outcome below stands
+        output.warn(problem)
     if output_format == "json":
         output.json_out(report.to_dict())
     if report.interrupted:

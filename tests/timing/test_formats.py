@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envctl.execute import write_ci_outputs
+from envctl.execute import CiOutputs, write_ci_outputs
 from envctl.timing.advice import advise
 from envctl.timing.analysis import analyze, compare_runs
 from envctl.timing.history import RunRecord
@@ -84,11 +84,11 @@ def test_phase_summary_lines_one_per_phase():
 
 def test_ci_outputs_go_to_the_github_files_only_when_set(tmp_path: Path):
     run = sample_run()
-    assert write_ci_outputs(run, {}) == []
+    assert write_ci_outputs(run, {}) == CiOutputs()
     summary, outputs = tmp_path / "summary.md", tmp_path / "output"
     outputs.write_text("needs_cluster=true\n")
     written = write_ci_outputs(run, {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)})
-    assert written == [summary, outputs]
+    assert written == CiOutputs((summary, outputs))
     assert summary.read_text().startswith("### envctl `up --changed-only` — ok, 20.5 s\n")
     assert outputs.read_text().splitlines() == [
         "needs_cluster=true",
@@ -96,6 +96,14 @@ def test_ci_outputs_go_to_the_github_files_only_when_set(tmp_path: Path):
         "duration_seconds=20.5",
         "run_id=20261129T070000Z-abcd",
     ]
+
+
+def test_a_ci_file_that_cannot_be_written_is_a_problem_not_an_error_and_the_other_is_written(tmp_path: Path):
+    outputs = tmp_path / "output"
+    done = write_ci_outputs(sample_run(), {"GITHUB_STEP_SUMMARY": "/dev/full", "GITHUB_OUTPUT": str(outputs)})
+    assert done.written == (outputs,)
+    assert done.problems == ("CI output /dev/full not written: No space left on device",)
+    assert outputs.read_text().splitlines()[-1] == "run_id=20261129T070000Z-abcd"
 
 
 def test_the_ci_summary_carries_the_advice(tmp_path: Path):
