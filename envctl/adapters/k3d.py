@@ -161,7 +161,7 @@ class K3d:
         match = _VERSION.search(out)
         if match is None:
             msg = f"cannot read the k3d version from `k3d version`: {out.strip()[:200]!r}"
-            raise ClusterError(msg, hint="check that `k3d` on PATH is k3d v5 (scripts/install-tools.sh)")
+            raise ClusterError(msg, hint="check that `k3d` on PATH is k3d v5 (https://k3d.io/stable/#installation)")
         return match[1]
 
     def list_clusters(self) -> tuple[K3dCluster, ...]:

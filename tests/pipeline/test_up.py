@@ -213,11 +213,15 @@ def _built(world: UpWorld, service: str) -> bool:
 
 def test_a_crash_looping_pod_fails_the_run_fast_naming_pod_and_reason(up_world: UpWorld) -> None:
     with up_world.kubelet(crash=frozenset({"worker"})):
-        done = up_world.envctl("up", "--timeout", "300s")
+        done = up_world.envctl("up", "--timeout", "300s", "--output", "json")
     assert done.returncode == 7, done.stderr
     # The reason, not the deadline: the waiter failed on the state it saw (a deadline names none).
     error = next(line for line in done.stderr.splitlines() if line.startswith("error:"))
     assert "demo-worker" in error and "CrashLoopBackOff" in error
+    # stdout is the run's report with the same error in it, and nothing else.
+    report = json.loads(done.stdout)
+    assert report["outcome"] == "failed" and report["error"]["exit_code"] == 7
+    assert error == f"error: {report['error']['message']}"
     [run] = up_world.runs()
     assert run["run"]["outcome"] == "failed" and run["run"]["exit_code"] == 7
     waits = {s["service"]: s["outcome"] for s in _spans(run, "wait")}
@@ -227,4 +231,7 @@ def test_a_crash_looping_pod_fails_the_run_fast_naming_pod_and_reason(up_world: 
 def test_dry_run_prints_the_graph_and_touches_nothing(up_world: UpWorld) -> None:
     done = up_world.envctl("up", "--dry-run", check=True)
     assert "build:api" in done.stdout and "deploy" in done.stdout and "load:web" in done.stdout
+    assert "warning:" not in done.stderr  # the tools and the chart are there
+    document = json.loads(up_world.envctl("up", "--dry-run", "-o", "json", check=True).stdout)
+    assert document["warnings"] == [] and {"build:api", "load:web", "deploy"} <= {t["id"] for t in document["graph"]}
     assert not (up_world.workspace / ".envctl").exists()
