@@ -136,7 +136,8 @@ def run_up(
     values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
     history = RunHistory(state.workspace.runs_dir, keep=state.config.history.keep)
     tasks = make_tasks(
-        plan, phases, values_paths, state=RunState(), wait=options.wait, expected=expected_build_seconds(history)
+        plan, phases, values_paths, state=RunState(), wait=options.wait,
+        expected=expected_build_seconds(history, plan=plan, root=state.workspace.root),
     )
     scheduler = Scheduler(
         tasks,
@@ -176,14 +177,29 @@ def run_up(
     return UpReport(meta.run_id, plan, result, outcome, recorder.now(), error, summary, crash, warnings)
 
 
-def expected_build_seconds(history: RunHistory, last: int = 10) -> dict[str, float]:
-    """Median seconds of each service's real builds (not skips) over the last runs."""
+def expected_build_seconds(
+    history: RunHistory, last: int = 10, *, plan: Plan | None = None, root: Path | None = None
+) -> dict[str, float]:
+    """Median seconds of each service's real builds (not skips) over the last runs; with ``plan``
+    and ``root``, a build the history has never seen gets a guess from its Dockerfile
+    (build_estimate.py), so even a first run starts the longest chain first."""
     seen: dict[str, list[float]] = {}
     for run in history.scan(last).records:
         for span in run.spans:
             if span.kind == "build" and span.outcome == "ok" and span.service:
                 seen.setdefault(span.service, []).append(span.seconds)
-    return {service: statistics.median(times) for service, times in seen.items()}
+    expected = {service: statistics.median(times) for service, times in seen.items()}
+    if plan is not None and root is not None:
+        from envctl.build_estimate import static_build_seconds
+
+        for service in plan.services:
+            if service.action == "build" and service.name not in expected:
+                try:
+                    text = (root / service.dockerfile).read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue  # the plan read it a moment ago; a guess is not worth failing for
+                expected[service.name] = static_build_seconds(text)
+    return expected
 
 
 def missing_tools(state: AppState) -> list[str]:
