@@ -45,9 +45,12 @@ CONTROLLER_REVISION_HASH = "controller-revision-hash"
 POD_TEMPLATE_GENERATION = "pod-template-generation"
 DAEMONSET_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 
+_PLACED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job"})
+
 # current: a pod of the revision being rolled out, to be judged; old: an earlier revision's, on its
 # way out; unsettled: the controller has not yet shown which revision is current (judge it later);
-# unowned: no workload of the release controls it (a bare Pod the chart renders): judged as it is.
+# unowned: no workload kind envctl follows controls it (a bare Pod the chart renders, an operator's
+# pod): judged as it is.
 Verdict = Literal["current", "old", "unsettled", "unowned"]
 
 
@@ -144,6 +147,9 @@ def pod_revision(
         return PodRevision("unowned", None, "no controller")
     if ref.kind == "ReplicaSet":
         return _replica_set_pod(pod, ref, workloads.get("Deployment", {}), replica_sets)
+    if ref.kind not in _PLACED_KINDS:
+        # An operator's own kind: envctl reads no revisions of it, so nothing can call its pods old.
+        return PodRevision("unowned", None, f"its controller {ref.kind}/{ref.name} is of a kind envctl does not follow")
     owner = workloads.get(ref.kind, {}).get(ref.name)
     label = f"{ref.kind}/{ref.name}"
     if owner is None or not _controlled_by(pod, owner):

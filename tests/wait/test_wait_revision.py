@@ -135,6 +135,8 @@ BOTH = {"demo-api-5b6f4": OLD, "demo-api-7c9d5": NEW}
                      id="job-pod"),
         pytest.param(pod("Job", "demo-migrate"), {"Job": {}}, {}, "unsettled", None,
                      id="controller-not-among-the-releases-workloads"),
+        pytest.param(pod("Rollout", "demo-api"), {"Deployment": {"demo-api": deployment(2)}}, BOTH, "unowned", None,
+                     id="an-operators-kind-keeps-no-revisions-envctl-reads"),
     ],
 )  # fmt: skip
 def test_pod_revision(
