@@ -1,7 +1,9 @@
 """Server-side behaviour KMock's emulator lacks, as a thin layer over it: concurrency and namespaces.
 
 A real API server gives every object ``metadata.resourceVersion`` (bumped on each write), ``uid``
-and ``creationTimestamp``, and refuses a write whose body names a resourceVersion that is no longer
+and ``creationTimestamp``, gives a workload (``apps``, ``batch``) ``metadata.generation`` 1 and
+bumps it when a write changes its ``spec`` (the controllers' ``status.observedGeneration`` is
+measured against it), and refuses a write whose body names a resourceVersion that is no longer
 current (HTTP 409 ``Conflict``: "the object has been modified; please apply your changes to the
 latest version and try again"), also for a DELETE with ``preconditions.resourceVersion``. Two
 envctl processes racing for a ``Lease`` rely on exactly that, so the test API must do it too.
@@ -134,6 +136,8 @@ class ServerSideEmulator(SelectingEmulator):
             meta.setdefault("uid", str(uuid.uuid4()))
             now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             meta.setdefault("creationTimestamp", now.isoformat().replace("+00:00", "Z"))
+            if _generated(request):
+                meta["generation"] = 1
             return
         current = self._current(request)
         if current is None:
@@ -143,9 +147,22 @@ class ServerSideEmulator(SelectingEmulator):
             wanted = data.get("metadata", {}).get("resourceVersion")
             self._check(request, wanted, have)
             data.setdefault("metadata", {})["resourceVersion"] = str(next(self._versions))
+            self._bump_generation(request, current, data)
         else:
             preconditions = data.get("preconditions") or {}
             self._check(request, preconditions.get("resourceVersion"), have)
+
+    @staticmethod
+    def _bump_generation(request: rendering.Request, current: Any, data: dict[str, Any]) -> None:
+        """A write of a workload's main resource that changes its spec is a new generation (KMock
+        merges the body into the object, so the spec it will hold is the merge)."""
+        if not _generated(request) or request.subresource is not None or not isinstance(data.get("spec"), dict):
+            return
+        raw = current.raw
+        spec = raw.get("spec") or {}
+        if _merged(spec, data["spec"]) != spec:
+            meta = data.setdefault("metadata", {})
+            meta["generation"] = int((raw.get("metadata") or {}).get("generation") or 0) + 1
 
     def _check(self, request: rendering.Request, wanted: object, have: str) -> None:
         if wanted is not None and str(wanted) != have:
@@ -164,3 +181,15 @@ class ServerSideEmulator(SelectingEmulator):
             return None
         obj = self.objects[key]
         return None if obj.deleted else obj
+
+
+def _generated(request: rendering.Request) -> bool:
+    """Whether the API server keeps ``metadata.generation`` for this resource (the workload groups)."""
+    return getattr(request.resource, "group", "") in {"apps", "batch"}
+
+
+def _merged(base: Any, patch: Any) -> Any:
+    """``patch`` merged into ``base`` as KMock merges a write: mappings key by key, the rest replaced."""
+    if not isinstance(base, dict) or not isinstance(patch, dict):
+        return patch
+    return {**base, **{key: _merged(base.get(key), value) for key, value in patch.items()}}
