@@ -31,6 +31,9 @@ from envctl.workloads.view import WATCHED_KINDS, ReleaseView
 
 __all__ = ["PodWaiter", "ReleaseNotReadyError", "WaitResult", "WorkloadReadiness", "preload", "wait_for_release"]
 
+# What `kubectl auth can-i` calls each watched kind.
+_RESOURCES = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps", "DaemonSet": "daemonsets.apps",
+              "Job": "jobs.batch", "ReplicaSet": "replicasets.apps", "Pod": "pods"}  # fmt: skip
 TICK = 0.1  # how often time-based rules (graces, deadline, cancellation) are checked between events
 NAME_LABEL = "app.kubernetes.io/name"
 
@@ -121,8 +124,9 @@ def _drain(inbox: queue.Queue[Any], view: ReleaseView, namespace: str, *, timeou
                     f"cannot list/watch {message.kind}s in namespace {namespace}: {_describe(message.error)}"
                 )
                 hint = (
-                    "check that the kubeconfig's user may list and watch workloads and pods "
-                    f"in that namespace (`kubectl auth can-i watch pods -n {namespace}`)"
+                    "check that the kubeconfig's user may list and watch workloads, their ReplicaSets and "
+                    f"pods in that namespace (`kubectl auth can-i watch {_RESOURCES[message.kind]} -n {namespace}`;"
+                    " `envctl rbac` prints the grants)"
                 )
                 raise ClusterError(msg, hint=hint)
             view.apply(message)

@@ -135,32 +135,37 @@ def test_cancel_event_stops_the_wait_early(kubelet: Kubelet, wait: Waiter) -> No
     assert [(s.name, s.outcome) for s in wait.recorder.spans()] == [("wait Deployment/demo-api", "cancelled")]
 
 
+@pytest.mark.parametrize(
+    ("resource", "kind", "can_i"),
+    [("v1/pods", "Pods", "pods"), ("apps/v1/replicasets", "ReplicaSets", "replicasets.apps")],
+)
 def test_a_refused_watch_is_reported_as_a_cluster_error(
-    kube_api: KubeApi, kubelet: Kubelet, wait: Waiter
+    kube_api: KubeApi, kubelet: Kubelet, wait: Waiter, resource: str, kind: str, can_i: str
 ) -> None:
     kubelet.deployment("api")
+    plural = resource.rsplit("/", 1)[1]
     forbidden = {
         "kind": "Status",
         "apiVersion": "v1",
         "status": "Failure",
         "code": 403,
         "reason": "Forbidden",
-        "message": 'pods is forbidden: User "dev" cannot list resource "pods"',
+        "message": f'{plural} is forbidden: User "dev" cannot list resource "{plural}"',
     }
 
-    async def forbid_pods() -> None:
-        kube_api.emulator["list v1/pods", kmock.namespace(kubelet.namespace)] << 403 << forbidden
+    async def forbid() -> None:
+        kube_api.emulator[f"list {resource}", kmock.namespace(kubelet.namespace)] << 403 << forbidden
 
-    kube_api.run(forbid_pods())
+    kube_api.run(forbid())
 
     with pytest.raises(ClusterError) as caught:
         wait(timeout=300)  # the refusal ends it, never the deadline
 
     assert caught.value.message == (
-        f"cannot list/watch Pods in namespace {kubelet.namespace}: "
-        '403 Forbidden: pods is forbidden: User "dev" cannot list resource "pods"'
+        f"cannot list/watch {kind} in namespace {kubelet.namespace}: "
+        f'403 Forbidden: {plural} is forbidden: User "dev" cannot list resource "{plural}"'
     )
-    assert "kubectl auth can-i watch pods" in (caught.value.hint or "")
+    assert f"kubectl auth can-i watch {can_i} -n {kubelet.namespace}" in (caught.value.hint or "")
 
 
 def test_a_crashing_pod_of_the_previous_revision_does_not_fail_the_rollout_that_fixes_it(
