@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from envctl.adapters.kube import connect
-from envctl.phases.wait import WaitResult, preload, wait_for_release
+from envctl.adapters.kube import connect, lister
+from envctl.phases.wait import WaitResult, _Waiter, preload, wait_for_release
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
+from envctl.workloads.rules import release_selector
+from envctl.workloads.view import WATCHED_KINDS, Listed
 from tests.support.kube_api import KubeApi
 from tests.support.kubelet import Kubelet
 
@@ -71,6 +73,16 @@ class Waiter:
             progress=self.progress,
             **kwargs,
         )
+
+
+def listed_waiter(wait: Waiter, release: str = "demo") -> _Waiter:
+    """The waiter's judge with the release listed once (no watches, no clock): for what it says at
+    the deadline, which a short real deadline would race with the listing on a slow machine."""
+    judge = _Waiter(wait.api_client, wait.namespace, release, wait.recorder, wait.progress)
+    for kind in WATCHED_KINDS:
+        listing = lister(wait.api_client, kind)(wait.namespace, label_selector=release_selector(release))
+        judge.release_view.apply(Listed(kind, tuple(listing.items)))
+    return judge
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from envctl.errors import ExitCode, WorkloadsNotReadyError
 from envctl.phases.wait import ReleaseNotReadyError
 from tests.support.kubelet import Kubelet
-from tests.wait.conftest import Waiter
+from tests.wait.conftest import Waiter, listed_waiter
 
 NEVER_PULL = 'Container image "envctl-test/api:0123456789ab" is not present with pull policy of Never'
 
@@ -216,12 +216,14 @@ def test_the_deadline_names_what_is_not_ready_and_its_last_state(kubelet: Kubele
     kubelet.ready(kubelet.daemonset("agent"))
     api = kubelet.deployment("api")
     kubelet.job("migrate")
-    kubelet.later(0.1, kubelet.waiting, api.pods[0], "ErrImagePull", "i/o timeout")  # within its grace
+    kubelet.waiting(api.pods[0], "ErrImagePull", "i/o timeout")  # within its grace
+    judge = listed_waiter(wait)
+    assert judge.evaluate(pull_grace=30, unschedulable_timeout=60) is None  # still waiting
 
-    started = time.monotonic()
-    error = _fails(wait, timeout=0.8, pull_grace=30)
+    with pytest.raises(ReleaseNotReadyError) as caught:
+        judge.raise_deadline(0.8)
 
-    assert time.monotonic() - started >= 0.8
+    error = caught.value
     assert error.failure is None
     assert error.message == (
         "release demo: 2 workload(s) not ready after 0.8 s: "
@@ -239,6 +241,18 @@ def test_the_deadline_names_what_is_not_ready_and_its_last_state(kubelet: Kubele
         ("api", "failed"),
         ("migrate", "failed"),
     ]
+
+
+def test_the_deadline_ends_a_wait_nothing_else_ends(kubelet: Kubelet, wait: Waiter) -> None:
+    kubelet.deployment("api")  # neither ready nor failing, ever
+
+    started = time.monotonic()
+    error = _fails(wait, timeout=0.3)
+
+    assert time.monotonic() - started >= 0.3  # a lower bound: holds on any machine
+    assert error.failure is None
+    assert error.message.startswith("release demo: ")
+    assert " not ready after 0.3 s" in error.message
 
 
 def test_the_first_failure_wins_while_others_are_still_starting(kubelet: Kubelet, wait: Waiter) -> None:

@@ -18,7 +18,7 @@ from envctl.errors import ReleaseNotReadyError
 from envctl.progress import CollectingProgress
 from envctl.scheduler import Cancelled
 from tests.support.kubelet import Kubelet
-from tests.wait.conftest import Waiter
+from tests.wait.conftest import Waiter, listed_waiter
 
 HANG = 60  # bounds a hang only: every wait here ends on what it sees
 
@@ -103,3 +103,20 @@ def test_a_healthy_pod_of_the_old_revision_does_not_pass_a_new_revision_that_nev
 
 def wait_outcomes(wait: Waiter) -> list[tuple[str, str]]:
     return [(str(s.attrs["workload"]).split("/", 1)[1], s.outcome) for s in wait.recorder.spans()]
+
+
+def test_the_deadline_names_the_new_revisions_pods_and_counts_the_old_ones(kubelet: Kubelet, wait: Waiter) -> None:
+    api = kubelet.deployment("api")
+    kubelet.ready(api)
+    kubelet.rollout(api, env={"FEATURE": "on"})
+    judge = listed_waiter(wait)
+    assert judge.evaluate(pull_grace=30, unschedulable_timeout=60) is None
+
+    with pytest.raises(ReleaseNotReadyError) as caught:
+        judge.raise_deadline(300)
+
+    assert caught.value.message == (
+        "release demo: 1 workload(s) not ready after 300 s: Deployment/demo-api (1/1 available, 1 updated, "
+        f"1 old pending termination; pod {api.pods[0]} Pending (ContainerCreating); "
+        "1 pod(s) of an earlier revision left)"
+    )
