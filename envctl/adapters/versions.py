@@ -22,9 +22,10 @@ def parse_semver(text: str) -> tuple[int, int, int] | None:
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
 
 
-def docker_server_version(runner: SubprocessRunner) -> str:
-    """The Engine's version; fails when the daemon does not answer (the client alone is not enough)."""
-    return runner.run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=20).stdout.strip()
+def docker_server_version(runner: SubprocessRunner, docker_cli: str = "docker") -> str:
+    """The Engine's version through ``docker_cli``; fails when the daemon does not answer (the client
+    alone is not enough)."""
+    return runner.run([docker_cli, "version", "--format", "{{.Server.Version}}"], timeout=20).stdout.strip()
 
 
 def helm_version(runner: SubprocessRunner) -> str:

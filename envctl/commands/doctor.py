@@ -70,7 +70,7 @@ def run_checks(state: AppState) -> DoctorReport:
     runner, k3d = state.runner, state.k3d
     shared = _provider(state) == "existing"  # a shared cluster: no k3d needed, other checks instead
     checks = [
-        _check_docker(runner),
+        _check_docker(runner, state.docker_cli),  # the client builds use (ENVCTL_DOCKER, build.docker_cli)
         _check_versioned("k3d", lambda: "v" + k3d.version(), required=not shared, major=5, path=runner.env.get("PATH")),
         _check_versioned("helm", lambda: _helm(runner), required=True, major=3, path=runner.env.get("PATH")),
         _check_versioned("kubectl", lambda: _kubectl(runner), required=False, major=1, path=runner.env.get("PATH")),
@@ -110,13 +110,14 @@ def _kubectl(runner: SubprocessRunner) -> str:
     return kubectl_client_version(runner)
 
 
-def _check_docker(runner: SubprocessRunner) -> Check:
+def _check_docker(runner: SubprocessRunner, docker_cli: str) -> Check:
     from envctl.adapters.versions import docker_server_version
 
     try:
-        version = docker_server_version(runner)
+        version = docker_server_version(runner, docker_cli)
     except ToolMissingError:
-        return Check("docker", "fail", "not installed (no `docker` on PATH)", required=True, fix=INSTALL["docker"])
+        where = "no `docker` on PATH" if docker_cli == "docker" else f"no {docker_cli}"
+        return Check("docker", "fail", f"not installed ({where})", required=True, fix=INSTALL["docker"])
     except EnvctlError as exc:
         detail = _last_line(getattr(exc, "stderr", "")) or exc.message
         return Check("docker", "fail", f"daemon not answering: {detail}", required=True,

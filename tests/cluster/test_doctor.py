@@ -55,6 +55,16 @@ def test_missing_tools_print_their_install_commands_and_exit_3(tmp_path: Path) -
     assert "error: 3 required check(s) failed: docker, k3d, helm" in done.stderr
 
 
+def test_docker_is_checked_through_the_client_envctl_builds_with(tmp_path: Path) -> None:
+    """ENVCTL_DOCKER names the client builds use: doctor checks that one, not the `docker` on PATH."""
+    named = tmp_path / "docker-27" / "docker"
+
+    done = _doctor(tmp_path, "/usr/bin:/bin", "--output", "json", extra={"ENVCTL_DOCKER": str(named)})
+
+    [docker] = [c for c in json.loads(done.stdout)["checks"] if c["name"] == "docker"]
+    assert (docker["status"], docker["detail"]) == ("fail", f"not installed (no {named})")
+
+
 @pytest.mark.docker
 def test_json_report_inside_a_workspace(tmp_path: Path, docker_engine: str, cluster_name: str) -> None:
     (tmp_path / "envctl.yaml").write_text(f"version: 1\ncluster:\n  name: {cluster_name}\n")
