@@ -25,11 +25,13 @@ __all__ = [
     "DeployError",
     "EnvctlError",
     "ExitCode",
+    "ImageNotRenderedError",
     "InputError",
     "LoadError",
     "LoadFailed",
     "LockedError",
     "ReleaseNotReadyError",
+    "RunningImageMismatchError",
     "StateUnwritableError",
     "TimedOutError",
     "ToolFailedError",
@@ -75,6 +77,12 @@ class InputError(EnvctlError):
 
 class ConfigError(InputError):
     """envctl.yaml is malformed or breaks a rule."""
+
+
+class ImageNotRenderedError(ConfigError):
+    """The rendered chart would not run a service's built image (a wrong ``values_path``, a rewrite
+    that matches nothing) or, with ``--strict-images``, runs an image envctl neither built nor lists.
+    Raised before ``helm upgrade``: nothing was deployed."""
 
 
 class ToolMissingError(EnvctlError):
@@ -135,6 +143,11 @@ class DeployError(EnvctlError):
 
 class WorkloadsNotReadyError(EnvctlError):
     exit_code = ExitCode.NOT_READY
+
+
+class RunningImageMismatchError(WorkloadsNotReadyError):
+    """After the wait, a pod of the release runs a service's image at another ref than envctl built
+    (a chart that hard-codes an image, a mutating webhook): the release is up, but stale."""
 
 
 class ClusterError(EnvctlError):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from envctl import __version__, interrupts
 from envctl.errors import EnvctlError, ToolMissingError
-from envctl.pipeline import BUILD_SLOT, RunState, UpOptions, make_tasks
+from envctl.pipeline import BUILD_SLOT, RunState, UpOptions, deployed_services, make_tasks
 from envctl.plan import Plan
 from envctl.progress import Progress
 from envctl.scheduler import Scheduler, ScheduleResult, SchedulerInterrupted
@@ -133,10 +133,10 @@ def run_up(
     import docker  # noqa: F401 - imported for its side effect, see above
 
     threading.Thread(target=wait_phase.preload, daemon=True, name="preload-kubernetes").start()
-    values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
     history = RunHistory(state.workspace.runs_dir, keep=state.config.history.keep)
+    deployed = deployed_services(plan, state.config.services)
     tasks = make_tasks(
-        plan, phases, values_paths, state=RunState(), wait=options.wait,
+        plan, phases, deployed, state=RunState(), wait=options.wait,
         expected=expected_build_seconds(history, plan=plan, root=state.workspace.root),
     )
     scheduler = Scheduler(

@@ -26,13 +26,17 @@ from typing import Literal
 from envctl.chart_values import ImageField, field_key, name_key
 from envctl.config import ServiceSpec
 from envctl.rendered import RenderedImage, image_repository, normalize_reference, rendered_images
+from envctl.results import DeployedImage
 
 __all__ = [
     "ExpectedImage",
     "Finding",
     "Injection",
     "RewriteRule",
+    "RunningContainer",
+    "belongs",
     "check_images",
+    "check_running",
     "decode_rules",
     "encode_rules",
     "injections",
@@ -227,3 +231,43 @@ def _ranked(service: str, fields: Sequence[ImageField]) -> list[ImageField]:
 
     return sorted(fields, key=lambda f: -score(f))[:_SUGGESTED]
 
+
+
+# --- after the wait: what the pods run --------------------------------------------------------
+@dataclass(frozen=True)
+class RunningContainer:
+    """One container of a pod of the release, with the image its spec names."""
+
+    pod: str
+    container: str
+    image: str
+    init: bool
+
+
+def belongs(deployed: DeployedImage, reference: str) -> bool:
+    """Whether ``reference`` is an image of ``deployed``'s service: the built ref's repository (also
+    behind a registry host: ``registry:5000/envctl-demo/api``), or what its rewrite rule matches."""
+    repository = normalize_reference(image_repository(reference))
+    own = normalize_reference(image_repository(deployed.ref))
+    if repository in (own, normalize_reference(deployed.image)) or repository.endswith("/" + deployed.image):
+        return True
+    return RewriteRule(deployed.service, deployed.image_match, deployed.image, deployed.ref).matches(reference)
+
+
+def check_running(containers: Iterable[RunningContainer], deployed: Sequence[DeployedImage]) -> list[str]:
+    """One message per container that runs an image of a deployed service at another ref than the
+    one envctl built. An image equal to any built ref is fine (two services may share a last path
+    segment); images of no deployed service (third-party ones) are not judged here."""
+    built = {normalize_reference(item.ref) for item in deployed}
+    problems: list[str] = []
+    for container in containers:
+        if normalize_reference(container.image) in built:
+            continue
+        owners = [item for item in deployed if belongs(item, container.image)]
+        if owners:
+            kind = "init container" if container.init else "container"
+            problems.append(
+                f"pod {container.pod} {kind} {container.container} runs {container.image}, "
+                f"not {owners[0].ref} (service {owners[0].service})"
+            )
+    return problems

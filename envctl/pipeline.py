@@ -1,9 +1,10 @@
-"""`envctl up` as a dependency graph: cluster ∥ builds → per-image loads → deploy → wait.
+"""`envctl up` as a dependency graph: cluster ∥ builds → per-image loads → deploy → wait → verify.
 
 The plan is computed first (pure and cheap), so bad input fails before any side effect. Then the
 cluster is ensured *while* images build or pull, so creating or starting k3d overlaps them; each
 image is loaded as soon as *it* is built and the cluster is ready; the deploy starts when every
-image the release needs is loaded; the wait follows the deploy.
+image the release needs is loaded; the wait follows the deploy, and the verify (the pods run the
+images the deploy sent) follows the wait.
 
 This module only wires phases together. Each phase sits behind a one- or two-method Protocol
 (``phases/protocols.py``) and handles one item per call; the scheduler is the only source of
@@ -14,13 +15,23 @@ lives in the plan or in the phases themselves.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NoReturn
 
+from envctl.config import ServiceSpec
+from envctl.image_check import Injection, injections
 from envctl.phases.protocols import BuildPhase, Phases
 from envctl.plan import Plan, ServicePlan, dependency_build_args
-from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, WaitResult
+from envctl.results import (
+    BuiltImage,
+    ClusterInfo,
+    DeployedImage,
+    DeployResult,
+    LoadResult,
+    RunningImages,
+    WaitResult,
+)
 from envctl.scheduler import Scheduler, Task, TaskContext, TaskDescription
 from envctl.timing.spans import Recorder
 
@@ -30,6 +41,7 @@ __all__ = [
     "RunState",
     "UpOptions",
     "chain_seconds",
+    "deployed_services",
     "describe_graph",
     "image_tasks",
     "make_tasks",
@@ -53,6 +65,7 @@ class UpOptions:
     wait: bool = True
     timeout: float = 300.0
     dry_run: bool = False
+    strict_images: bool = False  # a rendered image neither built nor under `images:` is an error
 
 
 class RunState:
@@ -67,6 +80,7 @@ class RunState:
         self._cluster: ClusterInfo | None = None
         self._images: dict[str, BuiltImage] = {}  # by service name, or by ref for third-party images
         self._loaded: dict[str, LoadResult] = {}  # by service name
+        self._deployed: DeployResult | None = None
 
     @property
     def cluster(self) -> ClusterInfo:
@@ -98,26 +112,35 @@ class RunState:
         with self._lock:
             return dict(self._loaded)
 
+    @property
+    def deployed(self) -> DeployResult:
+        with self._lock:
+            if self._deployed is None:
+                msg = "the deploy task has not finished"
+                raise RuntimeError(msg)
+            return self._deployed
 
-def service_refs(
-    plan: Plan,
-    values_paths: Mapping[str, str | None],
-    loaded: Mapping[str, LoadResult],
-) -> dict[str, ImageRef]:
-    """The image each deployed service runs, keyed by where the chart reads it.
+    @deployed.setter
+    def deployed(self, result: DeployResult) -> None:
+        with self._lock:
+            self._deployed = result
 
-    The chart gets the reference the load phase reports (a registry ref in registry mode, the
-    fingerprint ref otherwise); services without a ``values_path`` are images others build FROM.
-    """
-    refs: dict[str, ImageRef] = {}
+
+def deployed_services(plan: Plan, services: Mapping[str, ServiceSpec]) -> dict[str, Injection]:
+    """The services the release runs, by name, and how each reaches the chart: every configured
+    service but the base images others build FROM that name no ``values_path``/``inject``."""
+    bases = {dep for service in plan.services for dep in service.depends_on}
+    return injections(services, bases)
+
+
+def service_refs(plan: Plan, deployed: Collection[str], loaded: Mapping[str, LoadResult]) -> dict[str, str]:
+    """The ref each deployed service of the plan must run, by service name: the reference the load
+    phase reports (a registry ref in registry mode, the fingerprint ref otherwise)."""
+    refs: dict[str, str] = {}
     for service in plan.services:
-        path = values_paths.get(service.name)
-        if not path:
-            continue
-        result = loaded.get(service.name)
-        ref = result.chart_ref if result is not None else service.ref
-        repository, _, tag = ref.rpartition(":")
-        refs[path] = (repository, tag)
+        if service.name in deployed:
+            result = loaded.get(service.name)
+            refs[service.name] = result.chart_ref if result is not None else service.ref
     return refs
 
 
@@ -141,7 +164,7 @@ def chain_seconds(plan: Plan, expected: Mapping[str, float]) -> dict[str, float]
 def make_tasks(
     plan: Plan,
     phases: Phases,
-    values_paths: Mapping[str, str | None],
+    deployed: Collection[str],
     *,
     state: RunState | None = None,
     wait: bool = True,
@@ -149,6 +172,7 @@ def make_tasks(
 ) -> list[Task]:
     """The graph of one `envctl up` (the same graph `--dry-run` prints).
 
+    ``deployed``: the services the release runs (``deployed_services``); only those are loaded.
     ``expected`` (seconds per service build, e.g. medians from the run history) orders ready builds.
     """
     graph = _Graph(plan, phases, state or RunState())
@@ -159,7 +183,7 @@ def make_tasks(
     load_ids: list[str] = []
     for service in plan.services:
         tasks.append(_build_task(graph, service, priority))
-        if values_paths.get(service.name):
+        if service.name in deployed:
             load_ids.append(f"load:{service.name}")
             tasks.append(
                 Task(
@@ -189,9 +213,10 @@ def make_tasks(
         Task(
             "deploy",
             "deploy",
-            graph.deploy(values_paths),
+            graph.deploy(deployed),
             after=("cluster", *load_ids),
-            reason="helm upgrade --install with each service's fingerprint tag (skipped when inputs match)",
+            reason="check the rendered chart runs every built image, then helm upgrade --install "
+            "(skipped when inputs match)",
             own_spans=True,
         )
     )
@@ -206,6 +231,16 @@ def make_tasks(
                 own_spans=True,
             )
         )
+        tasks.append(
+            Task(
+                "verify",
+                "wait",
+                graph.verify,
+                after=("wait",),
+                reason="the release's pods run the images the deploy sent",
+                own_spans=True,
+            )
+        )
     return tasks
 
 
@@ -214,8 +249,8 @@ def image_tasks(
 ) -> list[Task]:
     """Only the image part of the graph (every build and pull, with their edges): what `up` runs to
     make the images exist, for callers that need images and no cluster (benchmarks, phase tests)."""
-    graph = _Graph(plan, Phases(cluster=_UNBOUND, build=build, load=_UNBOUND, deploy=_UNBOUND, wait=_UNBOUND),
-                   state or RunState())  # fmt: skip
+    phases = Phases(cluster=_UNBOUND, build=build, load=_UNBOUND, deploy=_UNBOUND, wait=_UNBOUND, verify=_UNBOUND)
+    graph = _Graph(plan, phases, state or RunState())
     priority = chain_seconds(plan, expected or {})
     return [*(_build_task(graph, s, priority) for s in plan.services), *(_pull_task(graph, r) for r in plan.images)]
 
@@ -239,12 +274,10 @@ def _pull_task(graph: _Graph, ref: str) -> Task:
     return Task(f"pull:{ref}", "pull", graph.pull(ref), reason="third-party image (pulled once)", own_spans=True)
 
 
-def describe_graph(
-    plan: Plan, values_paths: Mapping[str, str | None], *, wait: bool, jobs: int
-) -> list[TaskDescription]:
+def describe_graph(plan: Plan, deployed: Collection[str], *, wait: bool, jobs: int) -> list[TaskDescription]:
     """The graph a run of ``plan`` would execute, in start order, with nothing bound or run."""
-    phases = Phases(cluster=_UNBOUND, build=_UNBOUND, load=_UNBOUND, deploy=_UNBOUND, wait=_UNBOUND)
-    tasks = make_tasks(plan, phases, values_paths, wait=wait)
+    phases = Phases(cluster=_UNBOUND, build=_UNBOUND, load=_UNBOUND, deploy=_UNBOUND, wait=_UNBOUND, verify=_UNBOUND)
+    tasks = make_tasks(plan, phases, deployed, wait=wait)
     return Scheduler(tasks, recorder=Recorder(), jobs=jobs).describe()
 
 
@@ -288,17 +321,23 @@ class _Graph:
 
         return run
 
-    def deploy(self, values_paths: Mapping[str, str | None]) -> _Step:
+    def deploy(self, deployed: Collection[str]) -> _Step:
         def run(ctx: TaskContext) -> DeployResult:
             ctx.raise_if_cancelled()
-            refs = service_refs(self.plan, values_paths, self.state.loaded)
-            return self.phases.deploy.deploy(refs, self.state.cluster)
+            refs = service_refs(self.plan, deployed, self.state.loaded)
+            result = self.phases.deploy.deploy(refs, self.state.cluster)
+            self.state.deployed = result
+            return result
 
         return run
 
     def wait(self, ctx: TaskContext) -> WaitResult:
         ctx.raise_if_cancelled()
         return self.phases.wait.wait(self.state.cluster)
+
+    def verify(self, ctx: TaskContext) -> RunningImages:
+        ctx.raise_if_cancelled()
+        return self.phases.verify.verify(self.state.deployed.images, self.state.cluster)
 
 
 class _Unbound:
@@ -317,10 +356,13 @@ class _Unbound:
     def load(self, image: BuiltImage, cluster: ClusterInfo) -> LoadResult:  # noqa: ARG002
         _never()
 
-    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002
+    def deploy(self, refs: Mapping[str, str], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002
         _never()
 
     def wait(self, cluster: ClusterInfo) -> WaitResult:  # noqa: ARG002
+        _never()
+
+    def verify(self, images: Sequence[DeployedImage], cluster: ClusterInfo) -> RunningImages:  # noqa: ARG002
         _never()
 
 

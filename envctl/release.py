@@ -9,7 +9,8 @@ its ``values_path``. Maps merge key by key; anything else, lists included, is re
 later layer - what helm itself does with several ``-f`` files.
 
 Helm never skips a no-op upgrade (helm#8833) and helm-diff is slow (helm-diff#444), so envctl
-hashes its inputs (the chart's files, the merged values, the injected image refs) and stores the
+hashes its inputs (the chart's files, the merged values, the injected image refs, the rendered
+manifests) and stores the
 hash on the release as its description (``envctl-input-hash=<hex>``).
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from envctl.errors import ConfigError
+from envctl.rendered import manifest_digest
 from envctl.results import ImageRef
 
 __all__ = [
@@ -111,8 +113,11 @@ def make_values(
     return values
 
 
-def compute_input_hash(chart_dir: Path, values: Mapping[str, object], service_refs: Mapping[str, ImageRef]) -> str:
-    """SHA-256 over the chart's files (sorted by path, minus .helmignore), the values and the image refs."""
+def compute_input_hash(
+    chart_dir: Path, values: Mapping[str, object], service_refs: Mapping[str, ImageRef], *, manifest: str | None = None
+) -> str:
+    """SHA-256 over the chart's files (sorted by path, minus .helmignore), the values, the image refs
+    and, when given, the rendered manifests (post-rendered for ``inject: rewrite``: what is installed)."""
     import pathspec
 
     ignore_file = chart_dir / ".helmignore"
@@ -130,6 +135,8 @@ def compute_input_hash(chart_dir: Path, values: Mapping[str, object], service_re
     digest.update(b"values\0" + json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode())
     refs = sorted((path, repo, tag) for path, (repo, tag) in service_refs.items())
     digest.update(b"refs\0" + json.dumps(refs).encode())
+    if manifest is not None:
+        digest.update(b"manifest\0" + manifest_digest(manifest).encode())
     return digest.hexdigest()
 
 

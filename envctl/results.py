@@ -8,6 +8,7 @@ each phase returns exactly one of them for the one item it handled:
 - load ``load(BuiltImage, ClusterInfo) -> LoadResult``
 - deploy ``deploy(refs, ClusterInfo) -> DeployResult``
 - wait ``wait(ClusterInfo) -> WaitResult``
+- verify ``verify(images, ClusterInfo) -> RunningImages``
 
 Nothing here does I/O or imports another envctl module, so every layer may use these types.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "ClusterInfo",
     "ClusterRegistry",
     "DeployResult",
+    "DeployedImage",
     "EventLine",
     "ImageRef",
     "LoadResult",
@@ -32,6 +34,7 @@ __all__ = [
     "PodFailure",
     "ReadinessOutcome",
     "RemoveResult",
+    "RunningImages",
     "WaitResult",
     "WorkloadReadiness",
 ]
@@ -111,6 +114,16 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
+class DeployedImage:
+    """A service the release runs, the ref it must run, and how its containers are recognised."""
+
+    service: str
+    ref: str  # the chart ref envctl built (and loaded) for it
+    image: str  # the configured repository
+    image_match: str = ""  # inject: rewrite's glob over a repository; "" = same last path segment
+
+
+@dataclass(frozen=True)
 class DeployResult:
     release: str
     namespace: str
@@ -119,6 +132,17 @@ class DeployResult:
     reason: str
     input_hash: str
     seconds: float
+    images: tuple[DeployedImage, ...] = ()  # what the pods must run (checked after the wait)
+
+
+@dataclass(frozen=True)
+class RunningImages:
+    """After the wait: the release's pods run the images envctl built (checked containers counted)."""
+
+    release: str
+    namespace: str
+    pods: int
+    containers: int  # containers whose image belongs to a deployed service
 
 
 @dataclass(frozen=True)

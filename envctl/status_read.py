@@ -1,8 +1,11 @@
 """Reading what `envctl status` reports — read-only: nothing is created, started, built or deployed.
 
 The cluster comes from ``k3d cluster list -o json``, the release from ``helm status`` / ``helm get
-values``, the workloads from one list per kind (no watches) judged by the waiter's own rules, and
-the images by comparing the plan's fingerprint tags with what the release runs.
+values`` (``helm get manifest`` for ``inject: rewrite`` services), the workloads from one list per
+kind (no watches) judged by the waiter's own rules, and the images by comparing the plan's
+fingerprint tags with what the release runs. Whether the inputs changed is answered as the deploy
+answers it: the release rendered (``helm template``, through the post-renderer for rewritten
+images) and hashed by phases/release_render.py.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from envctl.cluster_spec import spec_drift
 from envctl.errors import DeployError, EnvctlError, ExitCode
-from envctl.release import Values, compute_input_hash, image_ref_at, input_hash_of, make_values
-from envctl.results import ImageRef
+from envctl.release import input_hash_of
 from envctl.status import (
     ClusterStatus,
     ImageStatus,
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from envctl.adapters.helm import ReleaseState
-    from envctl.config import EnvConfig
+    from envctl.image_check import Injection
     from envctl.plan import Plan, ServicePlan
     from envctl.toolbox import AppState
 
@@ -45,7 +47,7 @@ def gather_status(state: AppState) -> StatusReport:
     spec = state.release_spec()  # the names this run renders (branch namespaces on a shared cluster)
     release = ReleaseStatus(spec.name, spec.namespace, "unknown")
     workloads = WorkloadsStatus("unknown")
-    deployed_values: Values | None = None
+    deployed: dict[str, str] | None = None
     # The plan (git + `docker image ls`), the helm reads and the API lists wait on independent
     # processes and sockets: overlap them (the helm reads need the plan for the input hash).
     with ThreadPoolExecutor(2, thread_name_prefix="envctl-status") as pool:
@@ -60,16 +62,17 @@ def gather_status(state: AppState) -> StatusReport:
             kubeconfig = Path(cluster.kubeconfig)
             listed = pool.submit(_workloads_status, state, spec.name, spec.namespace, kubeconfig)
             plan = _result(planned)
-            release, deployed_values = _release_status(state, plan, kubeconfig)
+            release, deployed = _release_status(state, plan, kubeconfig)
             workloads = listed.result()
             if release.revision is not None:
                 release = replace(release, last_deployed=_last_deployed(state, kubeconfig, release))
     if isinstance(plan, EnvctlError):
         note = f"unknown: the plan failed: {plan.message}"
         return StatusReport(cluster, release, workloads, (), note, plan.hint, plan.exit_code)
-    images = tuple(
-        _image_status(plan, service, config, release, deployed_values) for service in plan.services
-    )
+    from envctl.pipeline import deployed_services
+
+    services = deployed_services(plan, config.services)
+    images = tuple(_image_status(plan, service, services, release, deployed) for service in plan.services)
     return StatusReport(cluster, release, workloads, images)
 
 
@@ -125,34 +128,43 @@ def _shared_cluster_status(state: AppState) -> ClusterStatus:
     )  # fmt: skip
 
 
-def _deploy_refs(plan: Plan, config: EnvConfig, deployed: Values | None) -> dict[str, ImageRef]:
-    """The (repository, tag) per values_path a deploy would send now. Where the deployed tag is
-    the plan's, its repository is kept (a registry-mode load deploys `<registry>/<repository>`)."""
-    refs: dict[str, ImageRef] = {}
+def _split(ref: str | None) -> tuple[str, str] | None:
+    return None if ref is None else (ref.rpartition(":")[0], ref.rpartition(":")[2])
+
+
+def _deploy_refs(plan: Plan, services: dict[str, Injection], deployed: dict[str, str]) -> dict[str, str]:
+    """The ref per deployed service a deploy would use now. Where the deployed tag is the plan's,
+    the deployed ref is kept (a registry-mode load deploys `<registry>/<repository>`)."""
+    refs: dict[str, str] = {}
     for service in plan.services:
-        path = config.services[service.name].values_path
-        if not path:
+        if service.name not in services:
             continue
-        refs[path] = (service.image, service.tag)
-        old = image_ref_at(deployed, path)
-        if old is not None and compare_image(service.name, service.ref, old, local=None).state == "current":
-            refs[path] = old
-    return refs
+        old = deployed.get(service.name)
+        same = old is not None and compare_image(service.name, service.ref, _split(old), local=None).state == "current"
+        refs[service.name] = old if same and old is not None else service.ref
+    return {**{name: ref for name, ref in deployed.items() if name in services}, **refs}
 
 
 def _release_status(
     state: AppState, plan: Plan | EnvctlError, kubeconfig: Path
-) -> tuple[ReleaseStatus, Values | None]:
+) -> tuple[ReleaseStatus, dict[str, str] | None]:
     from envctl.adapters.helm import classify, run_sync
+    from envctl.image_check import injections
+    from envctl.phases.release_render import deployed_refs, render_release
+    from envctl.pipeline import deployed_services
 
     config, spec = state.config, state.release_spec()
     base = ReleaseStatus(spec.name, spec.namespace, "unknown")
+    if isinstance(plan, EnvctlError):  # no plan, no bases: every service counts as deployed
+        services = injections(config.services, ())
+    else:
+        services = deployed_services(plan, config.services)
 
-    async def read() -> tuple[ReleaseState | None, Values | None]:
+    async def read() -> tuple[ReleaseState | None, dict[str, str] | None]:
         current = await helm.current(spec.name, spec.namespace)
         if current is None:
             return None, None
-        return current, await helm.values(spec.name, spec.namespace, current.revision)
+        return current, await deployed_refs(helm, spec, services, list(services), revision=current.revision)
 
     try:
         # One attempt: status reports the state now instead of retrying transient failures.
@@ -170,16 +182,16 @@ def _release_status(
                        hint="run `envctl up` to deploy it"), None  # fmt: skip
     release = replace(base, state="installed", revision=current.revision, status=current.status)
     stored = input_hash_of(current.description)
+    values = values or {}
     if isinstance(plan, EnvctlError):
         return replace(release, deployed_hash=stored, note="inputs unknown: the plan failed"), values
-    refs = _deploy_refs(plan, config, values)
+    refs = _deploy_refs(plan, services, values)
     try:
         chart = state.workspace.resolve(spec.chart)
         if not (chart / "Chart.yaml").is_file():
             return replace(release, note=f"inputs unknown: no Helm chart at {chart}"), values
-        now = compute_input_hash(
-            chart, make_values([state.workspace.resolve(p) for p in spec.values], spec.set, refs), refs
-        )
+        files = [state.workspace.resolve(p) for p in spec.values]
+        now = run_sync(render_release(helm, spec, chart, files, refs=refs, services=services)).input_hash
     except EnvctlError as exc:
         return replace(
             release, deployed_hash=stored, note=f"inputs unknown: {exc.message}", hint=exc.hint
@@ -265,18 +277,18 @@ def _last_deployed(state: AppState, kubeconfig: Path, release: ReleaseStatus) ->
 
 
 def _image_status(
-    plan: Plan, service: ServicePlan, config: EnvConfig, release: ReleaseStatus, values: Values | None
-) -> ImageStatus:
+    plan: Plan, service: ServicePlan, services: dict[str, Injection], release: ReleaseStatus,
+    deployed: dict[str, str] | None,
+) -> ImageStatus:  # fmt: skip
     local = (not service.changed) if plan.local_images_checked else None
-    path = config.services[service.name].values_path
-    if not path:
+    if service.name not in services:
         return ImageStatus(
             service.name,
             service.ref,
             "build-only",
             None,
             local,
-            "no values_path: built for others, not deployed",
+            "a base image others build FROM (no values_path or inject): not deployed",
         )
     if release.state == "not-installed":
         return ImageStatus(service.name, service.ref, "not-deployed", None, local, "release not installed")
@@ -284,4 +296,4 @@ def _image_status(
         return ImageStatus(
             service.name, service.ref, "unknown", None, local, release.note or "release unknown"
         )
-    return compare_image(service.name, service.ref, image_ref_at(values, path), local=local)
+    return compare_image(service.name, service.ref, _split((deployed or {}).get(service.name)), local=local)

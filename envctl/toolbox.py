@@ -347,10 +347,12 @@ class AppState:
         from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET
         from envctl.phases.build import BuildOptions, ImageBuilder
         from envctl.phases.cluster import ClusterEnsurer
-        from envctl.phases.deploy import ReleaseDeployer
+        from envctl.phases.deploy import ImagePolicy, ReleaseDeployer
         from envctl.phases.load import ImageLoader
         from envctl.phases.protocols import ClusterPhase, Phases
+        from envctl.phases.verify import ImageVerifier
         from envctl.phases.wait import PodWaiter
+        from envctl.pipeline import deployed_services
 
         config, workspace = self.config, self.workspace
         release = release or self.release_target()
@@ -363,8 +365,9 @@ class AppState:
             cache_registry=cache_registry or self.shared_registry,
             layout_refs=plan.dependency_refs,  # a container buildx builder gets these as OCI layouts
         )  # fmt: skip
+        deployed = deployed_services(plan, config.services)
         if existing:  # the shared registry is every runner's cache: images nothing deploys go there too
-            undeployed = frozenset(name for name, svc in config.services.items() if not svc.values_path)
+            undeployed = frozenset(name for name in config.services if name not in deployed)
             build_options = dataclasses.replace(build_options, push=True, push_only=undeployed)
         cluster: ClusterPhase
         if existing:
@@ -407,7 +410,7 @@ class AppState:
                 spec,
                 workspace.resolve(config.release.chart),
                 [workspace.resolve(path) for path in config.release.values],
-                values_paths=[s.values_path for s in config.services.values() if s.values_path],
+                policy=ImagePolicy(deployed, tuple(config.images), strict=options.strict_images),
                 helm=lambda kubeconfig: self.helm(
                     kubeconfig, progress=progress, context=context, create_namespace=not existing
                 ),
@@ -423,7 +426,11 @@ class AppState:
                 progress=progress,
                 cancel_event=cancel_event,
             ),
-        )
+            verify=ImageVerifier(
+                spec.namespace, spec.name, connect=lambda kubeconfig: self.kube(kubeconfig, context=context),
+                recorder=recorder, progress=progress,
+            ),
+        )  # fmt: skip
 
 
 def _shared_registry(config: EnvConfig) -> str:

@@ -49,7 +49,7 @@ from envctl.phases.protocols import Phases
 from envctl.pipeline import BUILD_SLOT, RunState, make_tasks
 from envctl.planning import plan_workspace
 from envctl.progress import NullProgress
-from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, WaitResult
+from envctl.results import BuiltImage, ClusterInfo, DeployResult, LoadResult, RunningImages, WaitResult
 from envctl.scheduler import Scheduler
 from envctl.timing.spans import Recorder
 from tests.support.containerd_node import start_node, stop_node
@@ -135,11 +135,14 @@ class BenchCluster:
 class ImagesOnly:
     """Deploy and wait phases of a run that measures images only: nothing is deployed."""
 
-    def deploy(self, refs: dict[str, ImageRef], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002 - the Protocol's
+    def deploy(self, refs: dict[str, str], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002 - the Protocol's
         return DeployResult("bench", "bench", 0, "skipped", "benchmark of the image phases", "", 0.0)
 
     def wait(self, cluster: ClusterInfo) -> WaitResult:  # noqa: ARG002 - the Protocol's
         return WaitResult("bench", "bench", 0.0, ())
+
+    def verify(self, images: object, cluster: ClusterInfo) -> RunningImages:  # noqa: ARG002 - the Protocol's
+        return RunningImages("bench", "bench", 0, 0)
 
 
 class Envctl:
@@ -169,9 +172,9 @@ class Envctl:
             ),
             deploy=ImagesOnly(),
             wait=ImagesOnly(),
+            verify=ImagesOnly(),
         )  # fmt: skip
-        values_paths = {name: f"{name}.image" for name in config.services}  # every image is loaded
-        tasks = make_tasks(plan, phases, values_paths, state=RunState(), wait=False)
+        tasks = make_tasks(plan, phases, set(config.services), state=RunState(), wait=False)  # every image is loaded
         result = Scheduler(tasks, recorder=recorder, jobs=jobs + 1, limits={BUILD_SLOT: jobs}).run()
         if not result.ok:
             msg = f"envctl's run failed: {result.first_error}"

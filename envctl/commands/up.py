@@ -65,6 +65,12 @@ def command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and the graph this run would execute; touch nothing.")
     ] = False,
+    strict_images: Annotated[
+        bool,
+        typer.Option(
+            "--strict-images", help="Fail (exit 2) when the chart runs an image neither built nor listed in images:."
+        ),
+    ] = False,
     no_wait_lock: Annotated[
         bool,
         typer.Option("--no-wait-lock", help="Refuse (exit 9) instead of waiting when another up holds the workspace."),
@@ -106,6 +112,7 @@ def command(
         wait=not no_wait,
         timeout=wait_seconds,
         dry_run=dry_run,
+        strict_images=strict_images,
     )
     flags = BuildFlags(
         cache_from=tuple(cache_from) if cache_from else None,
@@ -165,7 +172,7 @@ def _dry_run(state: AppState, options: UpOptions, flags: BuildFlags, *, as_json:
     """The plan and the graph, computed exactly as a real run would, with nothing executed; what would
     stop the real run before it starts (a missing tool, a missing chart) is a warning, not a failure."""
     from envctl.execute import missing_tools
-    from envctl.pipeline import describe_graph
+    from envctl.pipeline import deployed_services, describe_graph
 
     warnings = [f"`{tool}` is not installed or not on PATH: a real `up` would stop here (exit 3)"
                 for tool in missing_tools(state)]  # fmt: skip
@@ -176,8 +183,8 @@ def _dry_run(state: AppState, options: UpOptions, flags: BuildFlags, *, as_json:
         base=options.base, changed_only=options.changed_only, selected=options.services,
         cache_registry=flags.cache_registry or state.shared_registry,
     )  # fmt: skip
-    values_paths = {name: spec.values_path for name, spec in state.config.services.items()}
-    graph = describe_graph(plan, values_paths, wait=options.wait, jobs=options.jobs)
+    deployed = deployed_services(plan, state.config.services)
+    graph = describe_graph(plan, deployed, wait=options.wait, jobs=options.jobs)
     for warning in warnings:
         output.warn(warning)
     if as_json:

@@ -6,14 +6,14 @@ is the only source of concurrency, so a phase never starts threads of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from envctl.plan import ServicePlan
-from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, WaitResult
+from envctl.results import BuiltImage, ClusterInfo, DeployedImage, DeployResult, LoadResult, RunningImages, WaitResult
 
-__all__ = ["BuildPhase", "ClusterPhase", "DeployPhase", "LoadPhase", "Phases", "WaitPhase"]
+__all__ = ["BuildPhase", "ClusterPhase", "DeployPhase", "LoadPhase", "Phases", "VerifyPhase", "WaitPhase"]
 
 
 class ClusterPhase(Protocol):
@@ -39,14 +39,20 @@ class LoadPhase(Protocol):
 
 
 class DeployPhase(Protocol):
-    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:
-        """Install or upgrade the release with ``refs`` (values_path → image), or skip it."""
+    def deploy(self, refs: Mapping[str, str], cluster: ClusterInfo) -> DeployResult:
+        """Install or upgrade the release with ``refs`` (service → the ref the chart must run), or skip it."""
         ...
 
 
 class WaitPhase(Protocol):
     def wait(self, cluster: ClusterInfo) -> WaitResult:
         """Block until the release's workloads are ready; fail fast on known-bad states."""
+        ...
+
+
+class VerifyPhase(Protocol):
+    def verify(self, images: Sequence[DeployedImage], cluster: ClusterInfo) -> RunningImages:
+        """After the wait: the release's pods run ``images`` (the refs the deploy sent)."""
         ...
 
 
@@ -59,3 +65,4 @@ class Phases:
     load: LoadPhase
     deploy: DeployPhase
     wait: WaitPhase
+    verify: VerifyPhase

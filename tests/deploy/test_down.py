@@ -13,7 +13,8 @@ import pytest
 
 from envctl.config import ReleaseSpec
 from envctl.errors import ExitCode
-from envctl.phases.deploy import deploy_release
+from envctl.image_check import Injection
+from envctl.phases.deploy import ImagePolicy, deploy_release
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
 from tests.deploy.conftest import DEMO_CHART, FakeHelm
@@ -47,11 +48,13 @@ def install(fake: FakeHelm, kubeconfig: Path) -> None:
     progress = CollectingProgress()
     fake.kubeconfig = kubeconfig
     spec = ReleaseSpec(name="demo", namespace="ci", timeout="120s")
+    api = Injection("api", "envctl-demo/api", "values", "api.image", "", required=True)
     deploy_release(
         spec,
         DEMO_CHART,
         [],
-        {"api.image": ("envctl-demo/api", "aaa111")},
+        {"api": "envctl-demo/api:aaa111"},
+        policy=ImagePolicy({"api": api}),
         helm=fake.helm(progress),
         progress=progress,
         recorder=Recorder(),

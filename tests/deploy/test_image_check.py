@@ -14,13 +14,17 @@ from envctl.chart_values import image_fields
 from envctl.image_check import (
     ExpectedImage,
     RewriteRule,
+    RunningContainer,
+    belongs,
     check_images,
+    check_running,
     decode_rules,
     encode_rules,
     replacer,
 )
 from envctl.release import make_values
 from envctl.rendered import normalize_reference, rendered_images, rewrite_images
+from envctl.results import DeployedImage
 from tests.deploy.conftest import DEMO_CHART
 from tests.support.charts import SHOP_SERVICES, render, write_seed_chart, write_shop_chart
 
@@ -192,3 +196,47 @@ def test_a_base_image_with_no_injection_is_not_deployed() -> None:
         "api": ("values", True),
         "shared": ("rewrite", True),  # a base too, but inject: rewrite says the chart runs it
     }
+
+
+# --- after the wait: the images the pods run ---------------------------------------------------
+def _deployed(service: str, ref: str, image: str, image_match: str = "") -> DeployedImage:
+    return DeployedImage(service, ref, image, image_match)
+
+
+def test_a_pod_running_its_services_repository_at_another_tag_is_a_mismatch() -> None:
+    deployed = [_deployed("api", "envctl-demo/api:fp1", "envctl-demo/api")]
+    containers = [
+        RunningContainer("demo-api-1", "api", "envctl-demo/api:fp1", init=False),
+        RunningContainer("demo-api-2", "api", "envctl-demo/api:stable", init=False),
+        RunningContainer("demo-api-2", "wait-db", "envctl-demo/api:old", init=True),
+        RunningContainer("demo-redis", "redis", "redis:7-alpine", init=False),  # third-party: not judged here
+    ]
+    assert check_running(containers, deployed) == [
+        "pod demo-api-2 container api runs envctl-demo/api:stable, not envctl-demo/api:fp1 (service api)",
+        "pod demo-api-2 init container wait-db runs envctl-demo/api:old, not envctl-demo/api:fp1 (service api)",
+    ]
+
+
+def test_registry_refs_and_rewrite_globs_say_which_service_an_image_belongs_to() -> None:
+    api = _deployed("api", "k3d-reg:5000/envctl-demo/api:fp1", "envctl-demo/api")
+    ad = _deployed("ad", "shop/adservice:fp2", "shop/adservice", "gcr.io/*/adservice")
+    assert belongs(api, "k3d-reg:5000/envctl-demo/api:old")
+    assert belongs(api, "docker.io/envctl-demo/api:old")
+    assert belongs(ad, "gcr.io/google-samples/adservice:v0.10")  # the chart's own repository, by glob
+    assert not belongs(ad, "gcr.io/google-samples/cartservice:v0.10")
+    # The running ref equal to the built one (however spelled) is fine; the chart's stale one is not.
+    running = [
+        RunningContainer("p1", "c", "k3d-reg:5000/envctl-demo/api:fp1", init=False),
+        RunningContainer("p2", "c", "gcr.io/google-samples/adservice:v0.10", init=False),
+        RunningContainer("p3", "c", "docker.io/shop/adservice:fp2", init=False),
+    ]
+    assert check_running(running, [api, ad]) == [
+        "pod p2 container c runs gcr.io/google-samples/adservice:v0.10, not shop/adservice:fp2 (service ad)"
+    ]
+
+
+def test_two_services_sharing_a_last_path_segment_do_not_flag_each_other() -> None:
+    one = _deployed("a", "team-a/api:fp-a", "team-a/api")
+    two = _deployed("b", "team-b/api:fp-b", "team-b/api")
+    running = [RunningContainer("p", "c", "team-a/api:fp-a", init=False), RunningContainer("q", "c", "team-b/api:fp-b", init=False)]
+    assert check_running(running, [one, two]) == []

@@ -10,7 +10,16 @@ from pathlib import Path
 from envctl.phases.protocols import Phases
 from envctl.pipeline import RunState, chain_seconds, describe_graph, make_tasks
 from envctl.plan import Plan, ServicePlan
-from envctl.results import BuiltImage, ClusterInfo, DeployResult, ImageRef, LoadResult, NodeResult, WaitResult
+from envctl.results import (
+    BuiltImage,
+    ClusterInfo,
+    DeployedImage,
+    DeployResult,
+    LoadResult,
+    NodeResult,
+    RunningImages,
+    WaitResult,
+)
 from envctl.scheduler import Scheduler, Task
 from envctl.timing.spans import Recorder
 
@@ -30,7 +39,7 @@ PLAN = Plan(
     chart_changed=False,
     needs_cluster=True,
 )
-PATHS = {"base": None, "api": "api.image", "worker": "worker.image", "web": "web.image"}
+DEPLOYED = {"api", "worker", "web"}  # base: an image the others build FROM
 CLUSTER = ClusterInfo("demo", "reused", Path("/tmp/kubeconfig"), ("k3d-demo-server-0",), None, "f" * 16)
 
 
@@ -41,8 +50,9 @@ class InMemoryPhases:
         self.lock = threading.Lock()
         self.built: dict[str, Mapping[str, str]] = {}
         self.loaded: list[tuple[str, ClusterInfo]] = []
-        self.deployed: list[Mapping[str, ImageRef]] = []
+        self.deployed: list[Mapping[str, str]] = []
         self.waited: list[ClusterInfo] = []
+        self.verified: list[tuple[DeployedImage, ...]] = []
 
     def ensure(self) -> ClusterInfo:
         return CLUSTER
@@ -61,17 +71,23 @@ class InMemoryPhases:
         node = NodeResult(cluster.nodes[0], "imported", 1, 0.0)
         return LoadResult(image.service, image.ref, f"registry:5000/{image.ref}", "registry", "test", 1, (node,))
 
-    def deploy(self, refs: Mapping[str, ImageRef], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002 - the Protocol's
+    def deploy(self, refs: Mapping[str, str], cluster: ClusterInfo) -> DeployResult:  # noqa: ARG002 - the Protocol's
         self.deployed.append(dict(refs))
-        return DeployResult("demo", "default", 1, "installed", "test", "h", 0.0)
+        images = tuple(DeployedImage(name, ref, f"demo/{name}") for name, ref in sorted(refs.items()))
+        return DeployResult("demo", "default", 1, "installed", "test", "h", 0.0, images)
 
     def wait(self, cluster: ClusterInfo) -> WaitResult:
         self.waited.append(cluster)
         return WaitResult("demo", "default", 0.0, ())
 
+    def verify(self, images, cluster: ClusterInfo) -> RunningImages:
+        assert self.waited == [cluster]  # only after the wait
+        self.verified.append(tuple(images))
+        return RunningImages("demo", "default", len(images), len(images))
+
 
 def _phases(fake: InMemoryPhases) -> Phases:
-    return Phases(cluster=fake, build=fake, load=fake, deploy=fake, wait=fake)
+    return Phases(cluster=fake, build=fake, load=fake, deploy=fake, wait=fake, verify=fake)
 
 
 def test_chain_seconds_adds_the_longest_chain_built_from_a_service() -> None:
@@ -81,36 +97,40 @@ def test_chain_seconds_adds_the_longest_chain_built_from_a_service() -> None:
 
 
 def test_graph_edges_loads_wait_for_their_build_and_the_cluster_deploy_for_every_load() -> None:
-    tasks = {t.id: t for t in make_tasks(PLAN, _phases(InMemoryPhases()), PATHS, expected={"web": 9.0})}
+    tasks = {t.id: t for t in make_tasks(PLAN, _phases(InMemoryPhases()), DEPLOYED, expected={"web": 9.0})}
     assert tasks["build:api"].after == ("build:base",)
     assert "load:base" not in tasks  # build-only: nothing deploys it
     assert tasks["load:web"].after == ("build:web", "cluster")
     assert set(tasks["deploy"].after) == {"cluster", "load:api", "load:worker", "load:web"}
     assert tasks["wait"].after == ("cluster", "deploy")
+    assert tasks["verify"].after == ("wait",)
     assert tasks["build:web"].priority == 9.0 > tasks["build:base"].priority
     assert {t.slot for t in tasks.values() if t.kind == "build"} == {"build"}
-    described = describe_graph(PLAN, PATHS, wait=True, jobs=2)  # the dry run: the same graph, nothing bound
+    described = describe_graph(PLAN, DEPLOYED, wait=True, jobs=2)  # the dry run: the same graph, nothing bound
     assert {(d.id, d.after) for d in described} == {(t.id, t.after) for t in tasks.values()}
 
 
 def test_tasks_hand_typed_results_to_the_phases_that_need_them() -> None:
     fake = InMemoryPhases()
     state = RunState()
-    result = Scheduler(make_tasks(PLAN, _phases(fake), PATHS, state=state), recorder=Recorder(), jobs=3).run()
+    result = Scheduler(make_tasks(PLAN, _phases(fake), DEPLOYED, state=state), recorder=Recorder(), jobs=3).run()
     assert result.ok, result.first_error
     # One place computes the dependency args: base's fingerprint ref goes to what builds FROM it.
     assert fake.built == {"base": {}, "api": {"BASE_REF": "demo/base:fp-base"}, "worker": {"BASE_REF": "demo/base:fp-base"}, "web": {}}
     assert sorted(service for service, _ in fake.loaded) == ["api", "web", "worker"]  # base is build-only
     assert all(cluster is CLUSTER for _, cluster in fake.loaded)
-    # The chart gets what each load reported (here registry refs), keyed by values_path.
+    # The deploy gets what each load reported (here registry refs), by service.
     assert fake.deployed == [
         {
-            "api.image": ("registry:5000/demo/api", "fp-api"),
-            "worker.image": ("registry:5000/demo/worker", "fp-worker"),
-            "web.image": ("registry:5000/demo/web", "fp-web"),
+            "api": "registry:5000/demo/api:fp-api",
+            "worker": "registry:5000/demo/worker:fp-worker",
+            "web": "registry:5000/demo/web:fp-web",
         }
     ]
     assert fake.waited == [CLUSTER]
+    # The verify after the wait checks the pods against what the deploy reported it sent.
+    assert [tuple(i.service for i in images) for images in fake.verified] == [("api", "web", "worker")]
+    assert isinstance(result.value("verify"), RunningImages)
     assert state.cluster is CLUSTER and set(state.loaded) == {"api", "worker", "web"}
     assert isinstance(result.value("deploy"), DeployResult)
 

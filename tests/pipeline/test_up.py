@@ -70,7 +70,8 @@ def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world:
         timings = json.loads(up_world.envctl("timings", "--output", "json", check=True).stdout)
         path = [(step["kind"], step["service"]) for step in timings["run"]["critical_path"]]
         assert ("build", "web") in path and ("load", "web") in path, path
-        assert [kind for kind, _ in path][-2:] == ["deploy", "wait"], path
+        # ... then the check that the pods run the built images (a wait-kind step of its own).
+        assert [kind for kind, _ in path][-3:] == ["deploy", "wait", "wait"] and path[-1] == ("wait", None), path
 
         second = up_world.envctl("up", "--output", "json", check=True)
         report = json.loads(second.stdout)

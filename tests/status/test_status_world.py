@@ -101,10 +101,9 @@ def test_after_up_everything_is_current_and_ready(upped_world: UpWorld) -> None:
     assert release["deployed_hash"] == release["input_hash"]
     assert release["last_deployed"].startswith("20")  # from helm's release record, e.g. 2026-11-29T07:26:14Z
     workloads = {(w["kind"], w["name"]): w["ready"] for w in report["workloads"]["items"]}
-    [values] = upped_world.helm_upgrades()
-    migrate = "demo-migrate-" + values["migrate"]["image"]["tag"][:12].rstrip("-")  # the chart's Job name
     assert workloads == {("Deployment", "demo-api"): True, ("Deployment", "demo-worker"): True,
-                         ("Deployment", "demo-web"): True, ("Job", migrate): True}  # fmt: skip
+                         ("Deployment", "demo-web"): True, ("Job", "demo-migrate"): True}  # fmt: skip
+    [values] = upped_world.helm_upgrades()
     for image in report["images"]:
         if image["service"] == "base":
             assert image["state"] == "build-only"
@@ -156,10 +155,13 @@ def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWor
     assert _images(upped_world) == images
     kubeconfig = str(upped_world.workspace / ".envctl" / "kubeconfig")
     status_calls = _helm_calls(upped_world)[helm_before:]
+    chart = str(upped_world.workspace / "charts" / "demo")
     assert [c for c in status_calls if c[0] != "version"] == [
         ["status", "demo", "--output", "json", "--namespace", "envctl-demo", "--kubeconfig", kubeconfig],
         ["get", "values", "demo", "--output", "json", "--revision", "1", "--namespace", "envctl-demo",
          "--kubeconfig", kubeconfig],
+        # The inputs as `up` computes them: the release rendered (locally) with the values it would send.
+        ["template", "demo", chart, "--namespace", "envctl-demo", "--values", "-", "--kubeconfig", kubeconfig],
     ] * 2  # fmt: skip
     k3d_calls = [json.loads(line)["argv"] for line in k3d_log.read_text().splitlines()]
     assert k3d_calls == [["k3d", "cluster", "list", "-o", "json"]]
