@@ -57,7 +57,7 @@ SLOW_SERVICE = "web"
 SHOWN_STEP_SECONDS = 0.05  # shorter critical-path steps are left out of the printed path
 BUILD_ORDER = ("base", "api", "worker", "web", "migrate")
 DEPLOYED = ("api", "worker", "web", "migrate")
-JOBS = ("migrate",)  # the chart runs migrate as a Job (helm stand-in: FAKE_HELM_JOBS default)
+JOBS = ("migrate",)  # the chart runs migrate as a Job
 
 
 NOTE = (
@@ -233,9 +233,10 @@ def wait_each(kubeconfig: Path, release: str, namespace: str, timeout: float, po
     for svc in DEPLOYED:
         name = f"{release}-{svc}"
         while True:
-            if svc in JOBS:
-                status = batch.read_namespaced_job(name, namespace, _request_timeout=10).status
-                done = bool(status and status.succeeded)
+            if svc in JOBS:  # the chart names the Job after its image tag: found by its labels
+                selector = f"app.kubernetes.io/instance={release},app.kubernetes.io/name={svc}"
+                jobs = batch.list_namespaced_job(namespace, label_selector=selector, _request_timeout=10).items
+                done = bool(jobs) and all(job.status and job.status.succeeded for job in jobs)
             else:
                 dep = apps.read_namespaced_deployment(name, namespace, _request_timeout=10)
                 done = bool(dep.status and (dep.status.ready_replicas or 0) >= (dep.spec.replicas or 1))

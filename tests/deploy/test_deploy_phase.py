@@ -370,9 +370,10 @@ def test_set_into_a_non_mapping_and_missing_values_file_are_config_errors(tmp_pa
 def test_deployed_workloads_carry_the_injected_images(fake_helm: FakeHelm, workspace: dict) -> None:
     """The hand-off to the waiter: after deploy, the release's workloads exist with the new tags."""
     from tests.support.kube_api import KubeApi
+    from tests.support.node_kubelet import EveryImageKubelet
 
     refs = {"api": "envctl-demo/api:aaa111", "worker": "envctl-demo/worker:bbb222"}
-    with KubeApi() as api:
+    with KubeApi() as api, EveryImageKubelet(api, "ci"):  # the chart's hook Job must finish
         fake_helm.switch("FAKE_HELM_KUBE_URL", api.url)
         progress, recorder = CollectingProgress(), Recorder()
         with recorder.bind(task="deploy", after=["x"]):  # as the scheduler does around the deploy task

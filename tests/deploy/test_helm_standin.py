@@ -107,7 +107,7 @@ def test_a_failing_post_renderer_fails_the_upgrade_and_records_nothing(fake_helm
 
 def test_an_empty_release_has_no_manifest_field_as_helm_omits_it(fake_helm: FakeHelm) -> None:
     """pkg/release/release.go: ``Manifest string `json:"manifest,omitempty"```."""
-    off = {svc: {"enabled": False} for svc in ("api", "web", "worker", "migrate")}
+    off = {svc: {"enabled": False} for svc in ("api", "web", "worker", "migrate", "schemaCheck")}
     done = helm("upgrade", "demo", str(DEMO_CHART), "--install", "--output", "json", "--values", "-",
                 stdin=json.dumps(off))  # fmt: skip
     status = json.loads(helm("status", "demo", "--output", "json").stdout)

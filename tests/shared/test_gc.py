@@ -23,6 +23,7 @@ from envctl.ownership import Owner
 from envctl.progress import CollectingProgress
 from tests.support.cli import run_envctl
 from tests.support.kube_api import KubeApi
+from tests.support.node_kubelet import EveryImageKubelet
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime.now(dt.UTC)
@@ -61,8 +62,9 @@ def install_demo(world: dict, namespace: str) -> None:
         helm = Helm.open(SubprocessRunner(world["env"]), world["kubeconfig"], timeout="60s",
                          progress=CollectingProgress())  # fmt: skip
         values = {"api": {"image": {"repository": "envctl-demo/api", "tag": "fp-1"}}}
-        run_sync(helm.install_or_upgrade("demo", ROOT / "charts" / "demo", values, namespace=namespace,
-                                         description="test"))  # fmt: skip
+        with EveryImageKubelet(world["api"], namespace):  # helm waits for the chart's hook Job
+            run_sync(helm.install_or_upgrade("demo", ROOT / "charts" / "demo", values, namespace=namespace,
+                                             description="test"))  # fmt: skip
     finally:
         os.environ.clear()
         os.environ.update(saved)

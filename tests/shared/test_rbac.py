@@ -53,7 +53,9 @@ def test_the_demo_gets_exactly_these_grants_and_nothing_more():
         ("", "pods/log", ("get",), ()),
         ("apps", "replicasets", ("get", "list", "watch"), ()),  # the wait's revisions
         ("apps", "deployments", crud, ()),  # the demo chart's Deployments
-        ("batch", "jobs", crud, ()),  # and its migrate Job
+        ("batch", "jobs", crud, ()),  # its migrate Job and schema-check hook
+        ("", "configmaps", crud, ()),  # its settings ConfigMap
+        ("", "services", crud, ()),  # and Services
     }
     assert rules(docs["ClusterRole/envctl-ci"]) == {
         ("", "namespaces", ("get", "list", "watch", "create", "patch", "delete"), ()),

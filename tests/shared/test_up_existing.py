@@ -97,7 +97,8 @@ def test_two_workspaces_on_different_branches_deploy_side_by_side(world: SharedW
 def test_two_ups_for_the_same_branch_one_waits_and_both_end_consistent(world: SharedWorld):
     one, two = world.workspace("race-1", "race"), world.workspace("race-2", "race")
     namespace = "acme-shop-race"
-    assert world.envctl(one, "up", "--no-wait").returncode == 0  # the namespace exists, nothing holds it
+    with world.kubelet(namespace):  # helm waits for the chart's hook Job even when envctl does not wait
+        assert world.envctl(one, "up", "--no-wait").returncode == 0  # the namespace exists, nothing holds it
     # Barrier: this test holds the release's lease, so both runs must wait for it.
     gate = ClusterLock(LeaseApi(connect(world.kubeconfig)), namespace, "demo", Holder.this_process("the test", {}))
     gate.acquire(wait=False)
@@ -124,7 +125,8 @@ def test_two_ups_for_the_same_branch_one_waits_and_both_end_consistent(world: Sh
 
 def test_no_wait_lock_exits_9_while_another_run_holds_the_namespace(world: SharedWorld):
     ws = world.workspace("busy", "busy")
-    assert world.envctl(ws, "up", "--no-wait").returncode == 0
+    with world.kubelet("acme-shop-busy"):  # helm waits for the chart's hook Job
+        assert world.envctl(ws, "up", "--no-wait").returncode == 0
     gate = ClusterLock(LeaseApi(connect(world.kubeconfig)), "acme-shop-busy", "demo", Holder.this_process("ci", {}))
     gate.acquire(wait=False)
     try:
@@ -153,13 +155,15 @@ def test_a_namespace_envctl_does_not_own_needs_adopt(world: SharedWorld):
 
 def test_down_uninstalls_and_deletes_the_namespace_it_created(world: SharedWorld):
     ws = world.workspace("downer", "bye")
-    assert world.envctl(ws, "up", "--no-wait").returncode == 0
+    with world.kubelet("acme-shop-bye"):  # helm waits for the chart's hook Job
+        assert world.envctl(ws, "up", "--no-wait").returncode == 0
     kept = world.envctl(ws, "down", "--keep-namespace")
     assert kept.returncode == 0, kept.stderr
     assert "release demo: uninstalled rev 1 from namespace acme-shop-bye" in kept.stdout
     assert "namespace acme-shop-bye: kept (--keep-namespace)" in kept.stdout
     assert world.api.get("v1/namespaces", None, "acme-shop-bye")
-    assert world.envctl(ws, "up", "--no-wait").returncode == 0
+    with world.kubelet("acme-shop-bye"):
+        assert world.envctl(ws, "up", "--no-wait").returncode == 0
     gone = world.envctl(ws, "down")
     assert gone.returncode == 0, gone.stderr
     assert "namespace acme-shop-bye: deleted" in gone.stdout
@@ -173,7 +177,8 @@ def test_down_uninstalls_and_deletes_the_namespace_it_created(world: SharedWorld
 def test_down_keeps_an_adopted_namespace_and_refuses_someone_elses(world: SharedWorld):
     world.api.create("v1/namespaces", {"metadata": {"name": "kept-app"}})
     ws = world.workspace("keeper", "keep", namespace="kept-app")
-    assert world.envctl(ws, "up", "--no-wait", "--adopt").returncode == 0
+    with world.kubelet("kept-app"):  # helm waits for the chart's hook Job
+        assert world.envctl(ws, "up", "--no-wait", "--adopt").returncode == 0
     done = world.envctl(ws, "down")
     assert done.returncode == 0 and "namespace kept-app: kept (adopted, not created by envctl)" in done.stdout
     world.api.create("v1/namespaces", {"metadata": {"name": "not-ours"}})

@@ -1,68 +1,179 @@
-"""What the helm stand-in makes in the test API for a release (only with FAKE_HELM_KUBE_URL).
+"""What the helm stand-in does to the test API for a release (only with FAKE_HELM_KUBE_URL): the objects
+of the rendered manifest applied as helm 3 applies them, and the hooks run as helm runs them.
 
-Interim: for every top-level values key whose value is a mapping with an ``image`` mapping
-(``repository``, ``tag``) and ``enabled`` not false, a Deployment ``<release>-<svc>`` (a Job for the
-services in FAKE_HELM_JOBS, default "migrate") and one Pending Pod ``<release>-<svc>-<8 hex of the
-image>``; unchanged images keep their objects, ``uninstall`` deletes them. The rendered objects
-replace this once the controller stand-in (tests/support/controllers.py) makes the pods.
+Sources (helm/helm at v3.17.3):
+* pkg/action/install.go, upgrade.go, uninstall.go: install creates every object of the manifest
+  (in its install order) and fails on one that exists without this release's ownership metadata;
+  upgrade creates the new ones, patches the changed ones and deletes the ones the new manifest no
+  longer has (unless annotated ``helm.sh/resource-policy: keep``); uninstall deletes them all.
+* pkg/action/validate.go setMetadataVisitor: every object gets the label
+  ``app.kubernetes.io/managed-by: Helm`` and the annotations ``meta.helm.sh/release-name`` and
+  ``meta.helm.sh/release-namespace``. An object without ``metadata.namespace`` goes to the release's.
+* pkg/action/hooks.go execHook: the hooks of an event by weight then name; an existing one deleted
+  first (policy ``before-hook-creation``, the default), created, waited for (a Job until its
+  ``Complete`` or ``Failed`` condition, pkg/kube/client.go waitForJob; anything else at once), and
+  deleted afterwards under ``hook-succeeded`` (or ``hook-failed`` when it failed).
+
+Patches are JSON merge patches from the previous manifest's object to the new one, so fields the
+cluster added (status, a controller's annotations) stay, as helm's three-way patch keeps them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import re
+import time
+import urllib.parse
 from typing import Any
 
-from tests.standins.helm_release import api
+from tests.standins.helm_release import StandinError, api, now
+
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
+                  "StorageClass", "PersistentVolume", "IngressClass", "APIService"}  # fmt: skip
+PLURALS = {"Ingress": "ingresses", "IngressClass": "ingressclasses", "NetworkPolicy": "networkpolicies",
+           "PriorityClass": "priorityclasses", "StorageClass": "storageclasses"}  # fmt: skip
 
 
 class ApplyError(Exception):
-    """An object the test API refused."""
+    """What helm reports when applying a release fails."""
 
 
-def services(config: dict[str, Any] | None) -> dict[str, str]:
-    found = {}
-    for svc, spec in (config or {}).items():
-        if isinstance(spec, dict) and isinstance(spec.get("image"), dict) and spec.get("enabled", True) is not False:
-            image = spec["image"]
-            found[svc] = f"{image.get('repository', svc)}:{image.get('tag', 'latest')}"
-    return found
+def _path(obj: dict[str, Any], namespace: str, *, named: bool = True) -> str:
+    version = obj.get("apiVersion", "v1")
+    kind = obj["kind"]
+    plural = PLURALS.get(kind, kind.lower() + "s")
+    base = "/api/v1" if version == "v1" else f"/apis/{version}"
+    scope = "" if kind in CLUSTER_SCOPED else f"/namespaces/{obj['metadata'].get('namespace') or namespace}"
+    return f"{base}{scope}/{plural}" + (f"/{urllib.parse.quote(obj['metadata']['name'])}" if named else "")
 
 
-def sync(name: str, namespace: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-    if not os.environ.get("FAKE_HELM_KUBE_URL"):
+def _key(obj: dict[str, Any], namespace: str) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    scope = "" if obj["kind"] in CLUSTER_SCOPED else (meta.get("namespace") or namespace)
+    return (obj.get("apiVersion", ""), obj["kind"], scope, meta.get("name", ""))
+
+
+def _describe(obj: dict[str, Any], namespace: str) -> str:
+    """pkg/action/validate.go resourceString: `Kind "name" in namespace "ns"`."""
+    scope = "" if obj["kind"] in CLUSTER_SCOPED else f' in namespace "{obj["metadata"].get("namespace") or namespace}"'
+    return f'{obj["kind"]} "{obj["metadata"]["name"]}"{scope}'
+
+
+def owned(obj: dict[str, Any], release: str, namespace: str) -> dict[str, Any]:
+    """The object with helm's ownership metadata (setMetadataVisitor)."""
+    meta = dict(obj.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), "app.kubernetes.io/managed-by": "Helm"}
+    meta["annotations"] = {**(meta.get("annotations") or {}), "meta.helm.sh/release-name": release,
+                           "meta.helm.sh/release-namespace": namespace}  # fmt: skip
+    if obj["kind"] not in CLUSTER_SCOPED:
+        meta.setdefault("namespace", namespace)
+    return {**obj, "metadata": meta}
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """RFC 7386: what turns ``old`` into ``new`` (a removed key is null; lists and scalars replace)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return new
+    patch = {k: None for k in old if k not in new}
+    for k, v in new.items():
+        if k not in old:
+            patch[k] = v
+        elif old[k] != v:
+            patch[k] = merge_patch(old[k], v)
+    return patch
+
+
+def apply(release: str, namespace: str, old: list[dict[str, Any]], new: list[dict[str, Any]], *,
+          installing: bool) -> None:  # fmt: skip
+    """Make the API hold ``new`` where it held ``old`` (both as rendered, ownership added here)."""
+    before = {_key(o, namespace): owned(o, release, namespace) for o in old}
+    for target in (owned(o, release, namespace) for o in new):
+        previous = before.pop(_key(target, namespace), None)
+        if previous is None:
+            _create(target, release, namespace, installing=installing)
+        elif previous != target:
+            api("PATCH", _path(target, namespace), merge_patch(previous, target))
+    for gone in reversed(list(before.values())):
+        if (gone["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") != "keep":
+            api("DELETE", _path(gone, namespace))
+
+
+def _create(obj: dict[str, Any], release: str, namespace: str, *, installing: bool) -> None:
+    try:
+        api("POST", _path(obj, namespace, named=False), obj)
+    except StandinError as exc:
+        if "HTTP 409" not in str(exc):
+            raise ApplyError(str(exc)) from exc
+        live = api("GET", _path(obj, namespace)) or {}
+        annotations = (live.get("metadata") or {}).get("annotations") or {}
+        if annotations.get("meta.helm.sh/release-name") != release:
+            why = (f'{_describe(obj, namespace)} exists and cannot be imported into the current release: invalid '
+                   f'ownership metadata; annotation validation error: missing key "meta.helm.sh/release-name": '
+                   f'must be set to "{release}"')  # fmt: skip
+            prefix = "rendered manifests contain a resource that already exists. Unable to continue with "
+            raise ApplyError(prefix + ("install: " if installing else "update: ") + why) from exc
+        api("PATCH", _path(obj, namespace), obj)
+
+
+def run_hooks(event: str, hooks: list[dict[str, Any]], namespace: str, timeout: float) -> None:
+    """Run the hooks of ``event`` (a hook's ``last_run`` is updated in place); raise ``ApplyError``."""
+    import yaml
+
+    chosen = sorted((h for h in hooks if event in h["events"]), key=lambda h: (h["weight"], h["name"]))
+    for hook in chosen:
+        policies = hook["delete_policies"] or ["before-hook-creation"]
+        obj = yaml.safe_load(hook["manifest"])
+        obj["metadata"].setdefault("namespace", namespace)
+        if "before-hook-creation" in policies:
+            _delete_and_wait(obj, namespace, timeout)
+        hook["last_run"] = {"started_at": now(), "completed_at": "", "phase": "Running"}
+        try:
+            api("POST", _path(obj, namespace, named=False), obj)
+            _wait_for(obj, namespace, timeout)
+        except ApplyError:
+            hook["last_run"].update(completed_at=now(), phase="Failed")
+            if "hook-failed" in policies:
+                api("DELETE", _path(obj, namespace))
+            raise
+        hook["last_run"].update(completed_at=now(), phase="Succeeded")
+    for hook in reversed(chosen):
+        if "hook-succeeded" in (hook["delete_policies"] or []):
+            obj = yaml.safe_load(hook["manifest"])
+            api("DELETE", _path(obj, namespace))
+
+
+def _wait_for(obj: dict[str, Any], namespace: str, timeout: float) -> None:
+    if obj["kind"] != "Job":
         return
-    jobs = set(os.environ.get("FAKE_HELM_JOBS", "migrate").split(","))
-    before = services(old["config"] if old else None)
-    after = services(new["config"] if new else None)
-    for svc, image in before.items():
-        if after.get(svc) != image:
-            group, plural = ("/apis/batch/v1", "jobs") if svc in jobs else ("/apis/apps/v1", "deployments")
-            api("DELETE", f"{group}/namespaces/{namespace}/{plural}/{name}-{svc}")
-            api("DELETE", f"/api/v1/namespaces/{namespace}/pods/{pod_name(name, svc, image)}")
-    for svc, image in after.items():
-        if before.get(svc) == image:
-            continue  # unchanged image: helm would leave the workload (and its pods) alone
-        labels = {"app.kubernetes.io/instance": name, "app.kubernetes.io/name": svc,
-                  "app.kubernetes.io/managed-by": "Helm"}  # fmt: skip
-        container = {"name": svc, "image": image, "imagePullPolicy": "IfNotPresent"}
-        template: dict[str, Any] = {"metadata": {"labels": labels}, "spec": {"containers": [container]}}
-        meta = {"name": f"{name}-{svc}", "namespace": namespace, "labels": labels}
-        if svc in jobs:
-            template["spec"]["restartPolicy"] = "Never"
-            api("POST", f"/apis/batch/v1/namespaces/{namespace}/jobs", {
-                "apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-                "spec": {"backoffLimit": 0, "template": template}})  # fmt: skip
-        else:
-            api("POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", {
-                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-                "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": template}})  # fmt: skip
-        api("POST", f"/api/v1/namespaces/{namespace}/pods", {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod_name(name, svc, image), "namespace": namespace, "labels": labels},
-            "spec": template["spec"], "status": {"phase": "Pending"}})  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for condition in ((api("GET", _path(obj, namespace)) or {}).get("status") or {}).get("conditions") or []:
+            if condition.get("status") != "True":
+                continue
+            if condition.get("type") == "Complete":
+                return
+            if condition.get("type") == "Failed":
+                msg = f"job {obj['metadata']['name']} failed: {condition.get('reason', '')}"
+                raise ApplyError(msg)
+        time.sleep(0.1)
+    msg = f"timed out waiting for the condition on jobs/{obj['metadata']['name']}"
+    raise ApplyError(msg)
 
 
-def pod_name(release: str, svc: str, image: str) -> str:
-    """`<release>-<svc>-<8 hex of the image>`: a new image means a new pod, as a rollout makes."""
-    return f"{release}-{svc}-{hashlib.sha256(image.encode()).hexdigest()[:8]}"
+def _delete_and_wait(obj: dict[str, Any], namespace: str, timeout: float) -> None:
+    if api("GET", _path(obj, namespace)) is None:
+        return
+    api("DELETE", _path(obj, namespace))
+    deadline = time.monotonic() + timeout
+    while api("GET", _path(obj, namespace)) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def seconds(duration: str) -> float:
+    """A Go duration (``300s``, ``5m``, ``1h2m3.5s``) in seconds."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)", duration))
+
+
+def enabled() -> bool:
+    return bool(os.environ.get("FAKE_HELM_KUBE_URL"))

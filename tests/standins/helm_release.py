@@ -117,7 +117,7 @@ def chart_record(chart_dir: str, metadata: dict[str, Any], values: dict[str, Any
 def api(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
     url = os.environ["FAKE_HELM_KUBE_URL"].rstrip("/") + path
     req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method)
-    req.add_header("Content-Type", "application/json")
+    req.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()

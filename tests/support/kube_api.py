@@ -11,15 +11,19 @@ would not.
 from __future__ import annotations
 
 import asyncio
+import copy
+import datetime as dt
 import json
 import threading
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Self
 
 import attrs
 import kmock
+from kmock._internal import dicts as kmock_dicts  # the emulator's own merge-patch
 
 from tests.support.selectors import Selection
 
@@ -36,6 +40,8 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "apps/v1/statefulsets": ("StatefulSet", True),
     "apps/v1/daemonsets": ("DaemonSet", True),
     "apps/v1/replicasets": ("ReplicaSet", True),
+    "apps/v1/controllerrevisions": ("ControllerRevision", True),
+    "v1/serviceaccounts": ("ServiceAccount", True),
     "batch/v1/jobs": ("Job", True),
     "coordination.k8s.io/v1/leases": ("Lease", True),
 }
@@ -68,6 +74,30 @@ class SelectingEmulator(kmock.KubernetesEmulator):
     A watch behaves as the API server's does for a selector: an object that stops matching is sent
     as DELETED, one that starts matching as ADDED.
     """
+
+    async def _handle(self, request: Any) -> Any:
+        """What the API server writes into every object, and KMock does not: a ``uid`` and
+        ``creationTimestamp`` on create, and a workload's (``apps``, ``batch``) ``metadata.generation``
+        — 1 on create, bumped by a write that changes ``spec`` (not by a status write). A value the
+        body names is kept (ServerSideEmulator sets its own first)."""
+        data = request.data if isinstance(request.data, dict) else None
+        if data is not None and request.resource is not None and request.subresource is None:
+            meta = data.setdefault("metadata", {})
+            workload = getattr(request.resource, "group", "") in {"apps", "batch"}  # those keep a generation
+            if request.action == kmock.action.CREATE:
+                meta.setdefault("uid", str(uuid.uuid4()))
+                meta.setdefault("creationTimestamp", dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                if workload:
+                    meta.setdefault("generation", 1)
+            elif request.action == kmock.action.UPDATE and workload and "spec" in data and "generation" not in meta:
+                key = (request.resource, request.namespace, request.name)
+                current = self.objects[key] if key in self.objects else None  # noqa: SIM401 - KMock's store has no get
+                if current is not None and not current.deleted:
+                    before = current.raw
+                    after = kmock_dicts.patch_dict(copy.deepcopy(before), {"spec": data["spec"]})
+                    if after.get("spec") != before.get("spec"):
+                        meta["generation"] = int(before.get("metadata", {}).get("generation") or 0) + 1
+        return await super()._handle(request)
 
     async def _serve_list(self, request: Any) -> Any:
         listing = await kmock.KubernetesEmulator._serve_list(self, request)

@@ -1,11 +1,13 @@
 """A kubelet for the end-to-end `envctl up` tests: it runs pods only if their image is on the node.
 
-It polls the release namespace of a ``KubeApi`` for new pods (created by the helm stand-in) and,
-for each, asks the node container's real containerd (``ctr images ls``) whether the pod's image
-is there — exactly the question a k3s kubelet with ``imagePullPolicy: IfNotPresent`` and no
-registry access answers. Present → the pod becomes Running/Ready (a Job's pod Succeeded) and its
-workload's status says so; absent → ``ErrImageNeverPull``-style waiting state, which envctl's
-waiter must report. So an image envctl failed to load really does fail the run.
+It runs the cluster's controllers for the release namespace (``cluster_controllers.py``: the helm stand-in
+applies the chart's Deployments, StatefulSets and Jobs, the controllers make ReplicaSets and pods
+from their real pod templates), polls the namespace for new pods and, for each, asks the node
+container's real containerd (``ctr images ls``) whether every container's image is there — exactly
+the question a k3s kubelet with ``imagePullPolicy: IfNotPresent`` and no registry access answers.
+Present → the pod becomes Running/Ready (a Job's pod Succeeded), and the controllers report it in
+the workload's status; absent → ``ErrImageNeverPull``-style waiting state, which envctl's waiter
+must report. So an image envctl failed to load really does fail the run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import urllib.request
 from typing import Any, Self
 
 from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET
+from tests.support.cluster_controllers import Controllers
 from tests.support.kube_api import KubeApi
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -41,25 +44,30 @@ class NodeKubelet:
     ) -> None:
         self.api, self.namespace, self.node, self.docker, self.poll = api, namespace, node, docker, poll
         self.crash = crash  # services whose container exits 1 at start, over and over (CrashLoopBackOff)
-        self.handled: dict[str, str] = {}  # pod -> "ready" | "missing-image"
+        self.handled: dict[str, str] = {}  # pod -> "ready" | "missing-image" | "crash-loop"
+        self._started: set[str] = set()  # the UIDs of the pods handled
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="node-kubelet")
+        self.controllers = Controllers(api, namespace, poll=poll)
 
     def __enter__(self) -> Self:
+        self.controllers.__enter__()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(10)
+        self.controllers.__exit__(*exc)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
             try:
                 for pod in self._list("/api/v1/namespaces/{ns}/pods"):
-                    name = pod["metadata"]["name"]
-                    if name not in self.handled:
+                    uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
+                    if uid not in self._started:  # by UID: a StatefulSet's pod comes back under its name
+                        self._started.add(uid)
                         self._start(pod)
             except (urllib.error.URLError, OSError, subprocess.SubprocessError) as exc:
                 self.errors.append(exc)
@@ -75,19 +83,27 @@ class NodeKubelet:
         )  # fmt: skip
         return set(out.stdout.split()) if out.returncode == 0 else set()
 
+    def missing_image(self, images: list[str]) -> str | None:
+        """The first image the node does not have, or None."""
+        present = self.node_images()
+        return next((image for image in images if _normalise(image) not in present), None)
+
     def _start(self, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
+        containers = pod["spec"].get("initContainers", []) + pod["spec"]["containers"]
         container = pod["spec"]["containers"][0]
-        image = container["image"]
-        service = pod["metadata"]["labels"].get(NAME_LABEL, "")
-        job = self._is_job(service)
-        if _normalise(image) not in self.node_images():
+        service = pod["metadata"].get("labels", {}).get(NAME_LABEL, "")
+        owners = pod["metadata"].get("ownerReferences") or []
+        job = any(ref.get("kind") == "Job" for ref in owners)
+        missing = self.missing_image([c["image"] for c in containers])
+        if missing is not None:
             self.handled[name] = "missing-image"
-            waiting = {"reason": "ErrImageNeverPull", "message": f'Container image "{image}" is not present'}
+            waiting = {"reason": "ErrImageNeverPull", "message": f'Container image "{missing}" is not present'}
             self.api.patch_status("v1/pods", self.namespace, name, {
                 "phase": "Pending",
-                "containerStatuses": [{"name": container["name"], "image": image, "imageID": "", "ready": False,
-                                       "restartCount": 0, "state": {"waiting": waiting}}],
+                "containerStatuses": [{"name": c["name"], "image": c["image"], "imageID": "", "ready": False,
+                                       "restartCount": 0, "state": {"waiting": waiting}}
+                                      for c in pod["spec"]["containers"]],
             })  # fmt: skip
             return
         if service in self.crash:
@@ -97,8 +113,9 @@ class NodeKubelet:
             self.api.patch_status("v1/pods", self.namespace, name, {
                 "phase": "Running",
                 "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
-                "containerStatuses": [{"name": container["name"], "image": image, "imageID": image, "ready": False,
-                                       "restartCount": 3, "state": {"waiting": waiting}, "lastState": last}],
+                "containerStatuses": [{"name": container["name"], "image": container["image"],
+                                       "imageID": container["image"], "ready": False, "restartCount": 3,
+                                       "state": {"waiting": waiting}, "lastState": last}],
             })  # fmt: skip
             return
         self.handled[name] = "ready"
@@ -107,25 +124,25 @@ class NodeKubelet:
             self.api.patch_status("v1/pods", self.namespace, name, {
                 "phase": "Succeeded",
                 "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
-                "containerStatuses": [{"name": container["name"], "image": image, "imageID": image, "ready": False,
-                                       "restartCount": 0, "state": state}],
+                "containerStatuses": [{"name": c["name"], "image": c["image"], "imageID": c["image"], "ready": False,
+                                       "restartCount": 0, "state": state} for c in pod["spec"]["containers"]],
             })  # fmt: skip
-            workload_status: dict[str, Any] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
-            self.api.patch_status("batch/v1/jobs", self.namespace, f"{self._release(pod)}-{service}", workload_status)
             return
         self.api.patch_status("v1/pods", self.namespace, name, {
             "phase": "Running",
             "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}],
-            "containerStatuses": [{"name": container["name"], "image": image, "imageID": image, "ready": True,
-                                   "restartCount": 0, "state": {"running": {"startedAt": _NOW}}}],
+            "containerStatuses": [{"name": c["name"], "image": c["image"], "imageID": c["image"], "ready": True,
+                                   "restartCount": 0, "state": {"running": {"startedAt": _NOW}}}
+                                  for c in pod["spec"]["containers"]],
         })  # fmt: skip
-        workload_status = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
-                           "availableReplicas": 1}  # fmt: skip
-        self.api.patch_status("apps/v1/deployments", self.namespace, f"{self._release(pod)}-{service}", workload_status)
 
-    @staticmethod
-    def _release(pod: dict[str, Any]) -> str:
-        return pod["metadata"]["labels"]["app.kubernetes.io/instance"]
 
-    def _is_job(self, service: str) -> bool:
-        return any(job["metadata"]["labels"].get(NAME_LABEL) == service for job in self._list("/apis/batch/v1/namespaces/{ns}/jobs"))
+class EveryImageKubelet(NodeKubelet):
+    """A node that has every image, with the same controllers: for tests of what helm and the
+    controllers make of a chart, where whether an image was loaded is not the question."""
+
+    def __init__(self, api: KubeApi, namespace: str, *, poll: float = 0.1) -> None:
+        super().__init__(api, namespace, node="", docker="", poll=poll)
+
+    def missing_image(self, images: list[str]) -> str | None:  # noqa: ARG002 - every image is there
+        return None
