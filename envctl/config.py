@@ -25,6 +25,7 @@ __all__ = [
     "LoadSettings",
     "RegistrySpec",
     "ReleaseSpec",
+    "SecretSource",
     "ServiceSpec",
     "load_config",
     "parse_duration",
@@ -42,6 +43,8 @@ _IMAGE_MATCH = r"^[A-Za-z0-9_.:/*?\[\]!-]+$"  # a glob over a repository: its ch
 # so their names must be variable names, and never one the client itself reads.
 _ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CLIENT_VARIABLES = re.compile(r"^(PATH|HOME|DOCKER_.*|BUILDX_.*|BUILDKIT_PROGRESS)$")
+# BuildKit secret ids name a file under /run/secrets/ in a RUN step: keep them plain file names.
+_MOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Duration = Annotated[str, Field(pattern=_DURATION.pattern, description="a duration with a unit: 90s, 5m, 1h")]
 
 
@@ -212,6 +215,28 @@ class ServiceSpec(_Model):
         return value
 
 
+class SecretSource(_Model):
+    """Where one BuildKit secret comes from: an environment variable of envctl's or a file.
+
+    The value never passes through envctl's output, records or argv: the docker client reads it
+    itself (``--secret id=ID,env=VAR`` / ``id=ID,src=PATH``), and the fingerprint holds only the id.
+    """
+
+    env: Annotated[str, Field(pattern=_ARG_NAME.pattern)] | None = Field(
+        None, description="an environment variable envctl runs with, e.g. NPM_TOKEN"
+    )
+    file: str | None = Field(
+        None, description="a file: absolute (e.g. a ~/.npmrc outside the repository) or inside the workspace"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSource:
+        if (self.env is None) == (self.file is None):
+            msg = "give exactly one of env: VARIABLE or file: PATH"
+            raise ValueError(msg)
+        return self
+
+
 class BuildSettings(_Model):
     backend: Literal["auto", "buildkit", "engine"] = "auto"
     jobs: int | None = Field(None, ge=1, description="concurrent builds (default: CPU count)")
@@ -225,6 +250,13 @@ class BuildSettings(_Model):
     )
     docker_cli: str | None = Field(
         None, description="docker client to run builds with (default: $ENVCTL_DOCKER, else `docker` on PATH)"
+    )
+    public_args: tuple[Annotated[str, Field(pattern=_ARG_NAME.pattern)], ...] = Field(
+        (), description="build args whose values may be shown; every other build arg value prints as ***"
+    )
+    secrets: dict[Annotated[str, Field(pattern=_MOUNT_ID)], SecretSource] = Field(
+        default_factory=dict,
+        description="BuildKit secrets by id (RUN --mount=type=secret,id=ID): {env: VAR} or {file: PATH}",
     )
 
 
@@ -291,6 +323,13 @@ def _check_containment(path: Path, config: EnvConfig) -> None:
     """
     named = [("release.chart", config.release.chart)]
     named += [("release.values", values) for values in config.release.values]
+    # A secret file may live outside the repository (an absolute path, e.g. a CI runner's token
+    # file); a relative one is the workspace's and must stay in it.
+    named += [
+        (f"build.secrets.{key}.file", source.file)
+        for key, source in config.build.secrets.items()
+        if source.file is not None and not Path(source.file).is_absolute()
+    ]
     for what, relative in named:
         try:
             resolve_inside(path.parent, relative, what)

@@ -6,9 +6,10 @@ tests/plan/test_contract.py): a top-level object with
 ``chart_changed`` (bool, false without ``--base``), ``local_images_checked`` (bool),
 ``images`` (third-party images, list of str) and ``services``: a list, in dependency order, of
 ``{name, image, tag, ref, fingerprint, action ("build"|"pull"|"skip"), reason, changed (bool),
-changed_inputs (list of paths, plus the pseudo entries "build_args", "target",
+changed_inputs (list of paths, plus the pseudo entries "build_args", "target", "build.secrets",
 "base_image:<ref>", "service:<name>"), depends_on (list), dependency_args ({FROM ARG: service}:
 the build passes that service's ref through the ARG), dockerfile, context, build_args, target}``.
+``build_args`` values are shown as ``***`` except those named in ``build.public_args``.
 ``changed`` is relative to ``base`` when given; otherwise it means "no image with this
 fingerprint exists locally".
 """
@@ -25,6 +26,7 @@ from envctl.inputs.scan import Scan
 __all__ = ["ImageFacts", "Plan", "ServicePlan", "dependency_build_args", "make_plan", "tag_for"]
 
 PLAN_VERSION = 1
+REDACTED = "***"  # what every shown build arg value not declared public reads as
 Action = Literal["build", "pull", "skip"]
 
 
@@ -67,6 +69,12 @@ class ServicePlan:
     dependency_args: Mapping[str, str] = field(default_factory=dict)  # FROM ARG -> dependency service
     # Where a skipped image already is: the local store, or only the registry the cluster pulls from.
     found_in: Literal["local", "registry"] | None = None
+    public_args: frozenset[str] = frozenset()  # build args whose values may be shown (build.public_args)
+
+    @property
+    def shown_build_args(self) -> dict[str, str]:
+        """The build args as any output or record shows them: values redacted unless public."""
+        return {key: value if key in self.public_args else REDACTED for key, value in self.build_args.items()}
 
     @property
     def ref(self) -> str:
@@ -87,7 +95,7 @@ class ServicePlan:
             "dependency_args": dict(self.dependency_args),
             "dockerfile": self.dockerfile,
             "context": self.context or ".",
-            "build_args": dict(self.build_args),
+            "build_args": self.shown_build_args,
             "target": self.target,
             "found_in": self.found_in,
         }
@@ -150,6 +158,7 @@ def make_plan(
     changed_only: bool = False,
     selected: tuple[str, ...] | None = None,
     chart_changed: bool = False,
+    public_args: frozenset[str] = frozenset(),
 ) -> Plan:
     """Decide each service's action. ``images`` maps service → image repository.
 
@@ -181,7 +190,7 @@ def make_plan(
             action=action, reason=reason, changed=changed, changed_inputs=changed_inputs,
             depends_on=item.depends_on, dockerfile=item.dockerfile, context=item.context,
             build_args=dict(item.build_args), target=item.target, dependency_args=dict(item.dependency_args),
-            found_in=found_in,
+            found_in=found_in, public_args=public_args,
         ))
     planned = _pull_bases_of_builds(planned)
     any_changed = any(p.changed for p in planned)
@@ -256,7 +265,8 @@ def _compare(item: ServiceInputs, fingerprint: str, base: Scan, name: str, *, ba
     if old.dockerfile_blob != item.dockerfile_blob or old.dockerfile != item.dockerfile:
         changes.insert(0, item.dockerfile)
         first = f"{item.dockerfile} changed"
-    for label, differs in (("build_args", old.build_args != item.build_args), ("target", old.target != item.target)):
+    for label, differs in (("build_args", old.build_args != item.build_args), ("target", old.target != item.target),
+                           ("build.secrets", old.secret_ids != item.secret_ids)):
         if differs:
             changes.append(label)
             first = first or f"{label} changed in envctl.yaml"

@@ -21,7 +21,7 @@ from envctl.config import EnvConfig
 from envctl.errors import EnvctlError, InputError
 from envctl.facts_cache import FactsCache
 from envctl.inputs.gitstate import git_prefix, list_worktree, snapshot_filesystem, snapshot_worktree
-from envctl.inputs.scan import Scan, chart_changed, open_snapshots, scan_services, services_at
+from envctl.inputs.scan import Scan, chart_changed, config_at, open_snapshots, scan_services
 from envctl.plan import ImageFacts, Plan, make_plan, tag_for
 from envctl.scan_cache import keepable, load_scan, scan_key, store_scan
 
@@ -72,14 +72,18 @@ def plan_workspace(
         lookup.start()
     scan_then = None
     chart = False
+    secret_ids = tuple(sorted(config.build.secrets))
     if base is None and scan_cache is not None:
-        scan_now = _scan_worktree(config, root, runner, scan_cache)
+        scan_now = _scan_worktree(config, root, runner, scan_cache, secret_ids)
     else:
         current, then = open_snapshots(runner, root, base)
-        scan_now = scan_services(config.services, current, strict=True)
+        scan_now = scan_services(config.services, current, strict=True, secret_ids=secret_ids)
         if then is not None:
             rel_config = config_path.resolve().relative_to(root.resolve()).as_posix()
-            scan_then = scan_services(services_at(then, rel_config, config), then, strict=False)
+            config_then = config_at(then, rel_config, config)
+            scan_then = scan_services(
+                config_then.services, then, strict=False, secret_ids=tuple(sorted(config_then.build.secrets))
+            )
             chart = chart_changed(current, then, config.release.chart, config.release.values)
     images = {name: spec.image for name, spec in config.services.items()}
     if facts is None:
@@ -104,24 +108,27 @@ def plan_workspace(
         changed_only=changed_only,
         selected=selected,
         chart_changed=chart,
+        public_args=frozenset(config.build.public_args),
     )
 
 
-def _scan_worktree(config: EnvConfig, root: Path, runner: SubprocessRunner, cache: FactsCache) -> Scan:
+def _scan_worktree(
+    config: EnvConfig, root: Path, runner: SubprocessRunner, cache: FactsCache, secret_ids: tuple[str, ...]
+) -> Scan:
     """The working tree's scan, kept across runs under a key of everything it reads (scan_cache.py)."""
     prefix = git_prefix(runner, root)
     if prefix is None:  # not in git: no listing to key a kept scan on
-        return scan_services(config.services, snapshot_filesystem(root), strict=True)
+        return scan_services(config.services, snapshot_filesystem(root), strict=True, secret_ids=secret_ids)
     listing = list_worktree(runner, root, prefix)
     # envctl's own state folder (the cache's parent), workspace-relative: left out of the key
     state = cache.folder.parent.resolve().relative_to(root.resolve()).as_posix() + "/"
-    key = scan_key(config.services, listing, root, state)
-    kept = load_scan(cache, key)
+    key = scan_key(config.services, listing, root, state, secret_ids)
+    kept = load_scan(cache, key, config.services, secret_ids)
     if kept is not None:
         return kept
     current = snapshot_worktree(runner, root, prefix, listing)
     listed = len(current.paths)
-    scan = scan_services(config.services, current, strict=True)
+    scan = scan_services(config.services, current, strict=True, secret_ids=secret_ids)
     if len(current.paths) == listed and keepable(scan, state):  # it read no file git ignores (in no listing)
         store_scan(cache, key, scan)
     return scan

@@ -30,7 +30,10 @@ __all__ = ["keepable", "load_scan", "scan_key", "store_scan"]
 _ENTRY = "scan"
 
 
-def scan_key(services: Mapping[str, ServiceSpec], listing: WorktreeListing, root: Path, state: str) -> str:
+def scan_key(
+    services: Mapping[str, ServiceSpec], listing: WorktreeListing, root: Path, state: str,
+    secret_ids: tuple[str, ...] = (),
+) -> str:
     """The key of the working tree's scan now (hashes every file git status names). Files under
     ``state`` (the workspace's ``.envctl/``: run records, this cache) are left out: envctl writes
     them on every run, and a scan that copies any is not kept (``keepable``)."""
@@ -38,16 +41,20 @@ def scan_key(services: Mapping[str, ServiceSpec], listing: WorktreeListing, root
     changed = [(code, path, disk_identity(root, path)) for code, path in listing.changed if not path.startswith(state)]
     index = hashlib.sha256(listing.index.encode("utf-8", "surrogateescape")).hexdigest()
     empty = [folder for folder in listing.empty_folders if not folder.startswith(state)]
-    return digest("scan", config, index, changed, empty)
+    return digest("scan", config, list(secret_ids), index, changed, empty)
 
 
-def load_scan(cache: FactsCache, key: str) -> Scan | None:
-    """The scan kept under ``key``; None when there is none (or it cannot be read back)."""
+def load_scan(
+    cache: FactsCache, key: str, services: Mapping[str, ServiceSpec], secret_ids: tuple[str, ...] = ()
+) -> Scan | None:
+    """The scan kept under ``key``; None when there is none (or it cannot be read back). Build arg
+    values are never written to the cache (they may be secrets): they come back from ``services``,
+    the config the key was made of."""
     value = cache.get(_ENTRY, key)
     if value is None:
         return None
     try:
-        return _decode(value)
+        return _decode(value, services, secret_ids)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         return None
 
@@ -93,14 +100,17 @@ def _encode_inputs(inputs: ServiceInputs, numbers: Callable[[Mapping[str, str]],
         "base_refs": [[ref.ref, ref.arg, ref.line] for ref in inputs.base_refs],
         "depends_on": list(inputs.depends_on),
         "dependency_args": dict(inputs.dependency_args),
-        "build_args": dict(inputs.build_args),
+        "build_args": sorted(inputs.build_args),  # names only: values may be secrets
         "target": inputs.target,
     }
 
 
-def _decode(value: Mapping[str, Any]) -> Scan:
+def _decode(value: Mapping[str, Any], services: Mapping[str, ServiceSpec], secret_ids: tuple[str, ...]) -> Scan:
     table = [(str(path), str(identity)) for path, identity in value["files"]]
-    inputs = {str(name): _decode_inputs(item, table) for name, item in value["inputs"].items()}
+    inputs = {
+        str(name): _decode_inputs(item, table, services[str(name)].build_args, secret_ids)
+        for name, item in value["inputs"].items()
+    }
     return Scan(
         label=str(value["label"]),
         inputs=inputs,
@@ -109,7 +119,9 @@ def _decode(value: Mapping[str, Any]) -> Scan:
     )
 
 
-def _decode_inputs(item: Mapping[str, Any], table: list[tuple[str, str]]) -> ServiceInputs:
+def _decode_inputs(
+    item: Mapping[str, Any], table: list[tuple[str, str]], args: Mapping[str, str], secret_ids: tuple[str, ...]
+) -> ServiceInputs:
     groups = tuple(
         (
             None if copy is None else CopySource(str(copy[0]), str(copy[1]), int(copy[2])),
@@ -128,6 +140,7 @@ def _decode_inputs(item: Mapping[str, Any], table: list[tuple[str, str]]) -> Ser
         base_refs=tuple(BaseRef(str(r[0]), None if r[1] is None else str(r[1]), int(r[2])) for r in item["base_refs"]),
         depends_on=tuple(str(d) for d in item["depends_on"]),
         dependency_args={str(k): str(v) for k, v in item["dependency_args"].items()},
-        build_args={str(k): str(v) for k, v in item["build_args"].items()},
+        build_args={str(name): args[str(name)] for name in item["build_args"]},
         target=None if item["target"] is None else str(item["target"]),
+        secret_ids=secret_ids,
     )

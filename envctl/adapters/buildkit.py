@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from envctl.adapters.buildkit_cache import finish_local_exports, gha_usable, local_exports, scoped_spec
+from envctl.adapters.buildkit_secrets import SecretRef
 from envctl.adapters.process import SubprocessRunner
 from envctl.errors import BuildError, BuildStepFailure, ToolMissingError
 
@@ -59,12 +60,20 @@ _CACHED = re.compile(r"^#(\d+) CACHED$")
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """One image build, paths absolute."""
+    """One image build, paths absolute.
+
+    ``build_args`` go on the command line (only refs envctl made: a dependency's fingerprint ref);
+    ``env_args`` are the configured build args, which may be secrets: the command line names them
+    (``--build-arg NAME``) and the docker client reads each value from its own environment, where
+    ``ps`` and ``/proc/<pid>/cmdline`` cannot show it (docs/tools-behaviour.md, "Build args and secrets").
+    """
 
     context: str
     dockerfile: str
     iidfile: str = ""  # run_build fills it in
     build_args: Mapping[str, str] = field(default_factory=dict)
+    env_args: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[SecretRef, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None
     network: str | None = None
@@ -159,6 +168,12 @@ def build_argv(
         argv += ["--network", request.network]
     for key, value in sorted(request.build_args.items()):
         argv += ["--build-arg", f"{key}={value}"]
+    for key, value in sorted(request.env_args.items()):
+        if key not in request.build_args:  # a dependency's ref wins over a configured value
+            argv += ["--build-arg", key]
+            env[key] = value
+    for secret in request.secrets:
+        argv += ["--secret", secret.spec]
     for key, value in sorted(request.labels.items()):
         argv += ["--label", f"{key}={value}"]
     for source in usable_cache_from(flavor, request.cache_from, environ):

@@ -45,8 +45,9 @@ class ServiceInputs:
     base_refs: tuple[BaseRef, ...]  # external images (dependencies on other services excluded)
     depends_on: tuple[str, ...]
     dependency_args: Mapping[str, str]  # FROM's ARG name -> service whose ref it must receive
-    build_args: Mapping[str, str]
+    build_args: Mapping[str, str]  # hashed into the fingerprint; never written anywhere as they are
     target: str | None
+    secret_ids: tuple[str, ...] = ()  # build.secrets ids: only the ids are hashed, never a value
 
     def via(self, path: str) -> CopySource | None:
         """The first instruction that brings ``path`` in (None: it is one of ``extra_inputs``)."""
@@ -193,4 +194,6 @@ def _digest(item: ServiceInputs, deps: Mapping[str, str]) -> str:
         # one entry per COPY/ADD source (in Dockerfile order) and one per extra_inputs set
         "inputs": [[copy.source if copy else "extra_inputs", digest] for copy, digest, _files in item.groups],
     }
+    if item.secret_ids:  # absent without secrets, so fingerprints made before them stay valid
+        header["secrets"] = sorted(item.secret_ids)
     return hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()

@@ -7,7 +7,7 @@ the pure half that turns two scans and the image facts into actions and reasons.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -25,7 +25,7 @@ from envctl.inputs.gitstate import (
     snapshot_worktree,
 )
 
-__all__ = ["Scan", "chart_changed", "open_snapshots", "scan_services", "services_at"]
+__all__ = ["Scan", "chart_changed", "config_at", "open_snapshots", "scan_services"]
 
 
 @dataclass(frozen=True)
@@ -54,27 +54,30 @@ def open_snapshots(runner: SubprocessRunner, root: Path, base: str | None) -> tu
     return current, (snapshot_at_ref(runner, root, base) if base is not None else None)
 
 
-def services_at(snapshot: Snapshot, config_path: str, fallback: EnvConfig) -> Mapping[str, ServiceSpec]:
-    """The services as configured at ``snapshot`` (build args may differ there); the current
-    config when the file is missing or invalid at that point."""
+def config_at(snapshot: Snapshot, config_path: str, fallback: EnvConfig) -> EnvConfig:
+    """The config at ``snapshot`` (build args and secrets may differ there); the current config
+    when the file is missing or invalid at that point."""
     text = snapshot.text(config_path)
     if text is None:
-        return fallback.services
+        return fallback
     try:
-        return EnvConfig.model_validate(yaml.safe_load(text)).services
+        return EnvConfig.model_validate(yaml.safe_load(text))
     except Exception:  # noqa: BLE001 - an old config that no longer validates: compare with today's
-        return fallback.services
+        return fallback
 
 
-def scan_services(services: Mapping[str, ServiceSpec], snapshot: Snapshot, *, strict: bool) -> Scan:
-    """Inputs and fingerprints of ``services``; with ``strict`` the first bad input is raised."""
+def scan_services(
+    services: Mapping[str, ServiceSpec], snapshot: Snapshot, *, strict: bool, secret_ids: tuple[str, ...] = ()
+) -> Scan:
+    """Inputs and fingerprints of ``services``; with ``strict`` the first bad input is raised.
+    ``secret_ids``: the ids of ``build.secrets`` (every build gets them; only ids are hashed)."""
     resolver = SourceResolver(snapshot)
     by_repo = {spec.image: name for name, spec in services.items()}
     inputs: dict[str, ServiceInputs] = {}
     unbuildable: dict[str, str] = {}
     for name, spec in services.items():
         try:
-            inputs[name] = collect_inputs(name, spec, resolver, by_repo)
+            inputs[name] = replace(collect_inputs(name, spec, resolver, by_repo), secret_ids=secret_ids)
         except InputError as exc:
             if strict:
                 raise

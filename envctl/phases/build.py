@@ -16,19 +16,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Literal
 
 from envctl import __version__
-from envctl.adapters import buildkit
+from envctl.adapters import buildkit, buildkit_secrets
 from envctl.adapters.docker import DockerEngine, ImageFacts
 from envctl.adapters.process import SubprocessRunner
 from envctl.adapters.registry import RegistryClient
 from envctl.config import BuildSettings
-from envctl.errors import BuildError, BuildFailed, BuildFailure, BuildStepFailure
-from envctl.plan import ServicePlan
+from envctl.errors import BuildError, BuildFailed, BuildFailure, BuildStepFailure, ToolMissingError
+from envctl.plan import REDACTED, ServicePlan
 from envctl.progress import Progress
 from envctl.results import BuiltImage
 from envctl.timing.spans import Recorder
@@ -54,6 +54,9 @@ class BuildOptions:
     # others build FROM, so another runner can pull it instead of building it.
     push_only: frozenset[str] | None = None
     builder: str | None = None  # build.builder: a named buildx builder (`--builder NAME`)
+    # build.secrets: id -> ("env", VAR) or ("file", path as configured; relative to the workspace)
+    secrets: buildkit_secrets.SecretSources = field(default_factory=dict)
+    public_args: frozenset[str] = frozenset()  # build args whose values the build log may show
 
     @classmethod
     def from_config(
@@ -77,6 +80,11 @@ class BuildOptions:
             push=settings.push,
             builder=settings.builder,
             layout_refs=layout_refs,
+            secrets={
+                key: ("env", source.env) if source.env is not None else ("file", source.file or "")
+                for key, source in settings.secrets.items()
+            },
+            public_args=frozenset(settings.public_args),
         )
 
 
@@ -189,11 +197,10 @@ class ImageBuilder:
             "dev.envctl.fingerprint": service.fingerprint,
             "dev.envctl.version": __version__,
         }
-        args = {**service.build_args, **dependency_args}
         with self._recorder.span(f"build {name}", "build", service=name, backend=backend,
                                  reason=service.reason) as span:  # fmt: skip
             self._progress.step(name, f"building with {backend} ({service.reason})")
-            image_id, log = self._run_backend(service, args, labels, backend, tuple(dependency_args.values()))
+            image_id, log = self._run_backend(service, dependency_args, labels, backend)
             # Only now, after success, does the fingerprint ref point at the image.
             self._docker.tag(image_id, service.ref)
             facts = self._facts(service.ref)
@@ -209,14 +216,22 @@ class ImageBuilder:
     def _run_backend(
         self,
         service: ServicePlan,
-        args: Mapping[str, str],
+        dependency_args: Mapping[str, str],
         labels: Mapping[str, str],
         backend: Backend,
-        dependency_refs: tuple[str, ...] = (),
     ) -> tuple[str, list[str]]:
-        """(image ID, build log); a failure becomes ``BuildFailed`` naming service, step and log tail."""
+        """(image ID, build log); a failure becomes ``BuildFailed`` naming service, step and log tail.
+
+        Every line shown or kept has the values of secret build args and env secrets masked."""
         context, dockerfile = self._root / service.context, self._root / service.dockerfile
-        on_line = partial(self._progress.detail, service.name)
+        secrets = buildkit_secrets.secret_refs(self._options.secrets, self._root, self._runner.env)
+        mask = buildkit_secrets.masker(self._secret_values(service), REDACTED)
+        progress = partial(self._progress.detail, service.name)
+
+        def on_line(line: str) -> None:
+            progress(mask(line))
+
+        args = {**service.build_args, **dependency_args}
         try:
             if backend == "engine":
                 log: list[str] = []
@@ -238,7 +253,9 @@ class ImageBuilder:
             request = buildkit.BuildRequest(
                 context=str(context),
                 dockerfile=str(dockerfile),
-                build_args=args,
+                build_args=dependency_args,
+                env_args=service.build_args,
+                secrets=secrets,
                 labels=labels,
                 target=service.target,
                 network=self._options.network,
@@ -250,14 +267,23 @@ class ImageBuilder:
             if backend == "buildkit-buildx":  # a container builder gets FROM images as OCI layouts
                 layouts = self._dependency_layouts()
                 request = replace(
-                    request, contexts=layouts.contexts(dependency_refs), oci_layout=layouts.export_dir(service.ref)
+                    request,
+                    contexts=layouts.contexts(dependency_args.values()),
+                    oci_layout=layouts.export_dir(service.ref),
                 )
             flavor: buildkit.BuildkitFlavor = "buildx" if backend == "buildkit-buildx" else "classic"
             return buildkit.run_build(
                 self._runner, flavor, self._options.docker_cli, request, cwd=str(self._root), on_line=on_line
             )
         except BuildStepFailure as exc:
-            raise BuildFailed(BuildFailure(service.name, exc.step, exc.message, tuple(exc.log[-LOG_TAIL:]))) from exc
+            tail = tuple(mask(line) for line in exc.log[-LOG_TAIL:])
+            raise BuildFailed(BuildFailure(service.name, mask(exc.step), mask(exc.message), tail)) from None
+
+    def _secret_values(self, service: ServicePlan) -> list[str]:
+        """What the build output must never show: non-public build arg values, env secrets' values."""
+        values = [value for key, value in service.build_args.items() if key not in self._options.public_args]
+        values += [self._runner.env.get(source, "") for kind, source in self._options.secrets.values() if kind == "env"]
+        return values
 
     def _pushes(self, name: str) -> bool:
         options = self._options
@@ -286,6 +312,14 @@ class ImageBuilder:
             return self._layouts
 
     def _choose_backend(self) -> Backend:
+        backend = self._pick_backend()
+        if backend == "engine" and self._options.secrets:  # refused: never built without its secrets
+            msg = "build.secrets needs BuildKit, and this build would run on the legacy builder (Engine API)"
+            hint = "use a docker client with BuildKit (buildx, or 20.10) and build.backend auto, or drop build.secrets"
+            raise ToolMissingError(msg, hint=hint)
+        return backend
+
+    def _pick_backend(self) -> Backend:
         wanted = self._options.backend
         flavor = buildkit.detect_flavor(self._runner, self._options.docker_cli) if wanted != "engine" else None
         if self._options.builder and flavor != "buildx":  # refused, never silently built elsewhere
