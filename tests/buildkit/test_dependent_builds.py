@@ -97,7 +97,9 @@ while i < len(args):
             outputs.append(dict(f.split("=", 1) for f in value.split(",")))
         i += 2; continue
     keep.append(a); i += 1
-build_args = {keep[j + 1].split("=", 1)[0]: keep[j + 1].split("=", 1)[1] for j, a in enumerate(keep) if a == "--build-arg"}
+# `--build-arg NAME` alone takes NAME's value from the client's environment, as docker does
+build_args = {k: (v if sep else os.environ.get(k, "")) for k, sep, v in
+              (keep[j + 1].partition("=") for j, a in enumerate(keep) if a == "--build-arg")}
 dockerfile = open(keep[keep.index("-f") + 1]).read()
 for line in dockerfile.splitlines():
     m = re.match(r"FROM\s+\$\{?(\w+)\}?", line)

@@ -52,6 +52,8 @@ def demo_repo(tmp_path: Path, base_image: str) -> Path:
 
 
 def test_build_change_and_rebuild(demo_repo: Path, docker_engine: str, plan_json, tmp_path: Path) -> None:
+    from envctl.config import load_config
+
     env = envctl_env(ENVCTL_DOCKER=docker_engine)
     built: list[str] = []
 
@@ -59,7 +61,9 @@ def test_build_change_and_rebuild(demo_repo: Path, docker_engine: str, plan_json
         ref = tag or service.ref
         iidfile = tmp_path / f"{service.name}.iid"
         argv = [docker_engine, "build", "--network", "none", "--iidfile", str(iidfile), "-f", service.dockerfile, "-t", ref]
-        for key, value in {**service.build_args, **dependency_build_args(service, plan)}.items():
+        # the plan JSON shows build arg values as ***: the values are the config's
+        configured = load_config(demo_repo / "envctl.yaml").services[service.name].build_args
+        for key, value in {**configured, **dependency_build_args(service, plan)}.items():
             argv += ["--build-arg", f"{key}={value}"]
         done = subprocess.run([*argv, "."], cwd=demo_repo, capture_output=True, check=False, text=True,
                               env={**env, "DOCKER_BUILDKIT": "1"}, timeout=240)
