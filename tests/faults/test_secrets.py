@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -53,10 +54,19 @@ def plan(root: Path, **env: str) -> dict:
 
 
 def test_plan_json_shows_build_args_redacted_unless_public(tmp_path: Path) -> None:
-    service = plan(workspace(tmp_path, arg="s3cr3t-value"))
-    assert service["build_args"] == {"TOKEN": "***", "MODE": "fast"}
+    workspace(tmp_path, arg="s3cr3t-value")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@x", "commit",
+                                                                 "-qm", "ws"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / ".envctl").mkdir()  # as `up` leaves it: plans keep their scan there
+    for _ in range(2):  # the second plan reads the scan the first one kept under .envctl/
+        service = plan(tmp_path)
+        assert service["build_args"] == {"TOKEN": "***", "MODE": "fast"}
     done = run_envctl(tmp_path, "up", "--dry-run")
     assert "s3cr3t-value" not in done.stdout + done.stderr
+    kept = [path for path in tmp_path.joinpath(".envctl").rglob("*") if path.is_file()]
+    assert kept  # the scan cache was written…
+    assert not [path for path in kept if b"s3cr3t-value" in path.read_bytes()]  # …without the value
 
 
 def test_fingerprint_hashes_build_arg_values_and_secret_ids_never_secret_values(tmp_path: Path) -> None:
