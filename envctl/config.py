@@ -27,6 +27,7 @@ __all__ = [
     "ReleaseSpec",
     "SecretSource",
     "ServiceSpec",
+    "TimeoutSettings",
     "load_config",
     "parse_duration",
 ]
@@ -264,6 +265,14 @@ class LoadSettings(_Model):
     mode: Literal["auto", "import", "registry"] = "auto"
 
 
+class TimeoutSettings(_Model):
+    """How long each external step may run before it is stopped (exit 11, README "Timeouts")."""
+
+    build: Duration = Field("30m", description="one image build (BuildKit CLI or Engine API)")
+    load: Duration = Field("10m", description="one `docker save | ctr import` into a node")
+    helm: Duration = Field("10m", description="one helm call (status, template, upgrade, uninstall)")
+
+
 class HistorySettings(_Model):
     keep: int = Field(200, ge=1, description="runs kept under .envctl/runs/")
 
@@ -277,6 +286,7 @@ class EnvConfig(_Model):
     build: BuildSettings = Field(default_factory=BuildSettings)
     load: LoadSettings = Field(default_factory=LoadSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
 
     @field_validator("images")
     @classmethod

@@ -211,8 +211,10 @@ class AppState:
     def containerd(self) -> ContainerdNodes:
         def make() -> ContainerdNodes:
             from envctl.adapters.containerd import ContainerdNodes
+            from envctl.config import parse_duration
 
-            return ContainerdNodes(self.runner, self.docker_cli)
+            limit = parse_duration(self.config.timeouts.load)
+            return ContainerdNodes(self.runner, self.docker_cli, import_timeout=limit)
 
         return self._once("containerd", make)
 
@@ -233,11 +235,13 @@ class AppState:
     ) -> Helm:
         """Helm for the cluster of ``kubeconfig`` (a new client: pyhelm3 binds it to one kubeconfig)."""
         from envctl.adapters.helm import Helm
+        from envctl.config import parse_duration
         from envctl.progress import NullProgress
 
         return Helm.open(
             self.runner, kubeconfig, timeout=self.config.release.timeout, progress=progress or NullProgress(),
             attempts=attempts, context=context or self._shared_context(kubeconfig), create_namespace=create_namespace,
+            call_timeout=parse_duration(self.config.timeouts.helm),
         )  # fmt: skip
 
     def kube(self, kubeconfig: Path, *, context: str | None = None) -> ApiClient:
@@ -345,6 +349,7 @@ class AppState:
         ``target``: the cluster API, as the command resolved them from its flags)."""
         from envctl.adapters.containerd import Node
         from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET
+        from envctl.config import parse_duration
         from envctl.phases.build import BuildOptions, ImageBuilder
         from envctl.phases.cluster import ClusterEnsurer
         from envctl.phases.deploy import ImagePolicy, ReleaseDeployer
@@ -364,6 +369,7 @@ class AppState:
             config.build, docker_cli=self.docker_cli, cache_from=cache_from, cache_to=cache_to,
             cache_registry=cache_registry or self.shared_registry,
             layout_refs=plan.dependency_refs,  # a container buildx builder gets these as OCI layouts
+            timeout=parse_duration(config.timeouts.build),
         )  # fmt: skip
         deployed = deployed_services(plan, config.services)
         if existing:  # the shared registry is every runner's cache: images nothing deploys go there too

@@ -203,6 +203,7 @@ def run_build(
     *,
     cwd: str,
     on_line: Callable[[str], None],
+    timeout: float | None = None,
 ) -> tuple[str, list[str]]:
     """Run one build; returns (image ID, log). Raises ``BuildStepFailure`` naming the failed step."""
     log: list[str] = []
@@ -219,7 +220,7 @@ def run_build(
         argv, env = build_argv(flavor, docker_cli, request, runner.env)
         succeeded = False
         try:
-            done = runner.run(argv, env=env, cwd=cwd, check=False, on_line=keep)
+            done = runner.run(argv, env=env, cwd=cwd, check=False, on_line=keep, timeout=timeout)
             succeeded = done.returncode == 0
         finally:
             finish_local_exports(exports, succeeded=succeeded)

@@ -55,9 +55,12 @@ def normalize_ref(ref: str) -> str:
 class ContainerdNodes:
     """The ctr commands envctl runs in node containers; argv is built only here."""
 
-    def __init__(self, runner: SubprocessRunner, docker_cli: str = "docker") -> None:
+    def __init__(
+        self, runner: SubprocessRunner, docker_cli: str = "docker", *, import_timeout: float | None = None
+    ) -> None:
         self._runner = runner
         self._docker = docker_cli
+        self._import_timeout = import_timeout  # timeouts.load: one `docker save | ctr import`
 
     def ctr(self, node: Node, *args: str, stdin: bool = False) -> list[str]:
         argv = [self._docker, "exec"]
@@ -115,7 +118,8 @@ class ContainerdNodes:
         """
         producer = [self._docker, "save", ref]
         consumer = self.ctr(node, "images", "import", "-", stdin=True)
-        _, _, moved = self._runner.pipe(producer, consumer, timeout=timeout)
+        limit = self._import_timeout if timeout is None else timeout
+        _, _, moved = self._runner.pipe(producer, consumer, timeout=limit)
         return moved
 
     def tag(self, node: Node, image_id: str, ref: str, *, timeout: float = 60) -> None:

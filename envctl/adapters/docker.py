@@ -10,22 +10,29 @@ the legacy builder, used when no BuildKit-capable CLI is available.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envctl.errors import BuildError, BuildStepFailure, DaemonUnavailableError, EnvctlError
+from envctl.errors import BuildError, BuildStepFailure, DaemonUnavailableError, EnvctlError, TimedOutError
 
 if TYPE_CHECKING:
     import docker
+    import requests
 
     from envctl.adapters.process import SubprocessRunner
 
 __all__ = ["DockerEngine", "ImageFacts", "docker_socket", "labelled_containers", "local_image_refs", "split_ref"]
+
+# SubprocessRunner.stoppable: while the returned context is open, stopping the run calls the callback.
+Stoppable = Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]]
 
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _LIST_TIMEOUT = 5.0
@@ -86,6 +93,45 @@ def labelled_containers(runner: SubprocessRunner, docker_cli: str, label: str) -
     if done.returncode != 0:
         return None
     return tuple(sorted(line.strip() for line in done.stdout.splitlines() if line.strip()))
+
+
+class _BuildConnection:
+    """The Engine-API build's HTTP connection, which ``close()`` shuts from another thread.
+
+    The SDK hides the response behind a generator; a response hook on a client of the build's own
+    catches it. A shut socket ends the blocked read at once (EOF), and the daemon sees the client
+    leave. ``close()`` before the response exists shuts it as soon as it arrives.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self.closed = False
+        self.expired = False
+
+    def opened(self, response: requests.Response, *_args: object, **_kwargs: object) -> None:
+        sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+        with self._lock:
+            self._socket = sock if isinstance(sock, socket.socket) else None
+            closed = self.closed
+        if closed:
+            self._shut()
+
+    def expire(self) -> None:
+        self.expired = True
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+        self._shut()
+
+    def _shut(self) -> None:
+        with self._lock:
+            sock = self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class DockerEngine:
@@ -188,15 +234,60 @@ class DockerEngine:
         target: str | None,
         network: str | None,
         on_line: Callable[[str], None],
+        timeout: float | None = None,
+        stoppable: Stoppable | None = None,
     ) -> str:
         """Legacy-builder build through the Engine API; returns the image ID, tags nothing.
 
         Tagging is the caller's job, after success, so a failed build never owns the ref.
+
+        The build is stopped by closing its connection (the daemon then cancels it and removes its
+        step container, docs/tools-behaviour.md "Engine-API builds"): when ``stoppable`` (the
+        runner's) calls for it, or after ``timeout`` seconds (``TimedOutError``).
         """
+        import docker
+
+        # A client of its own: its one request is the build, so the response hook sees only that.
+        api = docker.APIClient(base_url=self.socket, version=self.client.api.api_version, timeout=self._timeout)
+        connection = _BuildConnection()
+        api.hooks["response"].append(connection.opened)
+        timer = None if timeout is None else threading.Timer(timeout, connection.expire)
+        try:
+            with stoppable(connection.close) if stoppable is not None else contextlib.nullcontext():
+                if timer is not None:
+                    timer.daemon = True
+                    timer.start()
+                return self._stream_build(api, connection, context=context, dockerfile=dockerfile,
+                                          build_args=build_args, labels=labels, target=target, network=network,
+                                          on_line=on_line)  # fmt: skip
+        except Exception as exc:
+            if connection.expired:
+                msg = f"the Engine-API build of {dockerfile.name} did not finish within {timeout:g} s and was stopped"
+                hint = 'raise timeouts.build in envctl.yaml if it is only slow (README "Timeouts")'
+                raise TimedOutError(msg, hint=hint, argv=["docker-api", "build", str(context)]) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            api.close()
+
+    @staticmethod
+    def _stream_build(
+        api: docker.APIClient,
+        connection: _BuildConnection,
+        *,
+        context: Path,
+        dockerfile: Path,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+        target: str | None,
+        network: str | None,
+        on_line: Callable[[str], None],
+    ) -> str:
         log: list[str] = []
         image_id: str | None = None
         step = "(before the first step)"
-        stream = self.client.api.build(
+        stream = api.build(
             path=str(context),
             dockerfile=str(dockerfile),
             buildargs=dict(build_args),
@@ -222,6 +313,9 @@ class DockerEngine:
                 log.append(error)
                 on_line(error)
                 raise BuildStepFailure(error, step=step, log=log)
+        if connection.closed:
+            msg = "the build was stopped"
+            raise BuildStepFailure(msg, step=step, log=log)
         if image_id is None:
             msg = "the engine reported no image ID for the build"
             raise BuildStepFailure(msg, step=step, log=log)

@@ -20,6 +20,8 @@ Values go to helm as one dict the caller has merged (pyhelm3's own merge concate
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import re
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
-from envctl.errors import ClusterError, DeployError, ToolFailedError, ToolMissingError
+from envctl.errors import ClusterError, DeployError, TimedOutError, ToolFailedError, ToolMissingError
 
 if TYPE_CHECKING:
     from pyhelm3 import Client, Command
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["TRANSIENT_MARKERS", "Helm", "LintResult", "ReleaseState", "classify", "helm_reason", "lint", "run_sync"]
 
 T = TypeVar("T")
+# SubprocessRunner.stoppable: while the returned context is open, stopping the run calls the callback.
+Stoppable = Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]]
 
 # Lower-cased stderr fragments of failures that go away by themselves. API 5xx as client-go words
 # them: 503 "currently unable to handle", 500 "an error on the server"/"internal error occurred",
@@ -147,7 +151,13 @@ class Helm:
         backoff: float = 1.0,
         create_namespace: bool = True,
         timeout: str = "300s",
+        call_timeout: float | None = None,
+        stoppable: Stoppable | None = None,
     ) -> None:
+        # call_timeout bounds each helm call (timeouts.helm); stoppable is the runner's, so an
+        # interruption stops a running helm as it stops every other child (README "Signals").
+        self._call_timeout = call_timeout
+        self._stoppable = stoppable
         # create_namespace=False on a shared cluster: envctl made the namespace (labelled) already,
         # and an admission policy may refuse helm's unlabelled create of it (README "Shared clusters").
         self._create_namespace = create_namespace
@@ -170,6 +180,7 @@ class Helm:
         backoff: float = 1.0,
         context: str | None = None,
         create_namespace: bool = True,
+        call_timeout: float | None = None,
     ) -> Helm:
         """A ``Helm`` for the workspace ``kubeconfig``; ``timeout`` is a duration with a unit ("300s").
 
@@ -188,7 +199,7 @@ class Helm:
                 msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)"
             )
         executable = runner.which("helm") or "helm"
-        command = Command(
+        command = _exec_command(Command)(
             executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve(), kubecontext=context
         )
         try:
@@ -207,7 +218,7 @@ class Helm:
             raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
         return cls(
             client, command, progress=progress, attempts=attempts, backoff=backoff,
-            create_namespace=create_namespace, timeout=timeout,
+            create_namespace=create_namespace, timeout=timeout, call_timeout=call_timeout, stoppable=runner.stoppable,
         )  # fmt: skip
 
     @property
@@ -352,7 +363,30 @@ class Helm:
         return installed
 
     async def _call(self, action: str, release: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run one helm operation: retry transient failures, map genuine ones to DeployError."""
+        """Run one helm operation, stoppable and bounded by the call timeout (``TimedOutError``).
+
+        pyhelm3 runs helm as an asyncio child and terminates it when its task is cancelled
+        (docs/tools-behaviour.md, "pyhelm3"): stopping the call cancels this task from the
+        thread that stops the run; the timeout cancels it the same way."""
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+
+        def stop() -> None:
+            if task is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already closed: the call is over
+                    loop.call_soon_threadsafe(task.cancel)
+
+        with self._stoppable(stop) if self._stoppable is not None else contextlib.nullcontext():
+            try:
+                async with asyncio.timeout(self._call_timeout):
+                    return await self._retried(action, release, attempt)
+            except TimeoutError as exc:
+                limit = f"{self._call_timeout:g} s"
+                msg = f"helm {action} of release {release} did not finish within {limit} and was stopped"
+                hint = 'raise timeouts.helm in envctl.yaml if the cluster is only slow (README "Timeouts")'
+                raise TimedOutError(msg, hint=hint, argv=["helm", action, release]) from exc
+
+    async def _retried(self, action: str, release: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Retry transient failures, map genuine ones to DeployError."""
         from pyhelm3 import errors
 
         def report(state: RetryCallState) -> None:
@@ -434,6 +468,38 @@ def lint(runner: SubprocessRunner, chart_dir: Path, values_files: tuple[Path, ..
 def _absolute(path: Path) -> str:
     """A chart as pyhelm3 must be given one: an absolute path (a relative one reads as a repo chart name)."""
     return str(path.resolve())
+
+
+@functools.cache
+def _exec_command(base: type[Command]) -> type[Command]:
+    """pyhelm3's ``Command`` with helm started as ``exec helm ...`` by the shell pyhelm3 goes through.
+
+    pyhelm3 stops a cancelled call by terminating the process it started, then waits for its
+    output to end. That process is ``/bin/sh -c 'helm ...'``, and dash (Debian's /bin/sh) does not
+    exec a lone command: the shell would die and helm run on, holding the pipes, so the stop would
+    wait for helm to finish by itself (docs/tools-behaviour.md, "pyhelm3"). With ``exec`` the
+    process pyhelm3 terminates is helm itself.
+    """
+
+    class ExecCommand(base):  # type: ignore[misc]
+        def __init__(self, *, executable: str, **options: Any) -> None:
+            super().__init__(executable="exec", **options)
+            self._helm = executable
+
+        async def run(self, command: list[str], input: bytes | None = None) -> bytes:  # noqa: A002 - pyhelm3's name
+            result: bytes = await super().run([self._helm, *command], input)
+            return result
+
+        def client_version(self) -> Any:
+            # pyhelm3's one synchronous call (subprocess.run through a shell, at construction): it
+            # ends by itself, so it runs helm plainly.
+            self._executable = self._helm
+            try:
+                return super().client_version()
+            finally:
+                self._executable = "exec"
+
+    return ExecCommand
 
 
 def run_sync(coro: Awaitable[T]) -> T:

@@ -24,7 +24,7 @@ from typing import Any
 
 from envctl.adapters.process import CompletedCommand, SubprocessRunner
 from envctl.config import ClusterSpec, RegistrySpec
-from envctl.errors import ClusterError, ToolFailedError
+from envctl.errors import ClusterError, TimedOutError, ToolFailedError
 
 __all__ = [
     "FINGERPRINT_LABEL",
@@ -46,6 +46,9 @@ FINGERPRINT_LABEL = "k3d-envctl.fingerprint"
 K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock"
 SPEC_LABEL = "k3d-envctl.spec"
 _ENV = {"LOG_COLORS": "false"}
+# An outer bound on any k3d call (README "Timeouts"): create and start wait for the nodes under
+# k3d's own --timeout (120 s / 60 s); this only stops a k3d that hangs past every such wait.
+K3D_TIMEOUT_SECONDS = 600.0
 _VERSION = re.compile(r"k3d version v(\d+\.\d+\.\d+\S*)")
 _LOG_LINE = re.compile(r'level=(?P<level>\w+) msg=(?P<msg>"(?:[^"\\]|\\.)*"|\S*)')
 
@@ -258,7 +261,9 @@ class K3d:
     def _run(self, args: list[str], *, what: str | None = None) -> CompletedCommand:
         argv = args if args and args[0] == self._exe else [self._exe, *args]
         try:
-            return self._runner.run(argv, env=_ENV)
+            return self._runner.run(argv, env=_ENV, timeout=K3D_TIMEOUT_SECONDS)
+        except TimedOutError:
+            raise  # exit 11, as every step past its limit
         except ToolFailedError as exc:
             if what is None:
                 raise

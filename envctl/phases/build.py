@@ -57,6 +57,7 @@ class BuildOptions:
     # build.secrets: id -> ("env", VAR) or ("file", path as configured; relative to the workspace)
     secrets: buildkit_secrets.SecretSources = field(default_factory=dict)
     public_args: frozenset[str] = frozenset()  # build args whose values the build log may show
+    timeout: float | None = None  # timeouts.build: seconds one build may run before it is stopped
 
     @classmethod
     def from_config(
@@ -68,6 +69,7 @@ class BuildOptions:
         cache_to: Sequence[str] | None = None,
         cache_registry: str | None = None,
         layout_refs: frozenset[str] = frozenset(),
+        timeout: float | None = None,
     ) -> BuildOptions:
         """The config's build settings; flags given on the command line win."""
         return cls(
@@ -85,6 +87,7 @@ class BuildOptions:
                 for key, source in settings.secrets.items()
             },
             public_args=frozenset(settings.public_args),
+            timeout=timeout,
         )
 
 
@@ -248,6 +251,8 @@ class ImageBuilder:
                     target=service.target,
                     network=self._options.network,
                     on_line=keep,
+                    timeout=self._options.timeout,
+                    stoppable=self._runner.stoppable,  # an interruption stops it as it stops a child
                 )
                 return image_id, log
             request = buildkit.BuildRequest(
@@ -273,7 +278,8 @@ class ImageBuilder:
                 )
             flavor: buildkit.BuildkitFlavor = "buildx" if backend == "buildkit-buildx" else "classic"
             return buildkit.run_build(
-                self._runner, flavor, self._options.docker_cli, request, cwd=str(self._root), on_line=on_line
+                self._runner, flavor, self._options.docker_cli, request, cwd=str(self._root), on_line=on_line,
+                timeout=self._options.timeout,
             )
         except BuildStepFailure as exc:
             tail = tuple(mask(line) for line in exc.log[-LOG_TAIL:])

@@ -23,7 +23,7 @@ from typing import Literal
 from envctl.adapters.containerd import ContainerdNodes, Node, NodeImages, normalize_ref
 from envctl.adapters.docker import DockerEngine, ImageFacts, split_ref
 from envctl.adapters.registry import RegistryClient
-from envctl.errors import DaemonUnavailableError, EnvctlError, LoadError, LoadFailed
+from envctl.errors import DaemonUnavailableError, EnvctlError, LoadError, LoadFailed, TimedOutError
 from envctl.progress import Progress
 from envctl.results import BuiltImage, ClusterInfo, LoadResult, NodeResult
 from envctl.timing.spans import Recorder
@@ -228,6 +228,8 @@ def _import(
                 raise _NotLoaded(
                     msg
                 )
+    except TimedOutError:
+        raise  # a step past its time limit stops the run with exit 11 (README "Timeouts")
     except EnvctlError as exc:
         # Recorded as a failed span by the recorder; the phase goes on with the other pairs.
         return NodeResult(name, "failed", 0, time.monotonic() - started, exc.message.splitlines()[0])

@@ -106,8 +106,13 @@ class SelectingEmulator(kmock.KubernetesEmulator):
             return listing
         return {**listing, "items": [obj for obj in listing["items"] if wanted.matches(obj)]}
 
+    # Watches opened so far, per resource (e.g. "pods"): a test's barrier for "the waiter is watching".
+    watches: dict[str, int] = attrs.field(factory=dict)
+
     async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
         wanted = Selection.from_params(request.params)
+        resource = getattr(getattr(request, "resource", None), "plural", None) or "?"
+        self.watches[resource] = self.watches.get(resource, 0) + 1
         shown: set[tuple[str | None, str | None]] = set()
         async for event in kmock.KubernetesEmulator._serve_watch(self, request):
             if not wanted or not isinstance(event, dict):

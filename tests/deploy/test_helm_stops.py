@@ -1,0 +1,83 @@
+"""A helm call (pyhelm3 runs helm itself, outside the subprocess runner) is stopped like any child:
+by the run's stop (``SubprocessRunner.terminate_all``, what an interruption calls) and by its time
+limit (``timeouts.helm`` → ``TimedOutError``, exit 11). The stand-in helm holds its upgrade at a
+gate the test never releases, so only the stop or the limit can end the call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from envctl.adapters.helm import Helm, run_sync
+from envctl.adapters.process import SubprocessRunner
+from envctl.errors import ExitCode, TimedOutError
+from envctl.progress import CollectingProgress
+from tests.deploy.conftest import DEMO_CHART, FakeHelm
+from tests.support.gate import Gate, wait_until
+
+VALUES = {"api": {"image": {"repository": "x/api", "tag": "1"}}}
+
+
+def helm_processes(url: str) -> list[int]:
+    """Live processes whose environment holds the gate's URL: the held helm and its shell."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            environ = (entry / "environ").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and url.encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def open_helm(fake_helm: FakeHelm, runner: SubprocessRunner, call_timeout: float | None) -> Helm:
+    return Helm.open(runner, fake_helm.kubeconfig, timeout="300s", progress=CollectingProgress(),
+                     attempts=1, call_timeout=call_timeout)  # fmt: skip
+
+
+def test_a_helm_call_past_its_limit_is_stopped_and_is_exit_11(fake_helm: FakeHelm) -> None:
+    with Gate() as gate:
+        url = gate.url("upgrade")
+        fake_helm.switch("FAKE_HELM_UPGRADE_GATE", url)
+        helm = open_helm(fake_helm, SubprocessRunner(dict(os.environ)), call_timeout=2)
+        with pytest.raises(TimedOutError) as caught:
+            run_sync(helm.install_or_upgrade("demo", DEMO_CHART, VALUES, namespace="ci", description="t"))
+        assert gate.arrived("upgrade")  # it was the held upgrade that ran out of time
+        assert caught.value.exit_code == ExitCode.TIMED_OUT == 11
+        assert caught.value.message == "helm upgrade of release demo did not finish within 2 s and was stopped"
+        assert caught.value.hint is not None and "timeouts.helm" in caught.value.hint
+        wait_until(lambda: not helm_processes(url), "the held helm is gone", timeout=60)
+    assert fake_helm.state()["releases"] == {}  # stopped before it changed anything
+
+
+def test_stopping_the_run_stops_a_running_helm_call(fake_helm: FakeHelm) -> None:
+    runner = SubprocessRunner(dict(os.environ))
+    outcome: list[BaseException] = []
+
+    def deploy() -> None:
+        helm = open_helm(fake_helm, runner, call_timeout=None)  # no limit: only the stop can end it
+        try:
+            run_sync(helm.install_or_upgrade("demo", DEMO_CHART, VALUES, namespace="ci", description="t"))
+        except BaseException as exc:  # noqa: BLE001 - what the scheduler's worker would see
+            outcome.append(exc)
+
+    with Gate() as gate:
+        url = gate.url("upgrade")
+        fake_helm.switch("FAKE_HELM_UPGRADE_GATE", url)
+        worker = threading.Thread(target=deploy)
+        worker.start()
+        gate.wait_arrived("upgrade", alive=worker.is_alive)
+        runner.terminate_all()  # what the scheduler calls on Ctrl-C or SIGTERM
+        worker.join(120)
+        assert not worker.is_alive()
+        assert [type(exc) for exc in outcome] == [asyncio.CancelledError]
+        wait_until(lambda: not helm_processes(url), "the held helm is gone", timeout=60)
+    assert fake_helm.state()["releases"] == {}
