@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from envctl.adapters.build_log import BuildLog
 from envctl.adapters.buildkit_cache import finish_local_exports, gha_usable, local_exports, scoped_spec
 from envctl.adapters.buildkit_secrets import SecretRef
 from envctl.adapters.process import SubprocessRunner
@@ -205,11 +206,12 @@ def run_build(
     on_line: Callable[[str], None],
     timeout: float | None = None,
 ) -> tuple[str, list[str]]:
-    """Run one build; returns (image ID, log). Raises ``BuildStepFailure`` naming the failed step."""
-    log: list[str] = []
+    """Run one build; returns (image ID, the kept log: ``BuildLog``, bounded). Raises
+    ``BuildStepFailure`` naming the failed step."""
+    kept = BuildLog()
 
     def keep(line: str) -> None:
-        log.append(line)
+        kept.add(line)
         on_line(line)
 
     # Local cache exports go to a fresh folder, swapped in only after success (buildkit_cache).
@@ -224,6 +226,7 @@ def run_build(
             succeeded = done.returncode == 0
         finally:
             finish_local_exports(exports, succeeded=succeeded)
+        log = kept.lines()
         if done.returncode != 0:
             error = next((line for line in reversed(log) if line.strip()), f"exit {done.returncode}")
             raise BuildStepFailure(error, step=failing_step(log) or "(no step reported)", log=log)

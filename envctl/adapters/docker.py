@@ -21,6 +21,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envctl.adapters.build_log import BuildLog
 from envctl.errors import BuildError, BuildStepFailure, DaemonUnavailableError, EnvctlError, TimedOutError
 
 if TYPE_CHECKING:
@@ -284,7 +285,7 @@ class DockerEngine:
         network: str | None,
         on_line: Callable[[str], None],
     ) -> str:
-        log: list[str] = []
+        log = BuildLog()  # bounded: a step may print hundreds of MB
         image_id: str | None = None
         step = "(before the first step)"
         stream = api.build(
@@ -304,21 +305,21 @@ class DockerEngine:
                     if line.startswith("Step "):
                         step = line
                     if line.strip():
-                        log.append(line)
+                        log.add(line)
                         on_line(line)
             if "aux" in chunk and "ID" in chunk["aux"]:
                 image_id = str(chunk["aux"]["ID"])
             if "error" in chunk:
                 error = chunk["error"].strip()
-                log.append(error)
+                log.add(error)
                 on_line(error)
-                raise BuildStepFailure(error, step=step, log=log)
+                raise BuildStepFailure(error, step=step, log=log.lines())
         if connection.closed:
             msg = "the build was stopped"
-            raise BuildStepFailure(msg, step=step, log=log)
+            raise BuildStepFailure(msg, step=step, log=log.lines())
         if image_id is None:
             msg = "the engine reported no image ID for the build"
-            raise BuildStepFailure(msg, step=step, log=log)
+            raise BuildStepFailure(msg, step=step, log=log.lines())
         return image_id
 
     def _unavailable(self, exc: BaseException) -> DaemonUnavailableError:

@@ -26,14 +26,26 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
 from envctl.errors import TimedOutError, ToolFailedError, ToolMissingError
 
-__all__ = ["STOP_GRACE_SECONDS", "CompletedCommand", "SubprocessRunner", "install_hint", "stderr_tail"]
+__all__ = [
+    "STOP_GRACE_SECONDS",
+    "STREAMED_TAIL_LINES",
+    "CompletedCommand",
+    "SubprocessRunner",
+    "install_hint",
+    "stderr_tail",
+]
+
+# What a streamed command (``run(on_line=...)``) returns of each pipe: its last lines, at most this long.
+STREAMED_TAIL_LINES = 200
+_LINE_MAX = 64 * 1024
 
 # How long a child may take to exit after SIGTERM before it gets SIGKILL (unless hurried).
 STOP_GRACE_SECONDS = 5.0
@@ -106,7 +118,8 @@ class SubprocessRunner:
         """Run ``argv`` to completion.
 
         With ``on_line`` each line of stdout *and* stderr is passed on as it arrives (build
-        progress), and both are still returned for error analysis.
+        progress), and only the last ``STREAMED_TAIL_LINES`` lines of each are returned: a build
+        may print hundreds of MB, which envctl shows as it comes and never holds.
         """
         started = time.monotonic()
         proc = self._spawn(argv, env=env, cwd=cwd, stdin=stdin is not None)
@@ -292,8 +305,8 @@ class SubprocessRunner:
         if stdin is not None and proc.stdin is not None:
             proc.stdin.write(stdin)
             proc.stdin.close()
-        out = _Drain(proc.stdout, on_line)
-        err = _Drain(proc.stderr, on_line)
+        out = _Drain(proc.stdout, on_line, keep=STREAMED_TAIL_LINES)
+        err = _Drain(proc.stderr, on_line, keep=STREAMED_TAIL_LINES)
         proc.wait(timeout=timeout)
         return out.result(), err.result()
 
@@ -365,15 +378,19 @@ class _Copy:
 class _Drain:
     """Reads a pipe to the end on a thread (so neither pipe of a child can fill and block it)."""
 
-    def __init__(self, stream: Iterable[bytes] | None, on_line: Callable[[str], None] | None = None) -> None:
-        self._chunks: list[bytes] = []
+    def __init__(
+        self, stream: IO[bytes] | None, on_line: Callable[[str], None] | None = None, *, keep: int | None = None
+    ) -> None:
+        # keep: the last lines kept (None: all); a line is at most _LINE_MAX bytes, the rest of a
+        # longer one (output without newlines) comes as further lines
+        self._chunks: deque[bytes] = deque(maxlen=keep)
         self._thread = threading.Thread(target=self._read, args=(stream, on_line), daemon=True)
         self._thread.start()
 
-    def _read(self, stream: Iterable[bytes] | None, on_line: Callable[[str], None] | None) -> None:
+    def _read(self, stream: IO[bytes] | None, on_line: Callable[[str], None] | None) -> None:
         if stream is None:
             return
-        for line in stream:
+        while line := stream.readline(_LINE_MAX if on_line is not None else -1):
             self._chunks.append(line)
             if on_line is not None:
                 on_line(line.decode(errors="replace").rstrip("\n"))

@@ -23,6 +23,7 @@ from typing import Literal
 
 from envctl import __version__
 from envctl.adapters import buildkit, buildkit_secrets
+from envctl.adapters.build_log import BuildLog
 from envctl.adapters.docker import DockerEngine, ImageFacts
 from envctl.adapters.process import SubprocessRunner
 from envctl.adapters.registry import RegistryClient
@@ -237,10 +238,10 @@ class ImageBuilder:
         args = {**service.build_args, **dependency_args}
         try:
             if backend == "engine":
-                log: list[str] = []
+                log = BuildLog()
 
                 def keep(line: str) -> None:
-                    log.append(line)
+                    log.add(line)
                     on_line(line)
 
                 image_id = self._docker.build(
@@ -254,7 +255,7 @@ class ImageBuilder:
                     timeout=self._options.timeout,
                     stoppable=self._runner.stoppable,  # an interruption stops it as it stops a child
                 )
-                return image_id, log
+                return image_id, log.lines()
             request = buildkit.BuildRequest(
                 context=str(context),
                 dockerfile=str(dockerfile),
