@@ -155,17 +155,48 @@ def list_worktree(runner: SubprocessRunner, root: Path, prefix: str | None = Non
                 continue
             path = path[len(prefix) + 1 :]
         changed.append((code, path))
-    untracked = [path for code, path in changed if code == "??"]
-    # an untracked folder with no untracked file under it holds only (empty) folders; git names only
-    # the top one, so its innermost folders are listed from disk (a folder added inside it changes
-    # the image)
+    listed = {path for code, path in changed if code == "??"}
+    # git names only the top of an untracked folder tree, so its empty innermost folders are listed
+    # from disk: those holding no untracked file (a folder added inside it changes the image, and an
+    # empty folder next to new files is still copied)
     empty: list[str] = []
     for folder in folders.result():
-        if not any(p.startswith(folder) for p in untracked):
-            for current, dirs, _files in os.walk(root / folder):
-                if not dirs:
-                    empty.append(Path(current).relative_to(root).as_posix() + "/")
+        for current, dirs, files in os.walk(root / folder):
+            if dirs:
+                continue
+            rel = Path(current).relative_to(root).as_posix()
+            if not any(f"{rel}/{name}" in listed for name in files):
+                empty.append(rel + "/")
+    deleted = [path for code, path in changed if code[1] == "D" and code != "??"]
+    if deleted:
+        listed.update(entry.path for entry in parse_index(index))
+        listed.difference_update(deleted)
+        empty += _emptied_folders(root, deleted, listed, empty)
     return WorktreeListing(index, tuple(changed), tuple(empty))
+
+
+def _emptied_folders(root: Path, deleted: list[str], paths: set[str], empty: list[str]) -> list[str]:
+    """Folders that deleting tracked files left empty on disk ("/"-terminated, innermost ones, as
+    for untracked folders). git still counts them as tracked folders, so ``ls-files --others
+    --directory`` does not name them, but BuildKit copies them (``rm a/f.txt`` leaves ``COPY a``
+    valid)."""
+    live = {path[:cut] for path in (*paths, *empty) for cut in _slashes(path)}
+    emptied = {path[:cut] for path in deleted for cut in _slashes(path)} - live
+    found: list[str] = []
+    for folder in sorted(emptied):
+        if any(folder[:cut] in emptied for cut in _slashes(folder)):
+            continue  # inside another emptied folder: listed by that one's walk
+        full = root / folder
+        if full.is_symlink() or not full.is_dir():
+            continue
+        for current, dirs, _files in os.walk(full):
+            if not dirs:
+                found.append(Path(current).relative_to(root).as_posix() + "/")
+    return found
+
+
+def _slashes(path: str) -> list[int]:
+    return [i for i, ch in enumerate(path) if ch == "/"]
 
 
 def snapshot_worktree(

@@ -77,6 +77,10 @@ CASES = {
     # found by test_differential.py (seed 2): a wildcard matching a dangling link fails the build
     "wildcard-matching-a-dangling-link": _case({"f.txt": "f\n"}, "COPY ? /d/\n", lambda w: w.write("g.go", "g\n"),
                                                prepare=lambda w: w.link("l", "g.go")),
+    # found by test_differential.py: deleting a folder's only tracked file (not committed) leaves the
+    # folder empty on disk, BuildKit copies it
+    "folder-emptied-by-an-uncommitted-delete": _case({"a/f.txt": "f\n", "b": "b\n"}, "COPY a /d\n",
+                                                     lambda w: (w.root / "a/f.txt").unlink()),
 }
 
 

@@ -201,3 +201,22 @@ def test_folders_inside_an_empty_folder_tree(repo: Path) -> None:
     assert fingerprint(repo) != before
     (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY tree/empty /t\n")
     fingerprint(repo)  # a nested empty folder is a source BuildKit copies
+
+
+def test_a_folder_emptied_by_deleting_its_tracked_files(repo: Path) -> None:
+    """Found by the differential test: `rm app/lib/util.py` leaves app/lib an empty folder on disk.
+    git still counts the folder as tracked (so does not list it as untracked), BuildKit copies it:
+    the dirty state must fingerprint as the committed one, and `COPY app/lib` still plans."""
+    (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY app /app\nCOPY app/lib /lib\n")
+    commit_all(repo, "copy lib")
+    before = fingerprint(repo)
+    (repo / "app/lib/util.py").unlink()
+    dirty = fingerprint(repo)
+    assert dirty != before
+    commit_all(repo, "lib emptied")
+    assert fingerprint(repo) == dirty
+    (repo / "app/main.py").unlink()  # app now holds only the empty app/lib
+    (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY app /app\n")
+    dirty = fingerprint(repo)
+    commit_all(repo, "app emptied")
+    assert fingerprint(repo) == dirty
