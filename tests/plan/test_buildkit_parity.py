@@ -81,6 +81,10 @@ CASES = {
     # folder empty on disk, BuildKit copies it
     "folder-emptied-by-an-uncommitted-delete": _case({"a/f.txt": "f\n", "b": "b\n"}, "COPY a /d\n",
                                                      lambda w: (w.root / "a/f.txt").unlink()),
+    # found by test_differential.py: git names only `a/` for an untracked tree with a file and an empty folder
+    "empty-folder-beside-a-new-file-in-an-untracked-tree": _case(
+        {"x": "x\n"}, "COPY a/e /d/\n", lambda w: w.write("a/sub/f.txt", "f\n"),
+        prepare=lambda w: (w.root / "a/e").mkdir(parents=True)),
 }
 
 

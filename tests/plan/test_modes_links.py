@@ -220,3 +220,15 @@ def test_a_folder_emptied_by_deleting_its_tracked_files(repo: Path) -> None:
     dirty = fingerprint(repo)
     commit_all(repo, "app emptied")
     assert fingerprint(repo) == dirty
+
+
+def test_an_empty_folder_next_to_new_files_in_an_untracked_tree(repo: Path) -> None:
+    """Found by the differential test: git names only `new/` for an untracked tree holding a file
+    and an empty folder; BuildKit copies the empty folder too, dirty or committed."""
+    (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY new/e /e\n")
+    (repo / "new/e").mkdir(parents=True)
+    (repo / "new/sub").mkdir()
+    (repo / "new/sub/f.txt").write_text("f\n")
+    dirty = fingerprint(repo)
+    commit_all(repo, "new")
+    assert fingerprint(repo) == dirty
