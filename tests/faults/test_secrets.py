@@ -153,7 +153,9 @@ def test_a_token_given_as_build_arg_and_secrets_never_leaks(tmp_path: Path, clas
     with make_world(tmp_path / "world", classic_docker, base_image) as world, Gate() as gate, world.kubelet():
         _canary_world(world, gate, token, secret_file)
         world.env.update(ENVCTL_TEST_TOKEN=token, GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(outputs))
-        proc = world.popen("--verbose", "up", "--services", "web")
+        # The whole demo, not `--services web`: the chart's hook Job runs migrate's image, which helm
+        # waits for, so an up on a fresh cluster needs every image built.
+        proc = world.popen("--verbose", "up")
         gate.wait_arrived("web-build", alive=lambda: proc.poll() is None)
         # The build is running now: its client's command line names the arg and the secrets only.
         cmdlines = _cmdlines()
