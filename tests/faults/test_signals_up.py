@@ -175,9 +175,19 @@ CLUSTER_LEFT_HALF_MADE = pytest.mark.xfail(
 )  # fmt: skip
 
 
-@pytest.mark.parametrize("how", list(SIGNALS))
-@pytest.mark.parametrize("phase", [pytest.param(p, marks=CLUSTER_LEFT_HALF_MADE) if p == "cluster" else p
-                                   for p in PHASES])  # fmt: skip
+# Every phase with every signal is 18 real `up`s (~15 min, the cluster cases waiting out the
+# readiness deadline), too long for each CI run: by default each phase but the known-open cluster
+# one meets one signal, every signal at least one phase; ENVCTL_FAULTS_FULL=1 runs the whole matrix.
+DEFAULT_CASES = {("build-buildkit", "double-sigint"), ("build-engine", "sigterm"), ("load", "sigint"),
+                 ("deploy", "sigterm"), ("wait", "double-sigint")}  # fmt: skip
+FULL_MATRIX = os.environ.get("ENVCTL_FAULTS_FULL") == "1"
+CASES = [
+    pytest.param(phase, how, marks=[CLUSTER_LEFT_HALF_MADE] if phase == "cluster" else [], id=f"{phase}-{how}")
+    for phase in PHASES for how in SIGNALS if FULL_MATRIX or (phase, how) in DEFAULT_CASES
+]
+
+
+@pytest.mark.parametrize(("phase", "how"), CASES)
 def test_a_signal_at_each_phase_stops_cleanly_records_and_the_next_up_converges(
     worlds: Callable[[str], PhaseWorld], phase: str, how: str
 ) -> None:
