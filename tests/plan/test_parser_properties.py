@@ -7,9 +7,9 @@ Whatever the text, the outcome is a result or an ``InputError`` (exit 2 with ``e
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -71,24 +71,29 @@ def test_copy_wildcards_never_crash(source: str, context: str) -> None:
         assert path in index or path.endswith("/")
 
 
-_WORKSPACE = Path(tempfile.mkdtemp(prefix="envctl-props-"))
-for rel, text in {"a/b.txt": "b\n", "dir/a": "a\n", "b.txt": "x\n", "x.go": "g\n"}.items():
-    (_WORKSPACE / rel).parent.mkdir(parents=True, exist_ok=True)
-    (_WORKSPACE / rel).write_text(text)
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for every example (hypothesis reruns the test body, not a function fixture), made
+    under pytest's temporary root so nothing is left in /tmp."""
+    root = tmp_path_factory.mktemp("props")
+    for rel, text in {"a/b.txt": "b\n", "dir/a": "a\n", "b.txt": "x\n", "x.go": "g\n"}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
 
 
 @PROFILE
 @given(dockerfile=DOCKERFILE, ignore=IGNORE_FILE, extra=st.lists(WORDS, max_size=2))
-def test_a_whole_service_plans_or_says_why(dockerfile: str, ignore: str, extra: list[str]) -> None:
-    (_WORKSPACE / "Dockerfile").write_text(dockerfile)
-    (_WORKSPACE / ".dockerignore").write_text(ignore)
+def test_a_whole_service_plans_or_says_why(workspace: Path, dockerfile: str, ignore: str, extra: list[str]) -> None:
+    (workspace / "Dockerfile").write_text(dockerfile)
+    (workspace / ".dockerignore").write_text(ignore)
     config = {"version": 1, "services": {"svc": {"dockerfile": "Dockerfile", "image": "t/svc", "extra_inputs": extra}}}
     try:
         services = EnvConfig.model_validate(yaml.safe_load(yaml.safe_dump(config))).services
     except Exception:  # noqa: BLE001 - the config model may refuse an extra_inputs value; not under test
         return
     try:
-        scan = scan_services(services, snapshot_filesystem(_WORKSPACE), strict=True)
+        scan = scan_services(services, snapshot_filesystem(workspace), strict=True)
     except InputError as exc:
         assert exc.message and exc.hint
         return
