@@ -164,10 +164,11 @@ class ServiceSpec(_Model):
     values_path: Annotated[str, Field(pattern=_VALUES_PATH)] | None = Field(
         None, description="where the chart reads this image: <values_path>.repository and .tag"
     )
-    inject: Literal["values", "rewrite"] | None = Field(
+    inject: Literal["values", "rewrite", "none"] | None = Field(
         None,
         description="how the chart gets the built image: values (at values_path) or rewrite (the rendered "
-        "manifests, through a Helm post-renderer); default values when values_path is set, else rewrite",
+        "manifests, through a Helm post-renderer); default values when values_path is set, else rewrite; "
+        "none: built only (an image the release does not run), never loaded into the cluster",
     )
     image_match: Annotated[str, Field(pattern=_IMAGE_MATCH)] | None = Field(
         None, description="rewrite: a glob over the rendered image's repository (default: same last path segment)"
@@ -193,6 +194,9 @@ class ServiceSpec(_Model):
         if self.inject == "values" and not self.values_path:
             msg = "inject: values needs values_path (where the chart reads <values_path>.repository and .tag)"
             raise ValueError(msg)
+        if self.inject == "none" and (self.values_path or self.image_match is not None):
+            msg = "inject: none builds the image only; values_path and image_match would never be read"
+            raise ValueError(msg)
         if self.image_match is not None and self.injection != "rewrite":
             msg = "image_match is only read with inject: rewrite (values_path is set, so inject defaults to values)"
             raise ValueError(msg)
@@ -200,8 +204,19 @@ class ServiceSpec(_Model):
 
     @property
     def injection(self) -> Literal["values", "rewrite"]:
-        """The effective mode: ``inject``, else values with a values_path, else rewrite."""
-        return self.inject or ("values" if self.values_path else "rewrite")
+        """The effective mode of a deployed service: ``inject``, else values with a values_path, else
+        rewrite (``deployed`` says whether the release runs it at all)."""
+        if self.inject == "values":
+            return "values"
+        if self.inject == "rewrite":
+            return "rewrite"
+        return "values" if self.values_path else "rewrite"
+
+    @property
+    def deployed(self) -> bool:
+        """False for ``inject: none``: the image is built (for others, or for later) but the release
+        does not run it, so it is neither loaded nor handed to the chart."""
+        return self.inject != "none"
 
     @field_validator("build_args")
     @classmethod

@@ -81,9 +81,12 @@ class Injection:
 
 def injections(services: Mapping[str, ServiceSpec], bases: Collection[str]) -> dict[str, Injection]:
     """The services the release runs, by name. A service with neither ``values_path`` nor
-    ``inject``/``image_match`` that others build FROM (``bases``) is a base image: not deployed."""
+    ``inject``/``image_match`` that others build FROM (``bases``) is a base image: not deployed; nor is
+    one with ``inject: none``."""
     found: dict[str, Injection] = {}
     for name, spec in services.items():
+        if not spec.deployed:
+            continue
         explicit = spec.inject is not None or spec.image_match is not None
         if spec.injection == "rewrite" and not explicit and name in bases:
             continue

@@ -168,6 +168,8 @@ def _config(prefix: str, base_image: str, cluster: str) -> dict[str, Any]:
         spec: dict[str, Any] = {"dockerfile": f"services/{svc}/Dockerfile", "context": ".", "image": f"{prefix}/{svc}"}
         if svc in DEPLOYED:
             spec["values_path"] = f"{svc}.image"
+        else:  # built on every merge that touches it, but the release does not run it
+            spec["inject"] = "none"
         spec["build_args"] = {"BASE_IMAGE": base_image}
         services[svc] = spec
     return {

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -240,3 +241,21 @@ def test_two_services_sharing_a_last_path_segment_do_not_flag_each_other() -> No
     two = _deployed("b", "team-b/api:fp-b", "team-b/api")
     running = [RunningContainer("p", "c", "team-a/api:fp-a", init=False), RunningContainer("q", "c", "team-b/api:fp-b", init=False)]
     assert check_running(running, [one, two]) == []
+
+
+def test_inject_none_builds_only_and_refuses_what_it_would_never_read() -> None:
+    from pydantic import ValidationError
+
+    from envctl.config import ServiceSpec
+    from envctl.image_check import injections
+
+    spec = {"dockerfile": "D"}
+    services = {
+        "job": ServiceSpec.model_validate({**spec, "image": "d/job", "inject": "none"}),
+        "api": ServiceSpec.model_validate({**spec, "image": "d/api", "values_path": "api.image"}),
+    }
+    # Not a base of anything, yet not deployed: never loaded, never handed to the chart.
+    assert set(injections(services, set())) == {"api"}
+    for extra in ({"values_path": "job.image"}, {"image_match": "*/job"}):
+        with pytest.raises(ValidationError, match="inject: none builds the image only"):
+            ServiceSpec.model_validate({**spec, "image": "d/job", "inject": "none", **extra})
