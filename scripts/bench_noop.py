@@ -22,7 +22,6 @@ on a 20,000-file workspace (target <= 0.5 s).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import resource
@@ -33,12 +32,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+SCRIPTS = Path(__file__).resolve().parent
+REPO = SCRIPTS.parent
+sys.path[:0] = [str(SCRIPTS), str(REPO)]
+
+from bench_pipeline import BenchError, held
+from bench_plan import envctl_path
 
 from tests.support.demo_world import (
     DemoWorld,
@@ -51,29 +52,6 @@ from tests.support.demo_world import (
 BASE_IMAGE = "envctl-bench-noop/busybox:1"
 TARGETS = {"up": 1.0, "status": 1.0, "plan": 0.3}
 VERBS = {"up": ["up"], "status": ["status"], "plan": ["plan"]}
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-def envctl_path() -> str:
-    candidate = Path(sys.executable).with_name("envctl")
-    return str(candidate) if candidate.exists() else (shutil.which("envctl") or "envctl")
-
-
-@contextmanager
-def locked(path: Path | None) -> Iterator[None]:
-    """An exclusive flock on ``path`` around the measured runs (others on a shared engine wait)."""
-    if path is None:
-        yield
-        return
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_verb(world: DemoWorld, args: list[str], timeout: float) -> tuple[float, float]:
@@ -134,7 +112,7 @@ def main() -> int:
     made_base = False
     results: dict[str, dict[str, list[tuple[float, float]]]] = {}
     try:
-        with locked(args.lock):
+        with held(args.lock):
             made_base = ensure_base_image(docker, BASE_IMAGE)
             ws = work / "ws"
             copy_demo(ws, cluster=f"{prefix}-c", prefix=prefix, base_image=BASE_IMAGE, docker=docker)

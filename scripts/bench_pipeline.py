@@ -25,6 +25,7 @@ Scenarios, side by side in one run:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -34,6 +35,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +69,20 @@ NOTE = (
     "cold = fresh cluster name, none of the run's images exist; BuildKit cache kept (shared engine),\n"
     "the slow web step is unique per workspace so it really runs."
 )
+
+
+@contextmanager
+def held(lock: Path | None) -> Iterator[None]:
+    """An exclusive flock on ``lock`` around a benchmark's Docker work (others on a shared engine wait)."""
+    if lock is None:
+        yield
+        return
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class BenchError(RuntimeError):

@@ -26,22 +26,19 @@ run only, so other users of a shared Docker engine get it in between.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import shutil
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
 sys.path[:0] = [str(SCRIPTS), str(REPO)]
 
-from bench_pipeline import BenchError, run
+from bench_pipeline import BenchError, held, run
 from seedbench import cleanup
 from seedbench.devci import devci_run
 from seedbench.model import Figures, Models, devci_figures, envctl_figures
@@ -69,19 +66,6 @@ _T0 = time.monotonic()
 
 def log(text: str) -> None:
     print(f"[{time.monotonic() - _T0:7.1f} s] {text}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def held(lock: Path | None) -> Iterator[None]:
-    if lock is None:
-        yield
-        return
-    with lock.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class Bench:
