@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import quiet_env, run_envctl
+from tests.support.cli import committed_workspace, quiet_env, run_envctl
 
 WORKSPACE = {
     "envctl.yaml": "version: 1\nservices:\n  api:\n    dockerfile: svc/api/Dockerfile\n    image: demo/api\n",
@@ -25,14 +24,7 @@ WORKSPACE = {
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    for rel, text in WORKSPACE.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    for argv in ([*git, "init", "-q", "-b", "main"], [*git, "add", "-A"], [*git, "commit", "-qm", "ws"]):
-        subprocess.run(argv, cwd=root, check=True, capture_output=True)
-    return root
+    return committed_workspace(tmp_path / "ws", WORKSPACE)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import json
 import os
 import pkgutil
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 import yaml
 
 import envctl.commands
-from tests.support.cli import quiet_env, run_envctl
+from tests.support.cli import committed_workspace, quiet_env, run_envctl
 from tests.support.kube_api import KubeApi
 from tests.support.kube_server_side import ServerSideEmulator
 from tests.timing.sample import sample_run
@@ -96,14 +95,7 @@ def test_every_verb_is_in_the_table() -> None:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    for rel, text in WORKSPACE.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    for argv in ([*git, "init", "-q", "-b", "main"], [*git, "add", "-A"], [*git, "commit", "-qm", "ws"]):
-        subprocess.run(argv, cwd=root, check=True, capture_output=True)
-    return root
+    return committed_workspace(tmp_path / "ws", WORKSPACE)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -18,24 +17,9 @@ from envctl.errors import ExitCode, TimedOutError
 from envctl.progress import CollectingProgress
 from tests.deploy.conftest import DEMO_CHART, FakeHelm
 from tests.support.gate import Gate, wait_until
+from tests.support.procs import marked_processes
 
 VALUES = {"api": {"image": {"repository": "x/api", "tag": "1"}}}
-
-
-def helm_processes(url: str) -> list[int]:
-    """Live processes whose environment holds the gate's URL: the held helm and its shell."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            environ = (entry / "environ").read_bytes()
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and url.encode() in environ:
-            found.append(int(entry.name))
-    return found
 
 
 def open_helm(fake_helm: FakeHelm, runner: SubprocessRunner, call_timeout: float | None) -> Helm:
@@ -54,7 +38,7 @@ def test_a_helm_call_past_its_limit_is_stopped_and_is_exit_11(fake_helm: FakeHel
         assert caught.value.exit_code == ExitCode.TIMED_OUT == 11
         assert caught.value.message == "helm upgrade of release demo did not finish within 2 s and was stopped"
         assert caught.value.hint is not None and "timeouts.helm" in caught.value.hint
-        wait_until(lambda: not helm_processes(url), "the held helm is gone", timeout=60)
+        wait_until(lambda: not marked_processes((url,)), "the held helm is gone", timeout=60)
     assert fake_helm.state()["releases"] == {}  # stopped before it changed anything
 
 
@@ -79,5 +63,5 @@ def test_stopping_the_run_stops_a_running_helm_call(fake_helm: FakeHelm) -> None
         worker.join(120)
         assert not worker.is_alive()
         assert [type(exc) for exc in outcome] == [asyncio.CancelledError]
-        wait_until(lambda: not helm_processes(url), "the held helm is gone", timeout=60)
+        wait_until(lambda: not marked_processes((url,)), "the held helm is gone", timeout=60)
     assert fake_helm.state()["releases"] == {}

@@ -34,6 +34,7 @@ import yaml
 
 from tests.pipeline.conftest import UpWorld, make_world
 from tests.support.gate import Gate, wait_until
+from tests.support.procs import marked_processes
 
 pytestmark = pytest.mark.docker
 
@@ -117,23 +118,6 @@ def give_work(pw: PhaseWorld, name: str) -> tuple[dict[str, str], Callable[[Call
     before = watches.get("pods", 0)
     return {}, lambda alive: wait_until(lambda: watches.get("pods", 0) > before, "the waiter watches pods",
                                         alive=alive)  # fmt: skip
-
-
-def leftovers(marks: tuple[str, ...]) -> list[str]:
-    """Live processes (zombies are dead) with a mark in their environment or command line."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = (entry / "cmdline").read_bytes()
-            seen = (entry / "environ").read_bytes() + cmdline
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and any(mark.encode() in seen for mark in marks):
-            found.append(f"{entry.name}: {cmdline.replace(bytes(1), b' ').decode(errors='replace')}")
-    return found
 
 
 def node_imports(world: UpWorld) -> list[str]:
@@ -230,7 +214,7 @@ def test_a_signal_at_each_phase_stops_cleanly_records_and_the_next_up_converges(
     assert any(s["outcome"] == "cancelled" for s in spans(run, SPAN_KIND[phase])), spans(run, SPAN_KIND[phase])
 
     gate_url = pw.gate.url(name)
-    wait_until(lambda: not leftovers((marker, gate_url)), "no process of the run left", timeout=60)
+    wait_until(lambda: not marked_processes((marker, gate_url)), "no process of the run left", timeout=60)
     wait_until(lambda: not node_imports(world), "no ctr import left in the node", timeout=60)
     wait_until(lambda: not build_containers(world, name), "no build container left", timeout=60)
     assert not (world.workspace / ".envctl" / "up.lock.owner").exists()
@@ -303,7 +287,7 @@ def test_a_load_past_timeouts_load_is_stopped_and_up_exits_11(worlds: Callable[[
     run = world.runs()[-1]
     assert (run["run"]["outcome"], run["run"]["exit_code"]) == ("failed", 11)
     assert any(s["outcome"] == "failed" for s in spans(run, "load"))
-    wait_until(lambda: not leftovers((marker, pw.gate.url(name))), "no process of the run left", timeout=60)
+    wait_until(lambda: not marked_processes((marker, pw.gate.url(name))), "no process of the run left", timeout=60)
     wait_until(lambda: not node_imports(world), "no ctr import left in the node", timeout=60)
     assert not (world.workspace / ".envctl" / "up.lock.owner").exists()
 

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["quiet_env", "run_envctl"]
+__all__ = ["committed_workspace", "quiet_env", "run_envctl"]
 
 _one_at_a_time = threading.Lock()  # the process-wide state swapped below is shared by every thread
 
@@ -35,6 +35,17 @@ def quiet_env(**extra: str) -> dict[str, str]:
     env["ENVCTL_DOCKER"] = "/nonexistent/docker"
     env.update(extra)
     return env
+
+
+def committed_workspace(root: Path, files: Mapping[str, str]) -> Path:
+    """``files`` (path relative to ``root`` -> text) written under ``root``, committed on branch main."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for argv in ([*git, "init", "-q", "-b", "main"], [*git, "add", "-A"], [*git, "commit", "-qm", "ws"]):
+        subprocess.run(argv, cwd=root, check=True, capture_output=True)
+    return root
 
 
 def run_envctl(
