@@ -34,13 +34,17 @@ def connect(kubeconfig: Path, *, pool_size: int = 32, context: str | None = None
     if not kubeconfig.is_file():
         msg = f"no kubeconfig at {kubeconfig}"
         raise ClusterError(msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)")
-    _check_readable(kubeconfig)
     config = kubernetes.client.Configuration()
     try:
         kubernetes.config.load_kube_config(config_file=str(kubeconfig), context=context, client_configuration=config)
     except kubernetes.config.ConfigException as exc:
         msg = f"{kubeconfig}: {exc}"
         raise ClusterError(msg, hint="check the kubeconfig and the context (cluster.context or --context)") from exc
+    except Exception:
+        # Parsed once on the way that works; only a file the loader choked on is read again, to
+        # name the problem (raises InputError) instead of passing on the parser's own error.
+        _check_readable(kubeconfig)
+        raise
     config.connection_pool_maxsize = pool_size
     return kubernetes.client.ApiClient(config)
 
