@@ -73,10 +73,6 @@ def begin(*, json_document: bool) -> None:
     _json.update(on=json_document, document=None)
 
 
-def json_mode() -> bool:
-    return bool(_json["on"])
-
-
 def configure(*, verbose: bool) -> None:
     global _verbose  # noqa: PLW0603 - set once per invocation by the CLI callback
     _verbose = verbose

@@ -111,15 +111,15 @@ class ContainerdNodes:
         )
         return retrying(self.images, node)
 
-    def import_image(self, node: Node, ref: str, *, timeout: float | None = None) -> int:
+    def import_image(self, node: Node, ref: str) -> int:
         """Stream ``docker save ref`` (named, so the tag survives) into the node; returns bytes moved.
 
-        Both exit codes are checked (``SubprocessRunner.pipe``): a failed save or import raises.
+        Both exit codes are checked (``SubprocessRunner.pipe``): a failed save or import raises; the
+        pipe is bounded by the adapter's import timeout (``timeouts.load``).
         """
         producer = [self._docker, "save", ref]
         consumer = self.ctr(node, "images", "import", "-", stdin=True)
-        limit = self._import_timeout if timeout is None else timeout
-        _, _, moved = self._runner.pipe(producer, consumer, timeout=limit)
+        _, _, moved = self._runner.pipe(producer, consumer, timeout=self._import_timeout)
         return moved
 
     def tag(self, node: Node, image_id: str, ref: str, *, timeout: float = 60) -> None:
