@@ -122,10 +122,11 @@ def run_up(
         changed_services=tuple(plan.changed_services),
     )
     cancel_event = threading.Event()
+    deployed = deployed_services(plan, state.config.services)  # the tasks and the phases agree on it
     phases = state.up_phases(
-        plan,
-        options, recorder=recorder, progress=progress, cancel_event=cancel_event, cache_from=flags.cache_from,
-        cache_to=flags.cache_to, cache_registry=flags.cache_registry, release=release, target=target,
+        plan, options, deployed=deployed, recorder=recorder, progress=progress, cancel_event=cancel_event,
+        cache_from=flags.cache_from, cache_to=flags.cache_to, cache_registry=flags.cache_registry, release=release,
+        target=target,
     )  # fmt: skip
     # Import the docker SDK once on this thread, before worker threads race to import it; then let
     # the slow, lazy kubernetes models load while images build. (Two threads importing `requests`
@@ -134,7 +135,6 @@ def run_up(
 
     threading.Thread(target=wait_phase.preload, daemon=True, name="preload-kubernetes").start()
     history = RunHistory(state.workspace.runs_dir, keep=state.config.history.keep)
-    deployed = deployed_services(plan, state.config.services)
     tasks = make_tasks(
         plan, phases, deployed, state=RunState(), wait=options.wait,
         expected=expected_build_seconds(history, plan=plan, root=state.workspace.root),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from envctl.adapters.k3d import K3d
     from envctl.adapters.process import SubprocessRunner
     from envctl.adapters.registry import RegistryClient
+    from envctl.image_check import Injection
     from envctl.kube_target import KubeTarget
     from envctl.naming import NameFacts
     from envctl.ownership import Owner
@@ -336,6 +337,7 @@ class AppState:
         plan: Plan,
         options: UpOptions,
         *,
+        deployed: Mapping[str, Injection],
         recorder: Recorder,
         progress: Progress,
         cancel_event: threading.Event,
@@ -345,7 +347,8 @@ class AppState:
         release: ReleaseTarget | None = None,
         target: KubeTarget | None = None,
     ) -> Phases:
-        """The phases of `up`, each bound to the tools made here (``release``: the rendered names,
+        """The phases of `up`, each bound to the tools made here (``deployed``: the services the
+        release runs, as the run's tasks were made for them; ``release``: the rendered names,
         ``target``: the cluster API, as the command resolved them from its flags)."""
         from envctl.adapters.containerd import Node
         from envctl.adapters.k3d import K3S_CONTAINERD_SOCKET
@@ -357,7 +360,6 @@ class AppState:
         from envctl.phases.protocols import ClusterPhase, Phases
         from envctl.phases.verify import ImageVerifier
         from envctl.phases.wait import PodWaiter
-        from envctl.pipeline import deployed_services
 
         config, workspace = self.config, self.workspace
         release = release or self.release_target()
@@ -371,7 +373,6 @@ class AppState:
             layout_refs=plan.dependency_refs,  # a container buildx builder gets these as OCI layouts
             timeout=parse_duration(config.timeouts.build),
         )  # fmt: skip
-        deployed = deployed_services(plan, config.services)
         if existing:  # the shared registry is every runner's cache: images nothing deploys go there too
             undeployed = frozenset(name for name in config.services if name not in deployed)
             build_options = dataclasses.replace(build_options, push=True, push_only=undeployed)
