@@ -23,6 +23,7 @@ from envctl.errors import ClusterError, ReleaseNotReadyError
 from envctl.phases.wait_diagnostics import collect_pod_failure, hint_for
 from envctl.phases.wait_watch import ResourceWatcher, WatchBroken
 from envctl.progress import Progress
+from envctl.rbac import KINDS
 from envctl.results import ClusterInfo, PodFailure, ReadinessOutcome, WaitResult, WorkloadReadiness
 from envctl.scheduler import Cancelled
 from envctl.timing.spans import Recorder, Span
@@ -31,9 +32,6 @@ from envctl.workloads.view import WATCHED_KINDS, ReleaseView
 
 __all__ = ["PodWaiter", "ReleaseNotReadyError", "WaitResult", "WorkloadReadiness", "preload", "wait_for_release"]
 
-# What `kubectl auth can-i` calls each watched kind.
-_RESOURCES = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps", "DaemonSet": "daemonsets.apps",
-              "Job": "jobs.batch", "ReplicaSet": "replicasets.apps", "Pod": "pods"}  # fmt: skip
 TICK = 0.1  # how often time-based rules (graces, deadline, cancellation) are checked between events
 NAME_LABEL = "app.kubernetes.io/name"
 
@@ -125,7 +123,7 @@ def _drain(inbox: queue.Queue[Any], view: ReleaseView, namespace: str, *, timeou
                 )
                 hint = (
                     "check that the kubeconfig's user may list and watch workloads, their ReplicaSets and "
-                    f"pods in that namespace (`kubectl auth can-i watch {_RESOURCES[message.kind]} -n {namespace}`;"
+                    f"pods in that namespace (`kubectl auth can-i watch {_resource(message.kind)} -n {namespace}`;"
                     " `envctl rbac` prints the grants)"
                 )
                 raise ClusterError(msg, hint=hint)
@@ -279,3 +277,10 @@ class _Waiter:
                 attrs={"workload": f"{status.kind}/{status.name}", **attrs},
             )
         )
+
+
+def _resource(kind: str) -> str:
+    """What `kubectl auth can-i` calls a watched kind (``deployments.apps``; a core kind has no group):
+    from the table ``envctl rbac`` grants by, so the hint names the grant that rule writes."""
+    group, resource = KINDS.get(kind, ("", "pods"))
+    return f"{resource}.{group}" if group else resource
