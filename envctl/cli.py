@@ -89,7 +89,7 @@ def _fail(code: int, message: str, hint: str | None) -> NoReturn:
     """The one way out of a failed invocation: ``error:`` and ``hint:`` on stderr, the ``error``
     object in the JSON document on stdout (with ``--output json``), the documented exit code."""
     output.error(message, hint)
-    output.finish({"exit_code": code, "message": message, "hint": hint})
+    output.finish(code, message, hint)
     sys.exit(code)
 
 
@@ -104,7 +104,7 @@ def _main() -> None:
         if code == ExitCode.INTERRUPTED:
             _interrupted()
         if isinstance(code, int) and code != 0:
-            output.finish({"exit_code": code, "message": f"exited with {code}", "hint": None})
+            output.finish(code, f"exited with {code}")
             sys.exit(code)
     except EnvctlError as exc:
         if verbose:
@@ -113,7 +113,7 @@ def _main() -> None:
     except KeyboardInterrupt:
         _interrupted()
     except typer.Exit as exc:
-        output.finish(None)
+        output.finish()
         sys.exit(exc.exit_code)
     except typer.Abort:
         _fail(ExitCode.INTERRUPTED, "aborted", None)
@@ -130,10 +130,9 @@ def _main() -> None:
         _fail(ExitCode.BAD_INPUT, exc.format_message(), "see `envctl --help`")
     except Exception as exc:
         # A bug: the traceback as Python prints it (exit 1), and in JSON mode still one document.
-        output.finish({"exit_code": ExitCode.FAILED, "message": f"unexpected {type(exc).__name__}: {exc}",
-                       "hint": "rerun with --verbose and report it"})  # fmt: skip
+        output.finish(ExitCode.FAILED, f"unexpected {type(exc).__name__}: {exc}", "rerun with --verbose and report it")
         raise
-    output.finish(None)
+    output.finish()
 
 
 def _asks_for_json(args: list[str]) -> bool:

@@ -101,15 +101,16 @@ def json_out(data: dict[str, Any]) -> None:
     _write_json(data)
 
 
-def finish(error: dict[str, Any] | None) -> None:
-    """End of an invocation in JSON mode: write its one document, with ``error`` when it failed.
-    ``error`` is ``{exit_code, message, hint}``. A verb that failed before it had a document gets
+def finish(exit_code: int | None = None, message: str = "", hint: str | None = None) -> None:
+    """End of an invocation in JSON mode: write its one document, with ``error: {exit_code, message,
+    hint}`` when it failed (``exit_code`` given). A verb that failed before it had a document gets
     ``{version, error}``; a success without one (``--help``) writes nothing more."""
     if not _json["on"]:
         return
     document: dict[str, Any] | None = _json["document"]
     _json["document"] = None
-    if error is not None:
+    if exit_code is not None:
+        error = {"exit_code": exit_code, "message": message, "hint": hint}
         document = {**(document or {"version": JSON_VERSION}), "error": error}
     if document is not None:
         _write_json(document)
