@@ -31,7 +31,13 @@ _one_at_a_time = threading.Lock()  # the process-wide state swapped below is sha
 
 def quiet_env(**extra: str) -> dict[str, str]:
     """The child's environment: no CI variables, no Docker (plan facts stay deterministic)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ENVCTL_", "CI"))}
+    # ENVCTL_TEST_PYTHON stays: it is the test session's interpreter, not an envctl setting, and the
+    # stand-ins re-run under it when a bare PATH starts them with a python3 that lacks their
+    # dependencies (in a clone with no .venv of its own, as CI's newcomer run is, there is no other).
+    env = {
+        k: v for k, v in os.environ.items()
+        if k == "ENVCTL_TEST_PYTHON" or not k.startswith(("GITHUB_", "ENVCTL_", "CI"))
+    }  # fmt: skip
     env["ENVCTL_DOCKER"] = "/nonexistent/docker"
     env.update(extra)
     return env
