@@ -21,12 +21,14 @@ import fnmatch
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from envctl.chart_values import ImageField, field_key, name_key
-from envctl.config import ServiceSpec
 from envctl.rendered import RenderedImage, image_repository, normalize_reference, rendered_images
 from envctl.results import DeployedImage
+
+if TYPE_CHECKING:  # only a hint: `python -m envctl.postrender` (every helm render) must not load pydantic
+    from envctl.config import ServiceSpec
 
 __all__ = [
     "ExpectedImage",
