@@ -42,6 +42,7 @@ __all__ = [
     "decode_rules",
     "encode_rules",
     "injections",
+    "of_service",
     "rendered_fields",
     "replacer",
 ]
@@ -249,14 +250,21 @@ class RunningContainer:
     init: bool
 
 
-def belongs(deployed: DeployedImage, reference: str) -> bool:
-    """Whether ``reference`` is an image of ``deployed``'s service: the built ref's repository (also
-    behind a registry host: ``registry:5000/envctl-demo/api``), or what its rewrite rule matches."""
+def of_service(rule: RewriteRule, reference: str) -> bool:
+    """Whether ``reference`` is an image of ``rule``'s service: its configured repository (also
+    behind a registry host: ``registry:5000/envctl-demo/api``), or what the rule matches."""
     repository = normalize_reference(image_repository(reference))
-    own = normalize_reference(image_repository(deployed.ref))
-    if repository in (own, normalize_reference(deployed.image)) or repository.endswith("/" + deployed.image):
+    if repository == normalize_reference(rule.image) or repository.endswith("/" + rule.image):
         return True
-    return RewriteRule(deployed.service, deployed.image_match, deployed.image, deployed.ref).matches(reference)
+    return rule.matches(reference)
+
+
+def belongs(deployed: DeployedImage, reference: str) -> bool:
+    """Whether ``reference`` is an image of ``deployed``'s service: the built ref's repository, or
+    what ``of_service`` says."""
+    if normalize_reference(image_repository(reference)) == normalize_reference(image_repository(deployed.ref)):
+        return True
+    return of_service(RewriteRule(deployed.service, deployed.image_match, deployed.image, deployed.ref), reference)
 
 
 def check_running(containers: Iterable[RunningContainer], deployed: Sequence[DeployedImage]) -> list[str]:

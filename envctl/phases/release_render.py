@@ -26,9 +26,9 @@ from envctl.adapters.helm import Helm
 from envctl.chart_values import image_fields
 from envctl.config import ReleaseSpec
 from envctl.errors import ConfigError
-from envctl.image_check import ExpectedImage, Finding, Injection, RewriteRule, check_images, encode_rules
+from envctl.image_check import ExpectedImage, Finding, Injection, RewriteRule, check_images, encode_rules, of_service
 from envctl.release import Values, compute_input_hash, image_ref_at, make_values
-from envctl.rendered import image_repository, normalize_reference, rendered_images
+from envctl.rendered import rendered_images
 from envctl.results import DeployedImage, ImageRef
 
 __all__ = ["RenderedRelease", "deployed_refs", "render_release"]
@@ -134,14 +134,7 @@ async def deployed_refs(
         manifest = await helm.manifest(spec.name, spec.namespace, revision)
         images = [image.image for image in rendered_images(manifest)]
         for name in by_rewrite:
-            running = next((image for image in images if _of_service(services[name], image)), None)
+            running = next((image for image in images if of_service(services[name].rule(""), image)), None)
             if running is not None:
                 found[name] = running
     return found
-
-
-def _of_service(injection: Injection, image: str) -> bool:
-    """An image the service's rewrite put there (its own repository) or would match."""
-    repository = normalize_reference(image_repository(image))
-    own = normalize_reference(injection.image)
-    return repository == own or repository.endswith("/" + injection.image) or injection.rule("").matches(image)
