@@ -37,12 +37,21 @@ __all__ = [
     "RunningImages",
     "WaitResult",
     "WorkloadReadiness",
+    "split_tag",
 ]
 
 ImageRef = tuple[str, str]  # (repository, tag), as a chart reads an image at its values_path
 ClusterAction = Literal["reused", "started", "created", "recreated"]
 ReadinessOutcome = Literal["ready", "failed", "not-ready", "cancelled"]
 LogSource = Literal["previous", "current", "none"]
+
+
+def split_tag(ref: str) -> ImageRef:
+    """``"reg:5000/a/b:tag"`` → ``("reg:5000/a/b", "tag")``: split at the last colon, as the refs
+    envctl writes (plan refs, ``repository:tag`` read back from values) always carry a tag. Unlike
+    ``adapters.docker.split_ref``, a ref without one is not read as ``:latest``."""
+    repository, _, tag = ref.rpartition(":")
+    return repository, tag
 
 
 class ClusterRegistry(Protocol):

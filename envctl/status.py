@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from envctl.errors import ExitCode
-from envctl.results import ImageRef
+from envctl.results import ImageRef, split_tag
 
 __all__ = [
     "ClusterStatus",
@@ -162,7 +162,7 @@ def compare_image(service: str, ref: str, deployed: ImageRef | None, *, local: b
     A registry-mode deploy runs ``<registry>/<repository>:<tag>``: the repository matches when it is
     the plan's or ends with ``/<plan's repository>``.
     """
-    repository, _, tag = ref.rpartition(":")
+    repository, tag = split_tag(ref)
     if deployed is None:
         return ImageStatus(service, ref, "not-deployed", None, local, "the release sets no image here")
     deployed_repo, deployed_tag = deployed

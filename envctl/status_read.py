@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from envctl.cluster_spec import spec_drift
 from envctl.errors import DeployError, EnvctlError, ExitCode
 from envctl.release import input_hash_of
+from envctl.results import split_tag
 from envctl.status import (
     ClusterStatus,
     ImageStatus,
@@ -128,10 +129,6 @@ def _shared_cluster_status(state: AppState) -> ClusterStatus:
     )  # fmt: skip
 
 
-def _split(ref: str | None) -> tuple[str, str] | None:
-    return None if ref is None else (ref.rpartition(":")[0], ref.rpartition(":")[2])
-
-
 def _deploy_refs(plan: Plan, services: dict[str, Injection], deployed: dict[str, str]) -> dict[str, str]:
     """The ref per deployed service a deploy would use now. Where the deployed tag is the plan's,
     the deployed ref is kept (a registry-mode load deploys `<registry>/<repository>`)."""
@@ -140,8 +137,10 @@ def _deploy_refs(plan: Plan, services: dict[str, Injection], deployed: dict[str,
         if service.name not in services:
             continue
         old = deployed.get(service.name)
-        same = old is not None and compare_image(service.name, service.ref, _split(old), local=None).state == "current"
-        refs[service.name] = old if same and old is not None else service.ref
+        if old is not None and compare_image(service.name, service.ref, split_tag(old), local=None).state == "current":
+            refs[service.name] = old
+        else:
+            refs[service.name] = service.ref
     return {**{name: ref for name, ref in deployed.items() if name in services}, **refs}
 
 
@@ -296,4 +295,5 @@ def _image_status(
         return ImageStatus(
             service.name, service.ref, "unknown", None, local, release.note or "release unknown"
         )
-    return compare_image(service.name, service.ref, _split((deployed or {}).get(service.name)), local=local)
+    ref = (deployed or {}).get(service.name)
+    return compare_image(service.name, service.ref, None if ref is None else split_tag(ref), local=local)

@@ -29,7 +29,7 @@ from envctl.errors import ConfigError
 from envctl.image_check import ExpectedImage, Finding, Injection, RewriteRule, check_images, encode_rules, of_service
 from envctl.release import Values, compute_input_hash, image_ref_at, make_values
 from envctl.rendered import rendered_images
-from envctl.results import DeployedImage, ImageRef
+from envctl.results import DeployedImage, ImageRef, split_tag
 
 __all__ = ["RenderedRelease", "deployed_refs", "render_release"]
 
@@ -56,11 +56,6 @@ class RenderedRelease:
         return check_images(self.manifest, self.expected, third_party=third_party, fields=fields, strict=strict)
 
 
-def _split(ref: str) -> ImageRef:
-    repository, _, tag = ref.rpartition(":")
-    return repository, tag
-
-
 async def render_release(
     helm: Helm,
     spec: ReleaseSpec,
@@ -76,7 +71,7 @@ async def render_release(
         raise ConfigError(msg, hint="fix release.chart in envctl.yaml (a chart folder, relative to the workspace)")
     deployed = {name: services[name] for name in refs if name in services}
     values_refs = {
-        inj.values_path: _split(refs[name])
+        inj.values_path: split_tag(refs[name])
         for name, inj in deployed.items()
         if inj.mode == "values" and inj.values_path
     }
