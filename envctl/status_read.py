@@ -287,7 +287,7 @@ def _image_status(
             "build-only",
             None,
             local,
-            "a base image others build FROM (no values_path or inject): not deployed",
+            "built only (a base image others build FROM, or inject: none): not deployed",
         )
     if release.state == "not-installed":
         return ImageStatus(service.name, service.ref, "not-deployed", None, local, "release not installed")
