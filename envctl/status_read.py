@@ -148,21 +148,18 @@ def _release_status(
     state: AppState, plan: Plan | EnvctlError, kubeconfig: Path
 ) -> tuple[ReleaseStatus, dict[str, str] | None]:
     from envctl.adapters.helm import classify, run_sync
-    from envctl.image_check import injections
     from envctl.phases.release_render import deployed_refs, render_release
     from envctl.pipeline import deployed_services
 
     config, spec = state.config, state.release_spec()
     base = ReleaseStatus(spec.name, spec.namespace, "unknown")
-    if isinstance(plan, EnvctlError):  # no plan, no bases: every service counts as deployed
-        services = injections(config.services, ())
-    else:
-        services = deployed_services(plan, config.services)
+    # Without a plan there are no images to compare the deployed refs with: only `helm status` is read.
+    services = {} if isinstance(plan, EnvctlError) else deployed_services(plan, config.services)
 
     async def read() -> tuple[ReleaseState | None, dict[str, str] | None]:
         current = await helm.current(spec.name, spec.namespace)
-        if current is None:
-            return None, None
+        if current is None or not services:
+            return current, None
         return current, await deployed_refs(helm, spec, services, list(services), revision=current.revision)
 
     try:
