@@ -10,10 +10,11 @@ The release is rendered with ``helm template`` and the values the upgrade sends.
 joins the post-renderer only when it matters: when the service asked for it (``inject`` or
 ``image_match`` set) or when the plain render has an image it matches. A default rewrite that
 matches nothing (a service without ``values_path`` the chart never runs) then costs nothing, and
-a chart that needs no rewrite never needs Helm 3's executable post-renderer. With rules, the
-release is rendered again through the post-renderer, so the check and the hash see exactly what
-the upgrade installs (hooks included or not, as the Helm in use does: docs/tools-behaviour.md,
-"Helm post-renderer").
+a chart that needs no rewrite never needs Helm 3's executable post-renderer (when every rule was
+asked for, the plain render is skipped: it would decide nothing). With rules, the release is
+rendered through the post-renderer, so the check and the hash see exactly what the upgrade
+installs (hooks included or not, as the Helm in use does: docs/tools-behaviour.md, "Helm
+post-renderer").
 """
 
 from __future__ import annotations
@@ -77,13 +78,16 @@ async def render_release(
     }
     files = tuple(values_files)
     values = make_values(files, spec.set, values_refs)
-    manifest = await helm.template(spec.name, chart_dir, values, namespace=spec.namespace)
     candidates = [inj.rule(refs[name]) for name, inj in deployed.items() if inj.mode == "rewrite"]
-    rendered = [image.image for image in rendered_images(manifest)]
-    rules = tuple(
-        rule for rule in candidates
-        if deployed[rule.service].required or any(rule.matches(image) for image in rendered)
-    )  # fmt: skip
+    if candidates and all(deployed[rule.service].required for rule in candidates):
+        rules = tuple(candidates)  # every rule joins anyway: the plain render would decide nothing
+    else:
+        manifest = await helm.template(spec.name, chart_dir, values, namespace=spec.namespace)
+        rendered = [image.image for image in rendered_images(manifest)]
+        rules = tuple(
+            rule for rule in candidates
+            if deployed[rule.service].required or any(rule.matches(image) for image in rendered)
+        )  # fmt: skip
     if rules:
         manifest = await helm.template(
             spec.name, chart_dir, values, namespace=spec.namespace, post_render=encode_rules(rules)
