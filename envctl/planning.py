@@ -23,7 +23,7 @@ from envctl.facts_cache import FactsCache
 from envctl.inputs.gitstate import git_prefix, list_worktree, snapshot_filesystem, snapshot_worktree
 from envctl.inputs.scan import Scan, chart_changed, config_at, open_snapshots, scan_services
 from envctl.plan import ImageFacts, Plan, make_plan, tag_for
-from envctl.scan_cache import keepable, load_scan, scan_key, store_scan
+from envctl.scan_cache import changed_identities, keepable, load_scan, scan_key, store_scan
 
 if TYPE_CHECKING:
     from envctl.adapters.registry import RegistryClient  # urllib.request, http, ssl: only with a cache registry
@@ -122,11 +122,12 @@ def _scan_worktree(
     listing = list_worktree(runner, root, prefix)
     # envctl's own state folder (the cache's parent), workspace-relative: left out of the key
     state = cache.folder.parent.resolve().relative_to(root.resolve()).as_posix() + "/"
-    key = scan_key(config.services, listing, root, state, secret_ids)
+    identities = changed_identities(listing, root, state)  # read once: the key and the scan see the same files
+    key = scan_key(config.services, listing, identities, state, secret_ids)
     kept = load_scan(cache, key, config.services, secret_ids)
     if kept is not None:
         return kept
-    current = snapshot_worktree(runner, root, prefix, listing)
+    current = snapshot_worktree(runner, root, prefix, listing, identities=identities)
     listed = len(current.paths)
     scan = scan_services(config.services, current, strict=True, secret_ids=secret_ids)
     if len(current.paths) == listed and keepable(scan, state):  # it read no file git ignores (in no listing)

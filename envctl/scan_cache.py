@@ -25,20 +25,27 @@ from envctl.inputs.fingerprint import ServiceInputs
 from envctl.inputs.gitstate import WorktreeListing, disk_identity
 from envctl.inputs.scan import Scan
 
-__all__ = ["keepable", "load_scan", "scan_key", "store_scan"]
+__all__ = ["changed_identities", "keepable", "load_scan", "scan_key", "store_scan"]
 
 _ENTRY = "scan"
 
 
+def changed_identities(listing: WorktreeListing, root: Path, state: str) -> dict[str, str | None]:
+    """``disk_identity`` of every file git status names outside ``state``, read now. Read once and
+    handed to both ``scan_key`` and ``snapshot_worktree``: a file edited between two reads would
+    otherwise get the scan of its new content kept under the key of its old one."""
+    return {path: disk_identity(root, path) for _code, path in listing.changed if not path.startswith(state)}
+
+
 def scan_key(
-    services: Mapping[str, ServiceSpec], listing: WorktreeListing, root: Path, state: str,
+    services: Mapping[str, ServiceSpec], listing: WorktreeListing, identities: Mapping[str, str | None], state: str,
     secret_ids: tuple[str, ...] = (),
 ) -> str:
-    """The key of the working tree's scan now (hashes every file git status names). Files under
-    ``state`` (the workspace's ``.envctl/``: run records, this cache) are left out: envctl writes
-    them on every run, and a scan that copies any is not kept (``keepable``)."""
+    """The key of the working tree's scan now, from ``identities`` (``changed_identities``). Files
+    under ``state`` (the workspace's ``.envctl/``: run records, this cache) are left out: envctl
+    writes them on every run, and a scan that copies any is not kept (``keepable``)."""
     config = {name: spec.model_dump(mode="json") for name, spec in services.items()}
-    changed = [(code, path, disk_identity(root, path)) for code, path in listing.changed if not path.startswith(state)]
+    changed = [(code, path, identities[path]) for code, path in listing.changed if not path.startswith(state)]
     index = hashlib.sha256(listing.index.encode("utf-8", "surrogateescape")).hexdigest()
     empty = [folder for folder in listing.empty_folders if not folder.startswith(state)]
     return digest("scan", config, list(secret_ids), index, changed, empty)

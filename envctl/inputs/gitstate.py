@@ -17,7 +17,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -200,10 +200,12 @@ def _slashes(path: str) -> list[int]:
 
 
 def snapshot_worktree(
-    runner: SubprocessRunner, root: Path, prefix: str | None = None, listing: WorktreeListing | None = None
+    runner: SubprocessRunner, root: Path, prefix: str | None = None, listing: WorktreeListing | None = None,
+    *, identities: Mapping[str, str | None] | None = None,
 ) -> Snapshot:
     """The working tree of a git workspace (tracked + untracked-not-ignored files), from
-    ``listing`` (``list_worktree``) when the caller has it already."""
+    ``listing`` (``list_worktree``) when the caller has it already. ``identities`` (path →
+    ``disk_identity``) are changed files the caller already read: used as read, not read again."""
     if listing is None:
         listing = list_worktree(runner, root, prefix)
     blobs: dict[str, str | None] = {}
@@ -216,8 +218,12 @@ def snapshot_worktree(
         modes[entry.path] = entry.mode if entry.stage == 0 else None
     for code, path in listing.changed:
         if code == "??" or code[1] == "M" or code[1] == "T":
-            blobs[path] = None  # `M` also covers a changed executable bit (core.fileMode)
-            modes[path] = None
+            # `M` also covers a changed executable bit (core.fileMode)
+            known = identities.get(path) if identities is not None else None
+            if known is None:  # read on first use
+                blobs[path] = modes[path] = None
+            else:  # "<mode> <blob>", as Snapshot.identity joins them
+                modes[path], _, blobs[path] = known.partition(" ")
         elif code[1] == "D":
             blobs.pop(path, None)
     return Snapshot(
