@@ -57,7 +57,6 @@ class BuildOptions:
     builder: str | None = None  # build.builder: a named buildx builder (`--builder NAME`)
     # build.secrets: id -> ("env", VAR) or ("file", path as configured; relative to the workspace)
     secrets: buildkit_secrets.SecretSources = field(default_factory=dict)
-    public_args: frozenset[str] = frozenset()  # build args whose values the build log may show
     timeout: float | None = None  # timeouts.build: seconds one build may run before it is stopped
 
     @classmethod
@@ -87,7 +86,6 @@ class BuildOptions:
                 key: ("env", source.env) if source.env is not None else ("file", source.file or "")
                 for key, source in settings.secrets.items()
             },
-            public_args=frozenset(settings.public_args),
             timeout=timeout,
         )
 
@@ -288,7 +286,7 @@ class ImageBuilder:
 
     def _secret_values(self, service: ServicePlan) -> list[str]:
         """What the build output must never show: non-public build arg values, env secrets' values."""
-        values = [value for key, value in service.build_args.items() if key not in self._options.public_args]
+        values = [value for key, value in service.build_args.items() if key not in service.public_args]
         values += [self._runner.env.get(source, "") for kind, source in self._options.secrets.values() if kind == "env"]
         return values
 
