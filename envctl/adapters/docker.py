@@ -237,8 +237,9 @@ class DockerEngine:
         on_line: Callable[[str], None],
         timeout: float | None = None,
         stoppable: Stoppable | None = None,
-    ) -> str:
-        """Legacy-builder build through the Engine API; returns the image ID, tags nothing.
+    ) -> tuple[str, list[str]]:
+        """Legacy-builder build through the Engine API; returns (image ID, the kept log: ``BuildLog``,
+        bounded), as ``buildkit.run_build`` does, and tags nothing.
 
         Tagging is the caller's job, after success, so a failed build never owns the ref.
 
@@ -284,7 +285,7 @@ class DockerEngine:
         target: str | None,
         network: str | None,
         on_line: Callable[[str], None],
-    ) -> str:
+    ) -> tuple[str, list[str]]:
         log = BuildLog()  # bounded: a step may print hundreds of MB
         image_id: str | None = None
         step = "(before the first step)"
@@ -320,7 +321,7 @@ class DockerEngine:
         if image_id is None:
             msg = "the engine reported no image ID for the build"
             raise BuildStepFailure(msg, step=step, log=log.lines())
-        return image_id
+        return image_id, log.lines()
 
     def _unavailable(self, exc: BaseException) -> DaemonUnavailableError:
         msg = f"the Docker daemon does not answer at {self.socket} ({type(exc).__name__})"

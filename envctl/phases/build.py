@@ -23,7 +23,6 @@ from typing import Literal
 
 from envctl import __version__
 from envctl.adapters import buildkit, buildkit_secrets
-from envctl.adapters.build_log import BuildLog
 from envctl.adapters.docker import DockerEngine, ImageFacts
 from envctl.adapters.process import SubprocessRunner
 from envctl.adapters.registry import RegistryClient
@@ -236,24 +235,17 @@ class ImageBuilder:
         args = {**service.build_args, **dependency_args}
         try:
             if backend == "engine":
-                log = BuildLog()
-
-                def keep(line: str) -> None:
-                    log.add(line)
-                    on_line(line)
-
-                image_id = self._docker.build(
+                return self._docker.build(
                     context=context,
                     dockerfile=dockerfile,
                     build_args=args,
                     labels=labels,
                     target=service.target,
                     network=self._options.network,
-                    on_line=keep,
+                    on_line=on_line,
                     timeout=self._options.timeout,
                     stoppable=self._runner.stoppable,  # an interruption stops it as it stops a child
                 )
-                return image_id, log.lines()
             request = buildkit.BuildRequest(
                 context=str(context),
                 dockerfile=str(dockerfile),
