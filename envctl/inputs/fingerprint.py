@@ -24,7 +24,7 @@ from envctl.errors import InputError
 from envctl.inputs import goglob
 from envctl.inputs.dockerfile import BaseRef, CopySource, clean_source, parse_dockerfile
 from envctl.inputs.gitstate import MODE_SYMLINK
-from envctl.inputs.sources import SourceResolver, check_nested_link, files_digest, follow_links
+from envctl.inputs.sources import Dangling, SourceResolver, check_nested_link, files_digest, follow_links
 
 __all__ = ["ServiceInputs", "SourceResolver", "collect_inputs", "compute_fingerprints", "image_repository"]
 # SourceResolver lives in inputs/sources.py; it is re-exported here for the scan
@@ -72,6 +72,13 @@ def _located(spec_path: str, what: str, name: str) -> str:
     return "" if cleaned == "." else cleaned
 
 
+def _dangling(status: Dangling) -> str:
+    return (
+        f"it matches the symlink {status.link!r}, whose target {status.target!r} is not in the build context "
+        f'(BuildKit follows it: "/{status.target}" not found)'
+    )
+
+
 def collect_inputs(
     name: str,
     spec: ServiceSpec,
@@ -95,17 +102,11 @@ def collect_inputs(
     for copy in parsed.sources:
         kept, status, digest = resolver.resolve(context, copy.source, ignore_path, rules)
         if status != "ok":
-            status, _, link = status.partition(":")
-            link, _, target = link.partition(":")
-            why = {
+            why = _dangling(status) if isinstance(status, Dangling) else {
                 "excluded": f'it is excluded by {ignore_path} (BuildKit: "/{copy.source}" not found)',
                 "missing": f'no such file or folder (BuildKit: "/{copy.source}" not found)',
                 "no-folder": (
                     "the folder before the wildcard does not exist (BuildKit: lstat: no such file or directory)"
-                ),
-                "dangling": (
-                    f"it matches the symlink {link!r}, whose target {target!r} is not in the build context "
-                    f'(BuildKit follows it: "/{target}" not found)'
                 ),
             }[status]
             msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"

@@ -22,6 +22,7 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from envctl.errors import InputError
@@ -29,12 +30,23 @@ from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for, join,
 from envctl.inputs.gitstate import MODE_SYMLINK, Snapshot
 from envctl.inputs.goglob import has_wildcards
 
-__all__ = ["FOLDER", "Resolved", "SourceResolver", "check_nested_link", "files_digest", "follow_links"]
+__all__ = ["FOLDER", "Dangling", "Resolved", "SourceResolver", "check_nested_link", "files_digest", "follow_links"]
 
 FOLDER = "dir"  # the identity of a folder entry (paths of folder entries end with "/")
 _MAX_LINKS = 40  # as Linux (and Go's filepath.EvalSymlinks) allow in one path
 
-Resolved = tuple[dict[str, str], str, str]  # ({path: identity}, status, digest)
+
+
+@dataclass(frozen=True)
+class Dangling:
+    """The status of a wildcard source that matched the symlink ``link`` (context-relative), whose
+    ``target`` is not in the context. Kept apart, not packed into a string: either may hold ':'."""
+
+    link: str
+    target: str
+
+
+Resolved = tuple[dict[str, str], str | Dangling, str]  # ({path: identity}, status, digest)
 
 
 def _outside(link: str, target: str, scope: str) -> InputError:
@@ -117,14 +129,14 @@ class SourceResolver:
     def resolve(self, context: str, source: str, ignore_path: str | None, rules: IgnoreRules) -> Resolved:
         """What one COPY ``source`` (context-relative, cleaned) copies, after the ignore file, and
         its status: "ok", "missing" or "excluded" for a source without wildcards, "no-folder" when
-        the folders before a wildcard do not exist, "dangling:<link>:<target>" when a wildcard
+        the folders before a wildcard do not exist, a ``Dangling`` when a wildcard
         matches a symlink whose target is not in the context (a wildcard that matches nothing is
         "ok" and copies nothing, as in BuildKit)."""
         key = (context, source, ignore_path)
         if key not in self._resolved:
             strip = len(context) + 1 if context else 0
             entries: dict[str, str] = {}
-            status = "ok"
+            status: str | Dangling = "ok"
             if has_wildcards(source):
                 # the folders before the wildcard must exist (BuildKit walks them: `lstat ...: no such
                 # file or directory` otherwise); what they hold may match nothing
@@ -139,7 +151,7 @@ class SourceResolver:
                     # a matched symlink is followed, and its target must be in the context (BuildKit:
                     # `"/<target>" not found`, the build fails)
                     if not self._copy(target, strip, rules, entries) and status == "ok":
-                        status = f"dangling:{head[strip:]}:{target[strip:]}"
+                        status = Dangling(head[strip:], target[strip:])
             else:
                 target = follow_links(self.snapshot, join(context, source), context)
                 if not self._copy(target, strip, rules, entries):

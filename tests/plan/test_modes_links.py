@@ -131,6 +131,15 @@ def test_a_source_through_a_link_out_of_the_context_is_refused(repo: Path) -> No
         fingerprint(repo, _config(context="svc"))
 
 
+def test_a_dangling_link_matched_by_a_wildcard_is_named_whole_even_with_colons(repo: Path) -> None:
+    (repo / "svc/Dockerfile").write_text("FROM scratch\nCOPY l* /d/\n")
+    os.symlink("t:2.go", repo / "l:1")  # its target does not exist
+    with pytest.raises(InputError) as caught:
+        fingerprint(repo)
+    assert "matches the symlink 'l:1', whose target 't:2.go' is not in the build context" in caught.value.message
+    assert '"/t:2.go" not found' in caught.value.message
+
+
 def test_empty_folders(repo: Path) -> None:
     before = fingerprint(repo)
     (repo / "app/empty").mkdir()  # git cannot record it, BuildKit copies it
