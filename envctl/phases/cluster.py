@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envctl.adapters.k3d import K3d
 from envctl.adapters.kube import KubeConnect, connect, read_cluster_health
@@ -31,6 +32,9 @@ from envctl.facts_cache import FactsCache, digest
 from envctl.progress import Progress
 from envctl.results import ClusterAction, ClusterInfo
 from envctl.timing.spans import Recorder
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 __all__ = [
     "ClusterEnsurer",
@@ -229,17 +233,12 @@ def write_kubeconfig(path: Path, content: str) -> None:
 
 def _ready_now(connect: KubeConnect, kubeconfig: Path, spec: ClusterSpec) -> bool:
     """One look at the API: every node Ready and CoreDNS available (no waiting, no error)."""
-    import urllib3
-    from kubernetes.client import ApiException
-
     try:
         api = connect(kubeconfig)
     except ClusterError:
         return False
     try:
-        return not read_cluster_health(api).problems(spec.servers + spec.agents)
-    except (ApiException, urllib3.exceptions.HTTPError, OSError):
-        return False
+        return not _problems(api, spec.servers + spec.agents)
     finally:
         api.close()
 
@@ -247,22 +246,13 @@ def _ready_now(connect: KubeConnect, kubeconfig: Path, spec: ClusterSpec) -> boo
 def _wait_until_ready(
     connect: KubeConnect, kubeconfig: Path, spec: ClusterSpec, timeout: float, interval: float
 ) -> float:
-    import urllib3
-    from kubernetes.client import ApiException
-
     started = time.monotonic()
     deadline = started + timeout
     expected = spec.servers + spec.agents
     api = connect(kubeconfig)
-    last: list[str] = ["no answer from the API server yet"]
     try:
         while True:
-            try:
-                last = read_cluster_health(api).problems(expected)
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-                # The API refuses connections or answers 5xx while k3s starts: keep polling.
-                first = (str(exc).strip().splitlines() or [""])[0][:120]
-                last = [f"API not answering ({type(exc).__name__}: {first})"]
+            last = _problems(api, expected)
             if not last:
                 return time.monotonic() - started
             if time.monotonic() >= deadline:
@@ -275,3 +265,16 @@ def _wait_until_ready(
             time.sleep(interval)
     finally:
         api.close()
+
+
+def _problems(api: ApiClient, expected: int) -> list[str]:
+    """One round of the readiness check: what is not ready yet (empty: ready). An API that refuses
+    connections or answers 5xx, as while k3s starts, is one more problem, not an error."""
+    import urllib3
+    from kubernetes.client import ApiException
+
+    try:
+        return read_cluster_health(api).problems(expected)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        return [f"API not answering ({type(exc).__name__}: {first})"]
