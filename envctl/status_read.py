@@ -199,13 +199,10 @@ def _release_status(
 
 
 def _workloads_status(state: AppState, release: str, namespace: str, kubeconfig: Path) -> WorkloadsStatus:
-    import urllib3
-    from kubernetes.client import ApiException
     from kubernetes.config import ConfigException
 
-    from envctl.adapters.kube import lister
+    from envctl.phases.release_list import api_failure, first_line, list_release
     from envctl.workloads.rules import pod_problems, pod_summary, release_selector
-    from envctl.workloads.view import WATCHED_KINDS, Listed, ReleaseView
 
     try:
         api = state.kube(kubeconfig)
@@ -216,14 +213,12 @@ def _workloads_status(state: AppState, release: str, namespace: str, kubeconfig:
         return WorkloadsStatus(
             "unknown", note=f"unknown: {exc.message}", hint=exc.hint, error_code=exc.exit_code
         )
-    view = ReleaseView()
     try:
-        for kind in WATCHED_KINDS:
-            listed = lister(api, kind)(namespace, label_selector=release_selector(release), _request_timeout=10)
-            view.apply(Listed(kind, tuple(listed.items)))
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        return WorkloadsStatus("unknown", note=f"unknown: the API did not answer ({first})",
+        view = list_release(api, namespace, release, timeout=10)
+    except Exception as exc:
+        if not api_failure(exc):
+            raise
+        return WorkloadsStatus("unknown", note=f"unknown: the API did not answer ({first_line(exc)})",
                                hint="check the cluster with `envctl doctor`", error_code=ExitCode.CLUSTER)  # fmt: skip
     finally:
         api.close()

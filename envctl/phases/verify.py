@@ -15,21 +15,19 @@ deleted, and those of a workload's earlier revision (``workloads.revision``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from envctl.adapters.kube import KubeConnect, lister
+from envctl.adapters.kube import KubeConnect
 from envctl.errors import ClusterError, RunningImageMismatchError
 from envctl.image_check import RunningContainer, belongs, check_running
+from envctl.phases.release_list import api_failure, first_line, list_release
 from envctl.progress import Progress
 from envctl.results import ClusterInfo, DeployedImage, RunningImages
 from envctl.timing.spans import Recorder
-from envctl.workloads.revision import pod_revision
-from envctl.workloads.rules import release_selector
 
 __all__ = ["ImageVerifier", "running_containers"]
 
-_OWNER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 _REQUEST_TIMEOUT = 30
 
 
@@ -47,16 +45,19 @@ class ImageVerifier:
         with self._recorder.span(f"verify images {name}", "wait", release=name, namespace=namespace) as span:
             api = self._connect(cluster.kubeconfig)
             try:
-                pods, workloads, replica_sets = _read(api, namespace, release_selector(name))
+                view = list_release(api, namespace, name, timeout=_REQUEST_TIMEOUT)
             except Exception as exc:
-                if not _api_failure(exc):
+                if not api_failure(exc):
                     raise
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-                msg = f"reading the pods of release {name} in namespace {namespace} failed: {first}"
+                msg = f"reading the pods of release {name} in namespace {namespace} failed: {first_line(exc)}"
                 raise ClusterError(msg, hint="check the cluster with `envctl doctor`, then rerun") from exc
             finally:
                 api.close()
-            judged = [pod for pod in pods if _judged(pod, workloads, replica_sets)]
+            # Pods on their way out are not judged: being deleted, or of an earlier revision.
+            judged = [
+                pod for pod in view.objects["Pod"].values()
+                if pod.metadata.deletion_timestamp is None and view.revision_of(pod).verdict != "old"
+            ]  # fmt: skip
             containers = [c for pod in judged for c in running_containers(pod)]
             problems = check_running(containers, images)
             mine = sum(1 for c in containers if any(belongs(item, c.image) for item in images))
@@ -81,29 +82,3 @@ def running_containers(pod: Any) -> Iterator[RunningContainer]:
         for container in entries or ():
             if container.image:
                 yield RunningContainer(pod.metadata.name, container.name, container.image, init)
-
-
-def _judged(pod: Any, workloads: Mapping[str, Mapping[str, Any]], replica_sets: Mapping[str, Any]) -> bool:
-    if pod.metadata.deletion_timestamp is not None:
-        return False
-    return pod_revision(pod, workloads, replica_sets).verdict != "old"
-
-
-def _api_failure(exc: Exception) -> bool:
-    import urllib3
-    from kubernetes.client import ApiException
-
-    return isinstance(exc, ApiException | urllib3.exceptions.HTTPError | OSError)
-
-
-def _read(api: Any, namespace: str, selector: str) -> tuple[list[Any], dict[str, dict[str, Any]], dict[str, Any]]:
-    """The release's pods, its workloads by kind and name, and its ReplicaSets by name."""
-
-    def listed(kind: str) -> list[Any]:
-        found = lister(api, kind)(namespace, label_selector=selector, _request_timeout=_REQUEST_TIMEOUT)
-        return list(found.items or ())
-
-    workloads = {kind: {obj.metadata.name: obj for obj in listed(kind)} for kind in _OWNER_KINDS}
-    # A Deployment's ReplicaSets carry its pod template's labels, the release label among them.
-    sets = listed("ReplicaSet")
-    return listed("Pod"), workloads, {str(rs.metadata.name): rs for rs in sets if rs.metadata is not None}
