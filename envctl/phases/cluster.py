@@ -12,6 +12,12 @@ content and the id, name and state of every container labelled with the cluster'
 ``docker ps``; docs/tools.md, "k3d"). k3d makes new containers when it creates, recreates or adds a node, and a stopped
 cluster's containers are not running, so any of those is a miss and the full path runs. The API
 readiness check runs either way.
+
+A create that does not finish (envctl interrupted, k3d killed or failing without its rollback)
+can leave containers that k3d lists as a running cluster with no working k3s inside. So a marker
+file, ``.envctl/cluster-create-<name>``, is written before ``k3d cluster create`` and removed once
+it returns: a cluster found while the marker is still there is half-made, and is deleted and
+created again instead of being reused (and waited on until the readiness deadline).
 """
 
 from __future__ import annotations
@@ -91,7 +97,8 @@ def ensure_cluster(
     containers and kubeconfig are the ones they were read from (module docstring)."""
     fingerprint = cluster_fingerprint(spec)
     kept = _KeptFacts(facts, containers, spec, fingerprint, kubeconfig_path)
-    if kept.enabled:
+    unfinished = _CreateMarker(kubeconfig_path.parent, spec.name)
+    if kept.enabled and not unfinished.present():
         reused = _reuse_kept(kept, spec, kubeconfig_path, connect=connect, progress=progress, recorder=recorder)
         if reused is not None:
             return reused
@@ -102,7 +109,14 @@ def ensure_cluster(
     if existing is None:
         action = "created"
         progress.step(_SUBJECT, f"creating {spec.name!r} ({spec.servers} server, {spec.agents} agent)")
-        with recorder.span("cluster create", "cluster", image=spec.image):
+        with recorder.span("cluster create", "cluster", image=spec.image), unfinished:
+            k3d.create(spec, fingerprint)
+    elif unfinished.present():
+        action = "recreated"
+        progress.step(_SUBJECT, f"recreating {spec.name!r}: an earlier create of it did not finish")
+        with recorder.span("cluster delete", "cluster", reason="create did not finish"):
+            k3d.delete(spec.name)
+        with recorder.span("cluster create", "cluster", image=spec.image), unfinished:
             k3d.create(spec, fingerprint)
     elif changes := spec_drift(existing, spec):
         if not recreate:
@@ -113,7 +127,7 @@ def ensure_cluster(
         progress.step(_SUBJECT, f"recreating {spec.name!r}: {'; '.join(changes)}")
         with recorder.span("cluster delete", "cluster", reason="spec changed"):
             k3d.delete(spec.name)
-        with recorder.span("cluster create", "cluster", image=spec.image):
+        with recorder.span("cluster create", "cluster", image=spec.image), unfinished:
             k3d.create(spec, fingerprint)
     elif not existing.running:
         action = "started"
@@ -148,6 +162,25 @@ def ensure_cluster(
     )
     kept.store(info.nodes)
     return info
+
+
+class _CreateMarker:
+    """``with marker: k3d.create(...)``: the file exists from before the create until it returns;
+    left behind by a create that raised or was interrupted (module docstring)."""
+
+    def __init__(self, state_dir: Path, name: str) -> None:
+        self._path = state_dir / f"cluster-create-{name}"
+
+    def present(self) -> bool:
+        return self._path.exists()
+
+    def __enter__(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self._path.unlink(missing_ok=True)
 
 
 class _KeptFacts:

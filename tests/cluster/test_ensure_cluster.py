@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -134,6 +135,40 @@ def test_recreate_deletes_then_creates_with_the_new_spec(
     ]  # fmt: skip
     delete = next(s for s in recorder.spans() if s.name == "cluster delete")
     assert delete.attrs["reason"] == "spec changed"
+
+
+def test_a_cluster_whose_create_did_not_finish_is_deleted_and_created_again_not_reused(
+    k3d_world: K3dWorld, cluster_name: str, tmp_path: Path
+) -> None:
+    # k3d dies half-way: its node containers run (k3d lists the cluster as running) but k3s never
+    # registered a node. Reusing it would wait out the readiness deadline and fail.
+    kubeconfig = tmp_path / "ws" / ".envctl" / "kubeconfig"
+    spec = ClusterSpec(name=cluster_name)
+    k3d_world.env["K3D_STANDIN_CREATE_GATE"] = "http://127.0.0.1:9/"  # nothing listens: the create crashes
+    with pytest.raises(ClusterError):
+        _ensure(k3d_world, spec, kubeconfig)
+    del k3d_world.env["K3D_STANDIN_CREATE_GATE"]
+    assert k3d_world.containers(cluster_name), "the crashed create left its containers"
+    running = k3d_world.standin("cluster", "list", "-o", "json")
+    assert any(c["name"] == cluster_name for c in json.loads(running.stdout))
+    k3d_world.clear_log()
+
+    info, recorder = _ensure(k3d_world, spec, kubeconfig, ready_timeout=60.0)
+
+    assert info.action == "recreated"
+    assert _commands(k3d_world) == [
+        LIST, ["k3d", "cluster", "delete", cluster_name], ["k3d", "cluster", "create", cluster_name],
+        LIST, ["k3d", "kubeconfig", "get", cluster_name],
+    ]  # fmt: skip
+    delete = next(s for s in recorder.spans() if s.name == "cluster delete")
+    assert delete.attrs["reason"] == "create did not finish"
+    assert list(kubeconfig.parent.glob("cluster-create-*")) == []
+    k3d_world.clear_log()
+
+    again, _ = _ensure(k3d_world, spec, kubeconfig)  # a finished create is reused as any cluster
+
+    assert again.action == "reused"
+    assert k3d_world.argv_log() == [LIST, ["k3d", "kubeconfig", "get", cluster_name]]
 
 
 def test_readiness_timeout_names_what_is_not_ready(k3d_world: K3dWorld, cluster_name: str, tmp_path: Path) -> None:

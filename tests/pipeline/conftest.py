@@ -63,8 +63,8 @@ class UpWorld:
     def git(self, *args: str) -> None:
         git(self.workspace, *args)
 
-    def kubelet(self, *, crash: frozenset[str] = frozenset()) -> NodeKubelet:
-        return NodeKubelet(self.api, "envctl-demo", self.node, self.docker, crash=crash)
+    def kubelet(self, *, crash: frozenset[str] = frozenset(), hold: frozenset[str] = frozenset()) -> NodeKubelet:
+        return NodeKubelet(self.api, "envctl-demo", self.node, self.docker, crash=crash, hold=hold)
 
     def helm_upgrades(self) -> list[dict]:
         if not self.helm_log.exists():

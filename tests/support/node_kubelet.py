@@ -40,11 +40,13 @@ class NodeKubelet:
     """Use as a context manager around the `envctl up` runs of one test."""
 
     def __init__(
-        self, api: KubeApi, namespace: str, node: str, docker: str, *, poll: float = 0.1, crash: frozenset[str] = frozenset()
+        self, api: KubeApi, namespace: str, node: str, docker: str, *, poll: float = 0.1, crash: frozenset[str] = frozenset(),
+        hold: frozenset[str] = frozenset(),
     ) -> None:
         self.api, self.namespace, self.node, self.docker, self.poll = api, namespace, node, docker, poll
         self.crash = crash  # services whose container exits 1 at start, over and over (CrashLoopBackOff)
-        self.handled: dict[str, str] = {}  # pod -> "ready" | "missing-image" | "crash-loop"
+        self.hold = hold  # services whose pods this node never starts (they stay Pending, unscheduled)
+        self.handled: dict[str, str] = {}  # pod -> "ready" | "missing-image" | "crash-loop" | "held"
         self._started: set[str] = set()  # the UIDs of the pods handled
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
@@ -95,6 +97,9 @@ class NodeKubelet:
         service = pod["metadata"].get("labels", {}).get(NAME_LABEL, "")
         owners = pod["metadata"].get("ownerReferences") or []
         job = any(ref.get("kind") == "Job" for ref in owners)
+        if service in self.hold:
+            self.handled[name] = "held"
+            return
         missing = self.missing_image([c["image"] for c in containers])
         if missing is not None:
             self.handled[name] = "missing-image"
