@@ -24,6 +24,7 @@ from envctl.inputs.dockerfile import BaseRef, CopySource
 from envctl.inputs.fingerprint import ServiceInputs
 from envctl.inputs.gitstate import WorktreeListing, disk_identity
 from envctl.inputs.scan import Scan
+from envctl.inputs.sources import GIT_DIR
 
 __all__ = ["changed_identities", "keepable", "load_scan", "scan_key", "store_scan"]
 
@@ -67,8 +68,11 @@ def load_scan(
 
 
 def keepable(scan: Scan, state: str) -> bool:
-    """False when an image copies envctl's own state (files the key leaves out)."""
-    return not any(path.startswith(state) for inputs in scan.inputs.values() for path in inputs.files)
+    """False when an image copies envctl's own state or git's ``.git`` (files the key leaves out)."""
+    return not any(
+        path.startswith(state) or identity.startswith(GIT_DIR)
+        for inputs in scan.inputs.values() for path, identity in inputs.files.items()
+    )  # fmt: skip
 
 
 def store_scan(cache: FactsCache, key: str, scan: Scan) -> None:

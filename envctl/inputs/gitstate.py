@@ -73,8 +73,12 @@ class Snapshot:
         disk_root: Path | None = None,
         modes: dict[str, str | None] | None = None,
         empty_folders: tuple[str, ...] = (),
+        repo_root: Path | None = None,
     ) -> None:
         self.label = label  # "working tree", "origin/main", ...
+        # the workspace on disk, where git's own `.git` is found (a COPY of the context root carries
+        # it); for a snapshot at a ref too, whose files are not on disk
+        self.repo_root = repo_root if repo_root is not None else disk_root
         self._blobs = blobs  # None = hash on first use (dirty/untracked or non-git files)
         self._modes = modes if modes is not None else {}  # missing/None = lstat on first use
         self._reader = reader
@@ -296,7 +300,7 @@ def snapshot_at_ref(runner: SubprocessRunner, root: Path, ref: str) -> Snapshot:
             raise FileNotFoundError(path)
         return git.read_blob(sha)
 
-    return Snapshot(ref, blobs, read, modes=modes)
+    return Snapshot(ref, blobs, read, modes=modes, repo_root=root)
 
 
 def _is_build_text(path: str) -> bool:

@@ -14,6 +14,15 @@ What BuildKit does (tonistiigi/fsutil ``copy/copy.go``, used by the Dockerfile f
 
 Each copied entry has an identity: ``<git mode> <blob>`` for a file (the executable bit and
 symlink-ness are part of the layer; git records both), ``dir`` for a folder.
+
+git's own ``.git`` is part of the build context too (BuildKit sends it unless ``.dockerignore``
+excludes it), so a COPY of a context that holds it (``COPY . /app``, ``COPY * /app``) puts it in
+the image, and every commit changes the image. git lists none of it, so it gets one entry,
+``<context>/.git/``, whose identity is a digest of the path, mode, size and modification time of
+every file under it that the ignore file keeps (of folders: path and mode) (reading every object would cost more than the
+plan): any change to it rebuilds the image, and so may a rewrite with equal content (never the
+reverse). At a ref, whose ``.git`` cannot be seen, the identity names the ref. A scan holding
+such an entry is never cached.
 """
 
 from __future__ import annotations
@@ -21,18 +30,23 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from envctl.errors import InputError
+from envctl.inputs import goglob
 from envctl.inputs.context import IgnoreRules, PathIndex, ignore_file_for, join, split_wildcards
 from envctl.inputs.gitstate import MODE_SYMLINK, Snapshot
 from envctl.inputs.goglob import has_wildcards
 
-__all__ = ["FOLDER", "Dangling", "Resolved", "SourceResolver", "check_nested_link", "files_digest", "follow_links"]
+__all__ = [
+    "FOLDER", "GIT_DIR", "Dangling", "Resolved", "SourceResolver", "check_nested_link", "files_digest", "follow_links",
+]  # fmt: skip
 
 FOLDER = "dir"  # the identity of a folder entry (paths of folder entries end with "/")
+GIT_DIR = "git-dir"  # how the identity of the `.git` entry starts (module docstring)
 _MAX_LINKS = 40  # as Linux (and Go's filepath.EvalSymlinks) allow in one path
 
 
@@ -117,6 +131,7 @@ class SourceResolver:
         self.index = PathIndex([*snapshot.paths, *snapshot.empty_folders])
         self._ignores: dict[str, IgnoreRules] = {}
         self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
+        self._git_dirs: dict[str, str] = {}
 
     def ignore_rules(self, dockerfile: str, context: str) -> tuple[str | None, IgnoreRules]:
         path = ignore_file_for(dockerfile, context, self.snapshot.__contains__)
@@ -144,6 +159,8 @@ class SourceResolver:
                 root = follow_links(self.snapshot, join(context, fixed), context)
                 if root != context and (rules.excluded(root[strip:]) or not self._exists(root)):
                     status = "no-folder"
+                if root == context and _first_matches(rest, ".git"):
+                    entries.update(self._git_dir(context, strip, rules))
                 for head in self.index.heads(root, rest) if status == "ok" else []:
                     if rules.excluded(head[strip:].rstrip("/")):
                         continue
@@ -154,10 +171,27 @@ class SourceResolver:
                         status = Dangling(head[strip:], target[strip:])
             else:
                 target = follow_links(self.snapshot, join(context, source), context)
-                if not self._copy(target, strip, rules, entries):
+                git_dir = join(context, ".git")
+                if target in (context, git_dir) or target.startswith(git_dir + "/"):
+                    entries.update(self._git_dir(context, strip, rules))
+                if not self._copy(target, strip, rules, entries) and not (target != context and entries):
                     status = "excluded" if self._exists(target) else "missing"
             self._resolved[key] = (entries, status, files_digest(entries, strip))
         return self._resolved[key]
+
+    def _git_dir(self, context: str, strip: int, rules: IgnoreRules) -> dict[str, str]:
+        """The ``.git`` entry of the context (module docstring); none when the context holds no
+        ``.git`` or the ignore file leaves nothing of it."""
+        rel = join(context, ".git")
+        repo = self.snapshot.repo_root
+        if repo is None or not os.path.lexists(repo / rel) or (rules.excluded(".git") and not rules.sent(".git")):
+            return {}
+        if self.snapshot.disk_root is None:
+            return {rel + "/": f"{GIT_DIR} at {self.snapshot.label}"}
+        if rel not in self._git_dirs:
+            self._git_dirs[rel] = _stat_digest(repo, rel, strip, rules)
+        kept = self._git_dirs[rel]
+        return {rel + "/": f"{GIT_DIR} {kept}"} if kept else {}
 
     def _exists(self, path: str) -> bool:
         return path in self.index or bool(self.index.under(path)) or bool(_ignored_by_git(self.snapshot, path))
@@ -200,6 +234,37 @@ class SourceResolver:
             if folder in holding or rules.sent(folder[strip:-1]):
                 entries[folder] = FOLDER
         return True
+
+
+def _first_matches(pattern: str, name: str) -> bool:
+    """Does the first component of a COPY wildcard match ``name`` (Go's ``filepath.Match``)?"""
+    try:
+        return goglob.compile_glob(pattern.split("/", 1)[0]).fullmatch(name) is not None
+    except goglob.BadPattern:
+        return False
+
+
+def _stat_digest(repo: Path, rel: str, strip: int, rules: IgnoreRules) -> str:
+    """sha256 over (path, mode, size, mtime) of ``rel`` and everything under it that ``rules``
+    keep (paths context-relative; folders by path and mode); empty when nothing is kept."""
+    lines: list[str] = []
+
+    def add(path: Path) -> None:
+        name = path.relative_to(repo).as_posix()
+        if not rules.excluded(name[strip:]):
+            st = path.lstat()
+            # a folder's own size and time change with its entries, which are listed anyway
+            shape = "" if stat.S_ISDIR(st.st_mode) else f"\0{st.st_size}\0{st.st_mtime_ns}"
+            lines.append(f"{name[strip:]}\0{st.st_mode:o}{shape}")
+
+    top = repo / rel
+    add(top)
+    if top.is_dir() and not top.is_symlink():
+        for folder, dirs, files in os.walk(top):
+            dirs.sort()
+            for name in sorted([*dirs, *files]):
+                add(Path(folder, name))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else ""
 
 
 def _ignored_by_git(snapshot: Snapshot, path: str) -> list[str]:

@@ -106,29 +106,21 @@ def ensure_cluster(
         existing = k3d.get(spec.name)
 
     action: ClusterAction
+    changes = spec_drift(existing, spec) if existing is not None else []
+    if changes and not recreate and not unfinished.present():
+        msg = f"cluster {spec.name!r} exists with a different spec: {'; '.join(changes)}"
+        hint = "rerun with --recreate to delete and recreate it (its workloads are lost)"
+        raise ClusterError(msg, hint=hint)
     if existing is None:
         action = "created"
         progress.step(_SUBJECT, f"creating {spec.name!r} ({spec.servers} server, {spec.agents} agent)")
-        with recorder.span("cluster create", "cluster", image=spec.image), unfinished:
-            k3d.create(spec, fingerprint)
-    elif unfinished.present():
+    elif unfinished.present() or changes:
         action = "recreated"
-        progress.step(_SUBJECT, f"recreating {spec.name!r}: an earlier create of it did not finish")
-        with recorder.span("cluster delete", "cluster", reason="create did not finish"):
+        why = "create did not finish" if unfinished.present() else "spec changed"
+        shown = "an earlier create of it did not finish" if unfinished.present() else "; ".join(changes)
+        progress.step(_SUBJECT, f"recreating {spec.name!r}: {shown}")
+        with recorder.span("cluster delete", "cluster", reason=why):
             k3d.delete(spec.name)
-        with recorder.span("cluster create", "cluster", image=spec.image), unfinished:
-            k3d.create(spec, fingerprint)
-    elif changes := spec_drift(existing, spec):
-        if not recreate:
-            msg = f"cluster {spec.name!r} exists with a different spec: {'; '.join(changes)}"
-            hint = "rerun with --recreate to delete and recreate it (its workloads are lost)"
-            raise ClusterError(msg, hint=hint)
-        action = "recreated"
-        progress.step(_SUBJECT, f"recreating {spec.name!r}: {'; '.join(changes)}")
-        with recorder.span("cluster delete", "cluster", reason="spec changed"):
-            k3d.delete(spec.name)
-        with recorder.span("cluster create", "cluster", image=spec.image), unfinished:
-            k3d.create(spec, fingerprint)
     elif not existing.running:
         action = "started"
         progress.step(_SUBJECT, f"starting stopped cluster {spec.name!r}")
@@ -137,6 +129,9 @@ def ensure_cluster(
     else:
         action = "reused"
         progress.step(_SUBJECT, f"reusing running cluster {spec.name!r} (spec unchanged)")
+    if action in ("created", "recreated"):
+        with recorder.span("cluster create", "cluster", image=spec.image), unfinished:
+            k3d.create(spec, fingerprint)
     # The decision goes on the span so `envctl timings` can tell a reuse from a create.
     listed.set(action=action, cluster=spec.name)
 

@@ -23,6 +23,7 @@ from envctl.config import EnvConfig
 from envctl.errors import InputError
 from envctl.inputs.gitstate import snapshot_worktree
 from envctl.inputs.scan import scan_services
+from envctl.inputs.sources import GIT_DIR
 
 TAG_PREFIX = "envctl-test-diff"
 _counter = itertools.count()
@@ -34,6 +35,7 @@ class Outcome:
 
     value: str | None
     error: str = ""
+    carries_git: bool = False  # a fingerprint that covers the context's .git (changed by every commit)
 
 
 @dataclass
@@ -99,7 +101,8 @@ class Workspace:
             scan = scan_services(self.config().services, snapshot, strict=True)
         except InputError as exc:
             return Outcome(None, exc.message)
-        return Outcome(scan.fingerprints["svc"])
+        identities = scan.inputs["svc"].files.values()
+        return Outcome(scan.fingerprints["svc"], carries_git=any(i.startswith(GIT_DIR) for i in identities))
 
     def remove_images(self) -> None:
         if self.tags:

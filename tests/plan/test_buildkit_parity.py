@@ -85,6 +85,16 @@ CASES = {
     "empty-folder-beside-a-new-file-in-an-untracked-tree": _case(
         {"x": "x\n"}, "COPY a/e /d/\n", lambda w: w.write("a/sub/f.txt", "f\n"),
         prepare=lambda w: (w.root / "a/e").mkdir(parents=True)),
+    # found by test_differential.py: the context's `.git` is sent with it and `COPY .` copies it, so a
+    # commit that changes no other file changes the image
+    "commit-under-a-copy-of-the-context-root": _case({"a": "a\n"}, "COPY . /c\n", lambda w: w.commit()),
+    "commit-under-a-wildcard-copy-of-the-context-root": _case({"a": "a\n"}, "COPY * /c/\n", lambda w: w.commit()),
+    "commit-under-a-copy-of-git-itself": _case({"a": "a\n"}, "COPY .git/refs /c/\n", lambda w: w.commit()),
+    "commit-with-git-left-out-by-the-ignore-file": _case({"a": "a\n"}, "COPY . /c\n", lambda w: w.commit(),
+                                                         ignore=".git\n"),
+    "commit-with-git-objects-left-out": _case({"a": "a\n"}, "COPY . /c\n", lambda w: w.commit(),
+                                              ignore=".git/objects\n.git/logs\n.git/refs\n.git/index\n"
+                                                     ".git/COMMIT_EDITMSG\n.git/ORIG_HEAD\n"),
 }
 
 

@@ -240,7 +240,8 @@ def test_fingerprint_changes_iff_the_image_changes(docker_engine: str, base_imag
                            else "image same" if before[1] == after[1] else "image changed")
                 counts[outcome] += 1
                 committed = ws.fingerprint()
-                if problem is None and committed != dirty_fp:
+                # a copied .git differs between the two states in BuildKit's image as well
+                if problem is None and committed != dirty_fp and not dirty_fp.carries_git:
                     problem = f"dirty and committed states fingerprint differently: {dirty_fp} != {committed}"
                 if problem is not None:
                     entry = {"seed": SEED, "problem": problem, "edit": edit, "dockerfile": dockerfile(world),

@@ -153,6 +153,19 @@ def test_a_scan_that_read_a_file_git_ignores_is_not_kept(ws: Path) -> None:
     assert _fingerprints(ws)["api"] != first["api"]
 
 
+def test_a_scan_whose_image_copies_git_itself_is_not_kept(ws: Path) -> None:
+    # `COPY .` at the repository root carries .git: a commit that leaves every file and the index as
+    # they were still changes the image, and no key made of git's listing would see it
+    (ws / "api/Dockerfile").write_text("FROM busybox\nCOPY . /app\n")
+    first = _fingerprints(ws)
+    assert not (ws / ".envctl" / "cache" / "scan.json").exists()
+    _git(ws, "commit", "-q", "--allow-empty", "-m", "nothing but a commit")
+
+    now = _fingerprints(ws)
+    assert now["api"] != first["api"]
+    assert now["web"] == first["web"]
+
+
 def test_envctl_state_files_do_not_change_the_key(ws: Path) -> None:
     (ws / ".gitignore").write_text("build/\n")  # .envctl/ no longer ignored: status lists its files
     _git(ws, "commit", "-qam", "state visible")
