@@ -14,11 +14,12 @@ is one that copies envctl's own state (``.envctl/``, which the key leaves out).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from envctl.config import ServiceSpec
+from envctl.errors import InputError
 from envctl.facts_cache import FactsCache, digest
 from envctl.inputs.dockerfile import BaseRef, CopySource
 from envctl.inputs.fingerprint import ServiceInputs
@@ -117,7 +118,10 @@ def _encode_inputs(inputs: ServiceInputs, numbers: Callable[[Mapping[str, str]],
 
 
 def _decode(value: Mapping[str, Any], services: Mapping[str, ServiceSpec], secret_ids: tuple[str, ...]) -> Scan:
-    table = [(str(path), str(identity)) for path, identity in value["files"]]
+    table: list[list[str]] = value["files"]
+    # checked now, so that a damaged file is a miss here and never an error when a map is built
+    if not all(isinstance(row, list) and len(row) == _ROW and isinstance(row[0], str) for row in table):
+        raise _Damaged
     inputs = {
         str(name): _decode_inputs(item, table, services[str(name)].build_args, secret_ids)
         for name, item in value["inputs"].items()
@@ -130,14 +134,53 @@ def _decode(value: Mapping[str, Any], services: Mapping[str, ServiceSpec], secre
     )
 
 
+_ROW = 2  # (path, identity)
+
+
+class _Damaged(ValueError):
+    """The kept scan does not have the shape this module writes: treated as no kept scan."""
+
+
+class _Files(Mapping[str, str]):
+    """A service's ``{path: identity}`` from the kept table, built on first use: a plan without
+    ``--base`` reads only fingerprints, and building every service's map is most of a warm plan's
+    reading time on a large monorepo."""
+
+    def __init__(self, table: list[list[str]], numbers: list[int]) -> None:
+        # min/max run in C; a number of another type fails them (TypeError, also a miss) or, as a
+        # float in range, the lookup below
+        if numbers and (min(numbers) < 0 or max(numbers) >= len(table)):
+            raise _Damaged
+        self._table, self._numbers = table, numbers
+        self._built: dict[str, str] | None = None
+
+    def _map(self) -> dict[str, str]:
+        if self._built is None:
+            try:
+                self._built = {str(row[0]): str(row[1]) for row in map(self._table.__getitem__, self._numbers)}
+            except TypeError:
+                msg = "the kept scan in .envctl/cache/scan.json is damaged"
+                raise InputError(msg, hint="delete .envctl/cache/ (it only costs time) and run again") from None
+        return self._built
+
+    def __getitem__(self, path: str) -> str:
+        return self._map()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map())
+
+    def __len__(self) -> int:
+        return len(self._map())
+
+
 def _decode_inputs(
-    item: Mapping[str, Any], table: list[tuple[str, str]], args: Mapping[str, str], secret_ids: tuple[str, ...]
+    item: Mapping[str, Any], table: list[list[str]], args: Mapping[str, str], secret_ids: tuple[str, ...]
 ) -> ServiceInputs:
     groups = tuple(
         (
             None if copy is None else CopySource(str(copy[0]), str(copy[1]), int(copy[2])),
             str(group_digest),
-            dict(map(table.__getitem__, numbers)),
+            _Files(table, numbers),
         )
         for copy, group_digest, numbers in item["groups"]
     )
@@ -146,7 +189,7 @@ def _decode_inputs(
         dockerfile=str(item["dockerfile"]),
         context=str(item["context"]),
         dockerfile_blob=str(item["dockerfile_blob"]),
-        files=dict(map(table.__getitem__, item["files"])),
+        files=_Files(table, item["files"]),
         groups=groups,
         base_refs=tuple(BaseRef(str(r[0]), None if r[1] is None else str(r[1]), int(r[2])) for r in item["base_refs"]),
         depends_on=tuple(str(d) for d in item["depends_on"]),
