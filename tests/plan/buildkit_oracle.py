@@ -76,10 +76,11 @@ class Workspace:
         run("add", "-A")
         run("commit", "-q", "--allow-empty", "-m", "state")
 
-    def image_id(self) -> Outcome:
+    def image_id(self, *, no_cache: bool = False) -> Outcome:
         tag = f"{TAG_PREFIX}:{os.getpid()}-{next(_counter)}"
         iidfile = self.root.parent / f"{tag.split(':')[1]}.iid"
-        argv = [self.docker, "build", "--network", "none", "--iidfile", str(iidfile), "-t", tag,
+        argv = [self.docker, "build", *(["--no-cache"] if no_cache else []), "--network", "none",
+                "--iidfile", str(iidfile), "-t", tag,
                 "--build-arg", f"BASE={self.base_image}", "-f", str(self.root / self.dockerfile),
                 str(self.root / self.context)]
         env = {**os.environ, "DOCKER_BUILDKIT": "1"}
@@ -108,6 +109,17 @@ class Workspace:
         if self.tags:
             subprocess.run([self.docker, "rmi", "-f", *self.tags], capture_output=True, check=False)
             self.tags.clear()
+
+
+def build_for(ws: Workspace, plan: Outcome) -> Outcome:
+    """The image of the workspace as it is. When the plan failed but the build succeeded, the build
+    is repeated without BuildKit's cache, whose answer it was: a wildcard under a missing folder
+    fails (`lstat ...: no such file or directory`), yet has the cache key of the same wildcard
+    under an empty folder, so after such a build it "succeeds" from the cache."""
+    image = ws.image_id()
+    if plan.value is None and image.value is not None:
+        return ws.image_id(no_cache=True)
+    return image
 
 
 def agree(before_fp: Outcome, after_fp: Outcome, before_id: Outcome, after_id: Outcome) -> str | None:

@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from tests.plan.buildkit_oracle import Outcome, Workspace, agree
+from tests.plan.buildkit_oracle import Outcome, Workspace, agree, build_for
 
 pytestmark = pytest.mark.docker
 
@@ -197,7 +197,8 @@ def _describe(ws: Workspace) -> str:
 
 
 def _state(ws: Workspace) -> tuple[Outcome, Outcome]:
-    return ws.fingerprint(), ws.image_id()
+    plan = ws.fingerprint()
+    return plan, build_for(ws, plan)
 
 
 def _record(found: list[dict], entry: dict) -> None:
@@ -230,8 +231,8 @@ def test_fingerprint_changes_iff_the_image_changes(docker_engine: str, base_imag
             for _ in range(data.draw(st.integers(1, MAX_EDITS), label="edits")):
                 shown = _describe(ws)
                 edit = draw_edit(data, ws, world)
-                dirty_fp = ws.fingerprint()
-                after = dirty_fp, ws.image_id()
+                after = _state(ws)
+                dirty_fp = after[0]
                 counts["edits"] += 1
                 counts["builds"] += 1
                 ws.commit()
