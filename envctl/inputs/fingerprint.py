@@ -108,6 +108,7 @@ def collect_inputs(
                 "no-folder": (
                     "the folder before the wildcard does not exist (BuildKit: lstat: no such file or directory)"
                 ),
+                "not-a-folder": "the path before the wildcard is a file (BuildKit: readdirent: not a directory)",
             }[status]
             msg = f"{dockerfile} line {copy.line}: COPY source {copy.source!r} (context {context or '.'}): {why}"
             raise InputError(

@@ -19,10 +19,10 @@ git's own ``.git`` is part of the build context too (BuildKit sends it unless ``
 excludes it), so a COPY of a context that holds it (``COPY . /app``, ``COPY * /app``) puts it in
 the image, and every commit changes the image. git lists none of it, so it gets one entry,
 ``<context>/.git/``, whose identity is a digest of the path, mode, size and modification time of
-every file under it that the ignore file keeps (of folders: path and mode) (reading every object would cost more than the
-plan): any change to it rebuilds the image, and so may a rewrite with equal content (never the
-reverse). At a ref, whose ``.git`` cannot be seen, the identity names the ref. A scan holding
-such an entry is never cached.
+every file under it that the ignore file keeps (folders: path and mode), not of their content
+(reading every object would cost more than the plan): any change to it rebuilds the image, and so
+may a rewrite with equal content (never the reverse). At a ref, whose ``.git`` cannot be seen, the
+identity names the ref. A scan holding such an entry is never cached.
 """
 
 from __future__ import annotations
@@ -144,9 +144,9 @@ class SourceResolver:
     def resolve(self, context: str, source: str, ignore_path: str | None, rules: IgnoreRules) -> Resolved:
         """What one COPY ``source`` (context-relative, cleaned) copies, after the ignore file, and
         its status: "ok", "missing" or "excluded" for a source without wildcards, "no-folder" when
-        the folders before a wildcard do not exist, a ``Dangling`` when a wildcard
-        matches a symlink whose target is not in the context (a wildcard that matches nothing is
-        "ok" and copies nothing, as in BuildKit)."""
+        the folders before a wildcard do not exist, "not-a-folder" when the path before it is a
+        file, a ``Dangling`` when a wildcard matches a symlink whose target is not in the context
+        (a wildcard that matches nothing is "ok" and copies nothing, as in BuildKit)."""
         key = (context, source, ignore_path)
         if key not in self._resolved:
             strip = len(context) + 1 if context else 0
@@ -159,6 +159,8 @@ class SourceResolver:
                 root = follow_links(self.snapshot, join(context, fixed), context)
                 if root != context and (rules.excluded(root[strip:]) or not self._exists(root)):
                     status = "no-folder"
+                elif root in self.index and not root.endswith("/"):  # a file (BuildKit reads it as a folder)
+                    status = "not-a-folder"
                 if root == context and _first_matches(rest, ".git"):
                     entries.update(self._git_dir(context, strip, rules))
                 for head in self.index.heads(root, rest) if status == "ok" else []:
