@@ -9,10 +9,13 @@ identical rebuilds; a build that fails must be a plan that fails).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import os
 import shutil
 import subprocess
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +108,26 @@ class Workspace:
         identities = scan.inputs["svc"].files.values()
         return Outcome(scan.fingerprints["svc"], carries_git=any(i.startswith(GIT_DIR) for i in identities))
 
+    def copied(self, image: str) -> frozenset[tuple[str, int, str]]:
+        """What an image's COPY steps wrote (everything under /d*, /from-s1): path, mode and content
+        hash or link target; no times, which differ between two builds of the same content."""
+        made = subprocess.run([self.docker, "create", image], capture_output=True, text=True, timeout=120, check=True)
+        container = made.stdout.strip()
+        try:
+            exported = subprocess.run([self.docker, "export", container], capture_output=True, timeout=120,
+                                      check=True).stdout  # fmt: skip
+        finally:
+            subprocess.run([self.docker, "rm", "-f", container], capture_output=True, timeout=120, check=False)
+        found = set()
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+            for member in tar.getmembers():
+                if not member.name.startswith(("d0", "d1", "d2", "from-s1")):
+                    continue
+                data = tar.extractfile(member) if member.isfile() else None
+                what = hashlib.sha256(data.read()).hexdigest() if data else member.linkname or "dir"
+                found.add((member.name.rstrip("/"), member.mode, what))
+        return frozenset(found)
+
     def remove_images(self) -> None:
         if self.tags:
             subprocess.run([self.docker, "rmi", "-f", *self.tags], capture_output=True, check=False)
@@ -120,6 +143,18 @@ def build_for(ws: Workspace, plan: Outcome) -> Outcome:
     if plan.value is None and image.value is not None:
         return ws.image_id(no_cache=True)
     return image
+
+
+def stale_cache(ws: Workspace, before_image: Outcome) -> bool:
+    """True when BuildKit's "unchanged" for the workspace as it is came from a stale cache entry: a
+    build without the cache copies other content than the image of before. (A wildcard after a
+    symlinked folder, `COPY l/* /d/`: its cache key does not follow the link, so an edit inside the
+    linked folder is a cache hit that keeps the old content; built without the cache, the edit is
+    there, as the fingerprint says.)"""
+    fresh = ws.image_id(no_cache=True)
+    if fresh.value is None or before_image.value is None:
+        return False
+    return ws.copied(fresh.value) != ws.copied(before_image.value)
 
 
 def agree(before_fp: Outcome, after_fp: Outcome, before_id: Outcome, after_id: Outcome) -> str | None:

@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from tests.plan.buildkit_oracle import Outcome, Workspace, agree, build_for
+from tests.plan.buildkit_oracle import Outcome, Workspace, agree, build_for, stale_cache
 
 pytestmark = pytest.mark.docker
 
@@ -211,7 +211,8 @@ def _record(found: list[dict], entry: dict) -> None:
 @pytest.mark.timeout(600 + EXAMPLES * (MAX_EDITS + 1) * 60)
 def test_fingerprint_changes_iff_the_image_changes(docker_engine: str, base_image: str) -> None:
     found: list[dict] = []
-    counts = {"workspaces": 0, "edits": 0, "builds": 0, "image changed": 0, "image same": 0, "build failed": 0}
+    counts = {"workspaces": 0, "edits": 0, "builds": 0, "image changed": 0, "image same": 0, "build failed": 0,
+              "stale BuildKit cache": 0}
 
     @seed(SEED)
     @settings(max_examples=EXAMPLES, deadline=None, print_blob=True, database=None,
@@ -237,6 +238,11 @@ def test_fingerprint_changes_iff_the_image_changes(docker_engine: str, base_imag
                 counts["builds"] += 1
                 ws.commit()
                 problem = agree(before[0], after[0], before[1], after[1])
+                if problem == "fingerprint changed, image unchanged" and stale_cache(ws, before[1]):
+                    # BuildKit without its cache agrees with the fingerprint; its cache now holds two
+                    # answers for this state, so the workspace ends here
+                    counts["stale BuildKit cache"] += 1
+                    return
                 outcome = ("build failed" if None in (before[1].value, after[1].value)
                            else "image same" if before[1] == after[1] else "image changed")
                 counts[outcome] += 1
