@@ -111,7 +111,9 @@ class Workspace:
     def copied(self, image: str) -> frozenset[tuple[str, int, str]]:
         """What an image's COPY steps wrote (everything under /d*, /from-s1): path, mode and content
         hash or link target; no times, which differ between two builds of the same content."""
-        made = subprocess.run([self.docker, "create", image], capture_output=True, text=True, timeout=120, check=True)
+        # by the bare ID ("sha256:<id>" reads as a repository name) and with a command (the base has none)
+        made = subprocess.run([self.docker, "create", image.removeprefix("sha256:"), "true"], capture_output=True,
+                              text=True, timeout=120, check=True)  # fmt: skip
         container = made.stdout.strip()
         try:
             exported = subprocess.run([self.docker, "export", container], capture_output=True, timeout=120,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plan.buildkit_oracle import Workspace, agree, build_for
+from tests.plan.buildkit_oracle import Workspace, agree, build_for, stale_cache
 
 pytestmark = pytest.mark.docker
 
@@ -92,6 +92,10 @@ CASES = {
     "wildcard-under-a-folder-that-was-empty-then-removed": _case(
         {"f.txt": "f\n"}, "COPY zz/* /d0/\n", lambda w: (w.root / "zz").rmdir(),
         prepare=lambda w: (w.root / "zz").mkdir()),
+    # found by test_differential.py: a wildcard after a linked folder copies through the link, but
+    # BuildKit's cache key does not follow it (a cached build keeps the old content)
+    "wildcard-after-a-linked-folder": _case({"a/f.txt": "1\n"}, "COPY l/* /d0/\n", lambda w: w.write("a/f.txt", "2\n"),
+                                            prepare=lambda w: w.link("l", "a")),
     "commit-under-a-copy-of-the-context-root": _case({"a": "a\n"}, "COPY . /c\n", lambda w: w.commit()),
     "commit-under-a-wildcard-copy-of-the-context-root": _case({"a": "a\n"}, "COPY * /c/\n", lambda w: w.commit()),
     "commit-under-a-copy-of-git-itself": _case({"a": "a\n"}, "COPY .git/refs /c/\n", lambda w: w.commit()),
@@ -119,7 +123,10 @@ def test_fingerprint_changes_iff_the_image_changes(ws: Workspace, name: str) -> 
     edit(ws)
     after = ws.fingerprint()
     after = after, build_for(ws, after)
-    assert agree(before[0], after[0], before[1], after[1]) is None, (before, after)
+    problem = agree(before[0], after[0], before[1], after[1])
+    if problem == "fingerprint changed, image unchanged" and stale_cache(ws, before[1]):
+        problem = None  # the cached build kept old content; built without the cache, the change is there
+    assert problem is None, (before, after)
 
 
 @pytest.mark.parametrize(
