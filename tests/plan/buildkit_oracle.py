@@ -1,10 +1,17 @@
 """The oracle of the differential tests: real BuildKit builds of a workspace, and envctl's fingerprint.
 
 ``Workspace`` is a git repository in a temp folder with one service; ``image_id()`` builds it with
-BuildKit (Debian's 20.10 client, ``DOCKER_BUILDKIT=1``, ``--network none``) and returns the image ID
-or the build's error; ``fingerprint()`` plans it in process. The claim under test: after any edit,
-the fingerprint changes if and only if the image ID changes (BuildKit image IDs are stable across
-identical rebuilds; a build that fails must be a plan that fails).
+BuildKit (Debian's 20.10 client, ``DOCKER_BUILDKIT=1``, ``--network none``) and returns a digest of
+what its COPY/ADD steps wrote (path, mode, content or link target) or the build's error;
+``fingerprint()`` plans it in process. The claim under test: after any edit, the fingerprint
+changes if and only if that content changes, and a build that fails is a plan that fails.
+
+Builds run without BuildKit's cache, and are compared by content rather than image ID (an uncached
+build stamps new times into the image). With the cache, BuildKit's answer depends on what it built
+before, anywhere: a wildcard under a missing folder "succeeds" once the same wildcard was built
+under an empty one, and a wildcard after a linked folder keeps its key when a file inside the
+linked folder changes, so a cached build serves the old content (docs/change-detection.md). A
+fresh CI runner has no such cache; that is the build the fingerprint must agree with.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from envctl.inputs.scan import scan_services
 from envctl.inputs.sources import GIT_DIR
 
 TAG_PREFIX = "envctl-test-diff"
+# what `docker create` puts into every container (not the image's content)
+_CONTAINER_FILES = frozenset({".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "sys", "dev"})
 _counter = itertools.count()
 
 
@@ -79,11 +88,11 @@ class Workspace:
         run("add", "-A")
         run("commit", "-q", "--allow-empty", "-m", "state")
 
-    def image_id(self, *, no_cache: bool = False) -> Outcome:
+    def image_id(self) -> Outcome:
+        """The digest of what the COPY steps of an uncached build wrote (module docstring)."""
         tag = f"{TAG_PREFIX}:{os.getpid()}-{next(_counter)}"
         iidfile = self.root.parent / f"{tag.split(':')[1]}.iid"
-        argv = [self.docker, "build", *(["--no-cache"] if no_cache else []), "--network", "none",
-                "--iidfile", str(iidfile), "-t", tag,
+        argv = [self.docker, "build", "--no-cache", "--network", "none", "--iidfile", str(iidfile), "-t", tag,
                 "--build-arg", f"BASE={self.base_image}", "-f", str(self.root / self.dockerfile),
                 str(self.root / self.context)]
         env = {**os.environ, "DOCKER_BUILDKIT": "1"}
@@ -91,7 +100,8 @@ class Workspace:
         if done.returncode != 0:
             return Outcome(None, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
         self.tags.append(tag)
-        return Outcome(iidfile.read_text().strip())
+        written = sorted(self.copied(iidfile.read_text().strip()))
+        return Outcome("content:" + hashlib.sha256(repr(written).encode()).hexdigest())
 
     def config(self) -> EnvConfig:
         return EnvConfig.model_validate(yaml.safe_load(
@@ -109,8 +119,8 @@ class Workspace:
         return Outcome(scan.fingerprints["svc"], carries_git=any(i.startswith(GIT_DIR) for i in identities))
 
     def copied(self, image: str) -> frozenset[tuple[str, int, str]]:
-        """What an image's COPY steps wrote (everything under /d*, /from-s1): path, mode and content
-        hash or link target; no times, which differ between two builds of the same content."""
+        """An image's files: path, mode and content hash or link target; no times, which differ
+        between two builds of the same content. What docker adds to every container is left out."""
         # by the bare ID ("sha256:<id>" reads as a repository name) and with a command (the base has none)
         made = subprocess.run([self.docker, "create", image.removeprefix("sha256:"), "true"], capture_output=True,
                               text=True, timeout=120, check=True)  # fmt: skip
@@ -123,40 +133,18 @@ class Workspace:
         found = set()
         with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
             for member in tar.getmembers():
-                if not member.name.startswith(("d0", "d1", "d2", "from-s1")):
+                name = member.name.rstrip("/")
+                if name in _CONTAINER_FILES or name.startswith(("proc/", "sys/", "dev/")):
                     continue
                 data = tar.extractfile(member) if member.isfile() else None
                 what = hashlib.sha256(data.read()).hexdigest() if data else member.linkname or "dir"
-                found.add((member.name.rstrip("/"), member.mode, what))
+                found.add((name, member.mode, what))
         return frozenset(found)
 
     def remove_images(self) -> None:
         if self.tags:
             subprocess.run([self.docker, "rmi", "-f", *self.tags], capture_output=True, check=False)
             self.tags.clear()
-
-
-def build_for(ws: Workspace, plan: Outcome) -> Outcome:
-    """The image of the workspace as it is. When the plan failed but the build succeeded, the build
-    is repeated without BuildKit's cache, whose answer it was: a wildcard under a missing folder
-    fails (`lstat ...: no such file or directory`), yet has the cache key of the same wildcard
-    under an empty folder, so after such a build it "succeeds" from the cache."""
-    image = ws.image_id()
-    if plan.value is None and image.value is not None:
-        return ws.image_id(no_cache=True)
-    return image
-
-
-def stale_cache(ws: Workspace, before_image: Outcome) -> bool:
-    """True when BuildKit's "unchanged" for the workspace as it is came from a stale cache entry: a
-    build without the cache copies other content than the image of before. (A wildcard after a
-    symlinked folder, `COPY l/* /d/`: its cache key does not follow the link, so an edit inside the
-    linked folder is a cache hit that keeps the old content; built without the cache, the edit is
-    there, as the fingerprint says.)"""
-    fresh = ws.image_id(no_cache=True)
-    if fresh.value is None or before_image.value is None:
-        return False
-    return ws.copied(fresh.value) != ws.copied(before_image.value)
 
 
 def agree(before_fp: Outcome, after_fp: Outcome, before_id: Outcome, after_id: Outcome) -> str | None:
