@@ -217,7 +217,8 @@ class SourceResolver:
         for path in below:
             kept = not rules.excluded(path[strip:].rstrip("/"))
             if path.endswith("/"):  # an empty folder (git cannot track it)
-                if kept:
+                # `top` itself, when empty, adds nothing: a folder's contents are what is copied
+                if kept and len(path) > start:
                     entries[path] = FOLDER
                 continue
             if kept:

@@ -97,6 +97,10 @@ CASES = {
     # BuildKit's cache key does not follow it (a cached build keeps the old content)
     "wildcard-after-a-linked-folder": _case({"a/f.txt": "1\n"}, "COPY l/* /d0/\n", lambda w: w.write("a/f.txt", "2\n"),
                                             prepare=lambda w: w.link("l", "a")),
+    # found by test_differential.py (seed 3945675018): a wildcard copies a matched folder's contents,
+    # so a new empty folder it matches adds nothing to the image
+    "empty-folder-matched-by-a-wildcard": _case({"f.txt": "f\n"}, "COPY * /d0/\n",
+                                                lambda w: (w.root / "e").mkdir()),
     "commit-under-a-copy-of-the-context-root": _case({"a": "a\n"}, "COPY . /c\n", lambda w: w.commit()),
     "commit-under-a-wildcard-copy-of-the-context-root": _case({"a": "a\n"}, "COPY * /c/\n", lambda w: w.commit()),
     "commit-under-a-copy-of-git-itself": _case({"a": "a\n"}, "COPY .git/refs /c/\n", lambda w: w.commit()),
