@@ -38,8 +38,10 @@ lint: $(STAMP)
 	@! grep -rni 'kmock' envctl
 
 # Everything that runs without k3d/helm: real git, Docker, containerd and registry; KMock for the API.
+# Two pytest workers (pytest-xdist): one test at a time leaves a core of these 2-core machines idle
+# for much of the run. Tests isolate what they make by unique names, so they may run side by side.
 test: lint
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 tests
 
 # The real-cluster suite (needs k3d, helm, kubectl and Docker).
 test-e2e: $(STAMP)
