@@ -67,6 +67,7 @@ TRANSIENT_MARKERS: tuple[str, ...] = (
 )
 
 Kind = Literal["transient", "not-found", "cancelled", "genuine"]
+_VERSION_TIMEOUT = 30.0  # seconds for `helm version` at start-up (it reads no cluster)
 _HELM_PLUGIN_POST_RENDERERS = 4  # from helm 4, --post-renderer names a plugin, not an executable
 _HISTORY_MAX = 10  # revisions kept (pyhelm3's default, which its own upgrade sends)
 
@@ -181,6 +182,7 @@ class Helm:
         context: str | None = None,
         create_namespace: bool = True,
         call_timeout: float | None = None,
+        version_timeout: float = _VERSION_TIMEOUT,
     ) -> Helm:
         """A ``Helm`` for the workspace ``kubeconfig``; ``timeout`` is a duration with a unit ("300s").
 
@@ -200,11 +202,15 @@ class Helm:
             )
         executable = runner.which("helm") or "helm"
         command = _exec_command(Command)(
-            executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve(), kubecontext=context
+            executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve(), kubecontext=context,
+            version_timeout=version_timeout,
         )
         try:
             client = Client(command, executable=executable)
-        except AssertionError as exc:
+        except subprocess.TimeoutExpired as exc:
+            msg = f"`helm version` did not answer within {version_timeout:g} s"
+            raise TimedOutError(msg, hint="check the helm installation: `helm version`", argv=[executable]) from exc
+        except (AssertionError, FileNotFoundError) as exc:
             msg = "`helm` is not installed or not on PATH"
             raise ToolMissingError(msg, hint=install_hint("helm")) from exc
         except subprocess.CalledProcessError as exc:
@@ -482,22 +488,22 @@ def _exec_command(base: type[Command]) -> type[Command]:
     """
 
     class ExecCommand(base):  # type: ignore[misc]
-        def __init__(self, *, executable: str, **options: Any) -> None:
+        def __init__(self, *, executable: str, version_timeout: float = _VERSION_TIMEOUT, **options: Any) -> None:
             super().__init__(executable="exec", **options)
-            self._helm = executable
+            self._helm, self._version_timeout = executable, version_timeout
 
         async def run(self, command: list[str], input: bytes | None = None) -> bytes:  # noqa: A002 - pyhelm3's name
             result: bytes = await super().run([self._helm, *command], input)
             return result
 
         def client_version(self) -> Any:
-            # pyhelm3's one synchronous call (subprocess.run through a shell, at construction): it
-            # ends by itself, so it runs helm plainly.
-            self._executable = self._helm
-            try:
-                return super().client_version()
-            finally:
-                self._executable = "exec"
+            # pyhelm3's one synchronous call, at construction: run here as an argv list with a time
+            # limit (pyhelm3 runs it through a shell with none, so a hung helm hung every verb)
+            import semver
+
+            argv = [self._helm, "version", "--template", "{{ .Version }}"]
+            done = subprocess.run(argv, capture_output=True, check=True, timeout=self._version_timeout)
+            return semver.Version.parse(done.stdout.decode().removeprefix("v"))
 
     return ExecCommand
 

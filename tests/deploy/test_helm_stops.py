@@ -42,6 +42,19 @@ def test_a_helm_call_past_its_limit_is_stopped_and_is_exit_11(fake_helm: FakeHel
     assert fake_helm.state()["releases"] == {}  # stopped before it changed anything
 
 
+def test_a_helm_version_that_hangs_at_start_up_is_stopped_and_is_exit_11(fake_helm: FakeHelm) -> None:
+    with Gate() as gate:
+        url = gate.url("version")
+        fake_helm.switch("FAKE_HELM_VERSION_GATE", url)
+        with pytest.raises(TimedOutError) as caught:
+            Helm.open(SubprocessRunner(dict(os.environ)), fake_helm.kubeconfig, timeout="300s",
+                      progress=CollectingProgress(), version_timeout=2)  # fmt: skip
+        assert gate.arrived("version")
+        assert caught.value.exit_code == ExitCode.TIMED_OUT
+        assert caught.value.message == "`helm version` did not answer within 2 s"
+        wait_until(lambda: not marked_processes((url,)), "the held helm is gone", timeout=60)
+
+
 def test_stopping_the_run_stops_a_running_helm_call(fake_helm: FakeHelm) -> None:
     runner = SubprocessRunner(dict(os.environ))
     outcome: list[BaseException] = []
