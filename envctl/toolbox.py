@@ -183,8 +183,11 @@ class AppState:
     def docker(self) -> DockerEngine:
         def make() -> DockerEngine:
             from envctl.adapters.docker import DockerEngine
+            from envctl.config import parse_duration
 
-            return DockerEngine(self.environ)
+            # a whole registry pull or push is bounded as a load is (timeouts.load), and stopped with the run
+            limit = parse_duration(self.config.timeouts.load)
+            return DockerEngine(self.environ, transfer_timeout=limit, stoppable=self.runner.stoppable)
 
         return self._once("docker", make)
 

@@ -15,11 +15,11 @@ import os
 import socket
 import subprocess
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envctl.adapters.build_log import BuildLog
 from envctl.errors import BuildError, BuildStepFailure, DaemonUnavailableError, EnvctlError, TimedOutError
@@ -135,12 +135,27 @@ class _BuildConnection:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+def _cut(verb: str, ref: str, limit: float | None, *, expired: bool) -> EnvctlError:
+    """The error of a pull or push whose connection was closed: past its limit, or stopped."""
+    if expired and limit is not None:
+        msg = f"docker {verb} of {ref} did not finish within {limit:g} s and was stopped"
+        hint = 'raise timeouts.load in envctl.yaml if the registry is only slow (README "Timeouts")'
+        return TimedOutError(msg, hint=hint, argv=["docker-api", verb, ref])
+    msg = f"docker {verb} of {ref} was stopped"
+    return BuildError(msg, hint="the run was interrupted")
+
+
 class DockerEngine:
     """One docker SDK client per envctl invocation, made on first use."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None, *, timeout: int = 300) -> None:
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, *, timeout: int = 300, transfer_timeout: float | None = None,
+        stoppable: Stoppable | None = None,
+    ) -> None:  # fmt: skip
         self._environ = dict(os.environ if environ is None else environ)
-        self._timeout = timeout
+        self._timeout = timeout  # each socket read (the SDK's own timeout)
+        # a whole pull or push (timeouts.load), and the runner's hook that stops it on an interruption
+        self._transfer_timeout, self._stoppable = transfer_timeout, stoppable
         self._client: docker.DockerClient | None = None
 
     @property
@@ -206,7 +221,7 @@ class DockerEngine:
 
     def pull(self, ref: str, on_line: Callable[[str], None] | None = None) -> None:
         repo, tag = split_ref(ref)
-        for chunk in self.client.api.pull(repo, tag=tag, stream=True, decode=True):
+        for chunk in self._transfer("pull", ref, lambda api: api.pull(repo, tag=tag, stream=True, decode=True)):
             if "error" in chunk:
                 msg = f"pull of {ref} failed: {chunk['error']}"
                 raise BuildError(msg, hint="check the registry answers and holds that tag")
@@ -217,13 +232,43 @@ class DockerEngine:
         """Push ``ref``, passing each layer's status line to ``on_line`` (what moved is read from the
         registry afterwards, see phases/load.py)."""
         repo, tag = split_ref(ref)
-        for chunk in self.client.api.push(repo, tag=tag, stream=True, decode=True):
+        for chunk in self._transfer("push", ref, lambda api: api.push(repo, tag=tag, stream=True, decode=True)):
             if "error" in chunk:
                 msg = f"push of {ref} failed: {chunk['error']}"
                 raise BuildError(msg, hint="check the registry answers and accepts pushes")
             status, layer = chunk.get("status", ""), chunk.get("id", "")
             if on_line is not None and status and status != "Pushing":
                 on_line(f"{layer} {status}".strip())
+
+    def _transfer(
+        self, verb: str, ref: str, start: Callable[[docker.APIClient], Iterator[dict[str, Any]]]
+    ) -> Iterator[dict[str, Any]]:
+        """A pull or push stream on a connection of its own, which the run's stop and the transfer
+        limit close as they close an Engine-API build's (``_BuildConnection``); past the limit,
+        ``TimedOutError``."""
+        import docker
+
+        api = docker.APIClient(base_url=self.socket, version=self.client.api.api_version, timeout=self._timeout)
+        connection = _BuildConnection()
+        api.hooks["response"].append(connection.opened)
+        limit = self._transfer_timeout
+        timer = None if limit is None else threading.Timer(limit, connection.expire)
+        try:
+            with self._stoppable(connection.close) if self._stoppable is not None else contextlib.nullcontext():
+                if timer is not None:
+                    timer.daemon = True
+                    timer.start()
+                yield from start(api)
+        except Exception as exc:  # what a shut socket raises depends on where the read was (urllib3, requests)
+            if connection.closed:
+                raise _cut(verb, ref, limit, expired=connection.expired) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            api.close()
+        if connection.closed:  # a shut socket can also read as the end of the stream
+            raise _cut(verb, ref, limit, expired=connection.expired)
 
     def build(
         self,
