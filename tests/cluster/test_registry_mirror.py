@@ -48,12 +48,18 @@ def registry_name(docker_engine: str) -> Iterator[str]:
 
 @pytest.fixture
 def pushed_image(docker_engine: str, base_image: str) -> Iterator[BuiltImage]:
-    ref = f"envctl-test/mirror-{uuid.uuid4().hex[:6]}:fp-1"
+    name = f"envctl-test/mirror-{uuid.uuid4().hex[:6]}"
+    ref = f"{name}:fp-1"
     subprocess.run([docker_engine, "tag", base_image, ref], check=True)
     facts = DockerEngine().inspect(ref)
     assert facts is not None
     yield BuiltImage("api", ref, facts.image_id, facts.size, "built", "engine", 0.0)
-    subprocess.run([docker_engine, "rmi", "-f", ref], capture_output=True, check=False)
+    # the ref and the registry-prefixed tag the push made (`<registry>/envctl-test/mirror-…:fp-1`)
+    listed = subprocess.run([docker_engine, "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                            text=True, check=False).stdout.split()  # fmt: skip
+    tags = [tag for tag in listed if tag == ref or tag.endswith(f"/{ref}")]
+    if tags:
+        subprocess.run([docker_engine, "rmi", *tags], capture_output=True, check=False)
 
 
 def _ensure(world: K3dWorld, spec: ClusterSpec, tmp_path: Path) -> ClusterInfo:
