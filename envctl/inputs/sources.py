@@ -157,7 +157,10 @@ class SourceResolver:
                 # file or directory` otherwise); what they hold may match nothing
                 fixed, rest = split_wildcards(source)
                 root = follow_links(self.snapshot, join(context, fixed), context)
-                if root != context and (rules.excluded(root[strip:]) or not self._exists(root)):
+                if root != context and (
+                    rules.excluded(root[strip:]) or self._link_excluded(join(context, fixed), strip, rules)
+                    or not self._exists(root)
+                ):
                     status = "no-folder"
                 elif root in self.index and not root.endswith("/"):  # a file (BuildKit reads it as a folder)
                     status = "not-a-folder"
@@ -176,10 +179,24 @@ class SourceResolver:
                 git_dir = join(context, ".git")
                 if target in (context, git_dir) or target.startswith(git_dir + "/"):
                     entries.update(self._git_dir(context, strip, rules))
-                if not self._copy(target, strip, rules, entries) and not (target != context and entries):
+                if self._link_excluded(join(context, source), strip, rules):
+                    entries.clear()  # the link is not sent: nothing is reached through it
+                    status = "excluded"
+                elif not self._copy(target, strip, rules, entries) and not (target != context and entries):
                     status = "excluded" if self._exists(target) else "missing"
             self._resolved[key] = (entries, status, files_digest(entries, strip))
         return self._resolved[key]
+
+    def _link_excluded(self, path: str, strip: int, rules: IgnoreRules) -> bool:
+        """Does the ignore file leave out the first symlink on ``path`` (as written)? BuildKit sends
+        the context without following links and resolves them on its side, so a link the ignore
+        file excludes is missing there, whatever its target (``a/l`` with ``a`` excluded)."""
+        parts = path.split("/")
+        for i in range(strip and len(path[:strip].rstrip("/").split("/")), len(parts)):
+            prefix = "/".join(parts[: i + 1])
+            if self.snapshot.link_target(prefix) is not None:
+                return rules.excluded(prefix[strip:])
+        return False
 
     def _git_dir(self, context: str, strip: int, rules: IgnoreRules) -> dict[str, str]:
         """The ``.git`` entry of the context (module docstring); none when the context holds no

@@ -101,6 +101,14 @@ CASES = {
     # so a new empty folder it matches adds nothing to the image
     "empty-folder-matched-by-a-wildcard": _case({"f.txt": "f\n"}, "COPY * /d0/\n",
                                                 lambda w: (w.root / "e").mkdir()),
+    # found by test_differential.py (seed 3161794622): the context is sent without following links,
+    # so a link inside an excluded folder is missing for BuildKit, whatever its target
+    "link-in-a-folder-the-ignore-file-then-excludes": _case({"bc": "1\n"}, "COPY d/l /d0/\n",
+                                                            lambda w: w.write(".dockerignore", "[\\]d]\n"),
+                                                            prepare=lambda w: w.link("d/l", "../bc")),
+    "linked-folder-before-a-wildcard-then-excluded": _case({"t/f.txt": "1\n"}, "COPY d/l/* /d0/\n",
+                                                           lambda w: w.write(".dockerignore", "d\n"),
+                                                           prepare=lambda w: w.link("d/l", "../t")),
     "commit-under-a-copy-of-the-context-root": _case({"a": "a\n"}, "COPY . /c\n", lambda w: w.commit()),
     "commit-under-a-wildcard-copy-of-the-context-root": _case({"a": "a\n"}, "COPY * /c/\n", lambda w: w.commit()),
     "commit-under-a-copy-of-git-itself": _case({"a": "a\n"}, "COPY .git/refs /c/\n", lambda w: w.commit()),
