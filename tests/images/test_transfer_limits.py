@@ -55,11 +55,12 @@ def silent_registry() -> Iterator[tuple[str, threading.Event]]:
 
 
 def test_a_pull_from_a_registry_that_never_answers_is_stopped_at_its_limit(docker_engine: str) -> None:
-    with silent_registry() as (address, connected):
+    # Whether the daemon reached the registry within the limit depends on the machine's speed; either
+    # way nothing answers it, so only the limit can end the pull.
+    with silent_registry() as (address, _connected):
         engine = DockerEngine(transfer_timeout=2)
         with pytest.raises(TimedOutError) as caught:
             engine.pull(f"{address}/envctl-test/silent:{uuid.uuid4().hex[:8]}")
-    assert connected.is_set()  # the daemon reached the registry and waited on it
     assert caught.value.exit_code == ExitCode.TIMED_OUT
     assert caught.value.message.endswith("did not finish within 2 s and was stopped")
     assert "timeouts.load" in (caught.value.hint or "")
