@@ -131,7 +131,7 @@ class SourceResolver:
         self.index = PathIndex([*snapshot.paths, *snapshot.empty_folders])
         self._ignores: dict[str, IgnoreRules] = {}
         self._resolved: dict[tuple[str, str, str | None], Resolved] = {}
-        self._git_dirs: dict[str, str] = {}
+        self._git_dirs: dict[tuple[str, tuple[str, ...]], str] = {}  # by (.git path, ignore patterns)
 
     def ignore_rules(self, dockerfile: str, context: str) -> tuple[str | None, IgnoreRules]:
         path = ignore_file_for(dockerfile, context, self.snapshot.__contains__)
@@ -207,9 +207,10 @@ class SourceResolver:
             return {}
         if self.snapshot.disk_root is None:
             return {rel + "/": f"{GIT_DIR} at {self.snapshot.label}"}
-        if rel not in self._git_dirs:
-            self._git_dirs[rel] = _stat_digest(repo, rel, strip, rules)
-        kept = self._git_dirs[rel]
+        key = (rel, rules.patterns)  # services of one context may have different ignore files
+        if key not in self._git_dirs:
+            self._git_dirs[key] = _stat_digest(repo, rel, strip, rules)
+        kept = self._git_dirs[key]
         return {rel + "/": f"{GIT_DIR} {kept}"} if kept else {}
 
     def _exists(self, path: str) -> bool:
