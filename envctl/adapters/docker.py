@@ -96,8 +96,8 @@ def labelled_containers(runner: SubprocessRunner, docker_cli: str, label: str) -
     return tuple(sorted(line.strip() for line in done.stdout.splitlines() if line.strip()))
 
 
-class _BuildConnection:
-    """The Engine-API build's HTTP connection, which ``close()`` shuts from another thread.
+class _OwnConnection:
+    """The HTTP connection of one Engine-API build, pull or push, which ``close()`` shuts from another thread.
 
     The SDK hides the response behind a generator; a response hook on a client of the build's own
     catches it. A shut socket ends the blocked read at once (EOF), and the daemon sees the client
@@ -244,31 +244,40 @@ class DockerEngine:
         self, verb: str, ref: str, start: Callable[[docker.APIClient], Iterator[dict[str, Any]]]
     ) -> Iterator[dict[str, Any]]:
         """A pull or push stream on a connection of its own, which the run's stop and the transfer
-        limit close as they close an Engine-API build's (``_BuildConnection``); past the limit,
-        ``TimedOutError``."""
+        limit close as they close an Engine-API build's; past the limit, ``TimedOutError``."""
+        limit = self._transfer_timeout
+        with self._closable(limit, self._stoppable) as (api, connection):
+            try:
+                yield from start(api)
+            except Exception as exc:  # what a shut socket raises depends on where the read was (urllib3, requests)
+                if connection.closed:
+                    raise _cut(verb, ref, limit, expired=connection.expired) from exc
+                raise
+            if connection.closed:  # a shut socket can also read as the end of the stream
+                raise _cut(verb, ref, limit, expired=connection.expired)
+
+    @contextlib.contextmanager
+    def _closable(
+        self, limit: float | None, stoppable: Stoppable | None
+    ) -> Iterator[tuple[docker.APIClient, _OwnConnection]]:
+        """A client of its own (its one request is the caller's, so the response hook sees only
+        that) whose connection ``stoppable`` (the runner's) and, after ``limit`` seconds, a timer close."""
         import docker
 
         api = docker.APIClient(base_url=self.socket, version=self.client.api.api_version, timeout=self._timeout)
-        connection = _BuildConnection()
+        connection = _OwnConnection()
         api.hooks["response"].append(connection.opened)
-        limit = self._transfer_timeout
         timer = None if limit is None else threading.Timer(limit, connection.expire)
         try:
-            with self._stoppable(connection.close) if self._stoppable is not None else contextlib.nullcontext():
+            with stoppable(connection.close) if stoppable is not None else contextlib.nullcontext():
                 if timer is not None:
                     timer.daemon = True
                     timer.start()
-                yield from start(api)
-        except Exception as exc:  # what a shut socket raises depends on where the read was (urllib3, requests)
-            if connection.closed:
-                raise _cut(verb, ref, limit, expired=connection.expired) from exc
-            raise
+                yield api, connection
         finally:
             if timer is not None:
                 timer.cancel()
             api.close()
-        if connection.closed:  # a shut socket can also read as the end of the stream
-            raise _cut(verb, ref, limit, expired=connection.expired)
 
     def build(
         self,
@@ -292,36 +301,23 @@ class DockerEngine:
         step container, docs/tools-behaviour.md "Engine-API builds"): when ``stoppable`` (the
         runner's) calls for it, or after ``timeout`` seconds (``TimedOutError``).
         """
-        import docker
-
-        # A client of its own: its one request is the build, so the response hook sees only that.
-        api = docker.APIClient(base_url=self.socket, version=self.client.api.api_version, timeout=self._timeout)
-        connection = _BuildConnection()
-        api.hooks["response"].append(connection.opened)
-        timer = None if timeout is None else threading.Timer(timeout, connection.expire)
-        try:
-            with stoppable(connection.close) if stoppable is not None else contextlib.nullcontext():
-                if timer is not None:
-                    timer.daemon = True
-                    timer.start()
+        with self._closable(timeout, stoppable) as (api, connection):
+            try:
                 return self._stream_build(api, connection, context=context, dockerfile=dockerfile,
                                           build_args=build_args, labels=labels, target=target, network=network,
                                           on_line=on_line)  # fmt: skip
-        except Exception as exc:
-            if connection.expired:
-                msg = f"the Engine-API build of {dockerfile.name} did not finish within {timeout:g} s and was stopped"
-                hint = 'raise timeouts.build in envctl.yaml if it is only slow (README "Timeouts")'
-                raise TimedOutError(msg, hint=hint, argv=["docker-api", "build", str(context)]) from exc
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-            api.close()
+            except Exception as exc:
+                if connection.expired and timeout is not None:
+                    limit = f"{timeout:g} s"
+                    msg = f"the Engine-API build of {dockerfile.name} did not finish within {limit} and was stopped"
+                    hint = 'raise timeouts.build in envctl.yaml if it is only slow (README "Timeouts")'
+                    raise TimedOutError(msg, hint=hint, argv=["docker-api", "build", str(context)]) from exc
+                raise
 
     @staticmethod
     def _stream_build(
         api: docker.APIClient,
-        connection: _BuildConnection,
+        connection: _OwnConnection,
         *,
         context: Path,
         dockerfile: Path,
