@@ -33,6 +33,7 @@ __all__ = [
     "NodeResult",
     "PodFailure",
     "ReadinessOutcome",
+    "ReleaseRecord",
     "RemoveResult",
     "RunningImages",
     "WaitResult",
@@ -52,6 +53,21 @@ def split_tag(ref: str) -> ImageRef:
     ``adapters.docker.split_ref``, a ref without one is not read as ``:latest``."""
     repository, _, tag = ref.rpartition(":")
     return repository, tag
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """One revision of a Helm release as helm stores it: what ``helm status``, ``helm get values``
+    and ``helm get manifest`` print of it, read from the record itself."""
+
+    name: str
+    namespace: str
+    revision: int
+    status: str  # deployed, failed, pending-install, pending-upgrade, pending-rollback, ...
+    description: str
+    config: dict[str, object]  # the user-supplied values (``helm get values``)
+    manifest: str  # the rendered manifests, hooks apart (``helm get manifest``)
+    last_deployed: str | None
 
 
 class ClusterRegistry(Protocol):

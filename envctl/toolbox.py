@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from envctl.config import CONFIG_FILE, EnvConfig, ReleaseSpec, load_config
 from envctl.errors import ConfigError
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from envctl.adapters.k3d import K3d
     from envctl.adapters.process import SubprocessRunner
     from envctl.adapters.registry import RegistryClient
+    from envctl.facts_cache import FactsCache
     from envctl.image_check import Injection
     from envctl.kube_target import KubeTarget
     from envctl.naming import NameFacts
@@ -91,11 +92,14 @@ class Overrides:
     client for builds, ``docker save``/``exec`` and the plan's image list (default ``docker``;
     ``build.docker_cli`` in envctl.yaml wins). ``DOCKER_HOST`` is read by the docker adapter,
     ``CI`` marks runs as CI runs, ``GITHUB_OUTPUT``/``GITHUB_STEP_SUMMARY`` receive CI outputs.
+    ``HELM_DRIVER``: helm's release storage; envctl reads release records from the cluster itself
+    only for helm's default ``secret`` driver, and asks helm for any other.
     """
 
     k3d: str = "k3d"
     docker: str | None = None
     ci: bool = False
+    helm_driver: str = "secret"
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Overrides:
@@ -103,7 +107,39 @@ class Overrides:
             k3d=environ.get("ENVCTL_K3D") or "k3d",
             docker=environ.get("ENVCTL_DOCKER") or None,
             ci=environ.get("CI", "").lower() in ("1", "true", "yes"),
+            helm_driver=(environ.get("HELM_DRIVER") or "secret").lower(),
         )
+
+
+class _RenderStore:
+    """The helm adapter's RenderCache over the workspace's facts cache: the last few renders in one
+    entry (a deploy renders at most twice: plain, then through the post-renderer), so the folder
+    does not grow with every edit."""
+
+    _NAME, _KEPT = "helm-templates", 4
+
+    def __init__(self, facts: FactsCache) -> None:
+        self._facts = facts
+        self._lock = threading.Lock()
+
+    def _entries(self) -> list[tuple[str, str]]:
+        kept = self._facts.get(self._NAME, "renders") or {}
+        entries = kept.get("entries")
+        if not isinstance(entries, list):
+            return []
+        return [
+            (e["key"], e["manifest"]) for e in entries
+            if isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("manifest"), str)
+        ]  # fmt: skip
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            return next((manifest for k, manifest in self._entries() if k == key), None)
+
+    def put(self, key: str, manifest: str) -> None:
+        with self._lock:
+            kept = [(key, manifest), *(e for e in self._entries() if e[0] != key)][: self._KEPT]
+            self._facts.put(self._NAME, "renders", {"entries": [{"key": k, "manifest": m} for k, m in kept]})
 
 
 @dataclass
@@ -239,13 +275,29 @@ class AppState:
     ) -> Helm:
         """Helm for the cluster of ``kubeconfig`` (a new client: pyhelm3 binds it to one kubeconfig)."""
         from envctl.adapters.helm import Helm
+        from envctl.adapters.helm_storage import SecretRecords
         from envctl.config import parse_duration
+        from envctl.facts_cache import FactsCache
         from envctl.progress import NullProgress
 
+        context = context or self._shared_context(kubeconfig)
+
+        def get_json(path: str, query: Mapping[str, str]) -> Any:
+            from envctl.adapters.kube import get_json
+
+            client = self.kube(kubeconfig, context=context)
+            try:
+                return get_json(client, path, query)
+            finally:
+                client.close()
+
+        secret_driver = self.overrides.helm_driver in ("secret", "secrets")
         return Helm.open(
             self.runner, kubeconfig, timeout=self.config.release.timeout, progress=progress or NullProgress(),
-            attempts=attempts, context=context or self._shared_context(kubeconfig), create_namespace=create_namespace,
+            attempts=attempts, context=context, create_namespace=create_namespace,
             call_timeout=parse_duration(self.config.timeouts.helm),
+            records=SecretRecords(get_json) if secret_driver else None,
+            renders=_RenderStore(FactsCache(self.workspace.cache_dir)),
         )  # fmt: skip
 
     def kube(self, kubeconfig: Path, *, context: str | None = None) -> ApiClient:

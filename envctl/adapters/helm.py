@@ -22,19 +22,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import re
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
 from envctl.errors import ClusterError, DeployError, TimedOutError, ToolFailedError, ToolMissingError
+from envctl.results import ReleaseRecord
 
 if TYPE_CHECKING:
     from pyhelm3 import Client, Command
@@ -42,7 +45,18 @@ if TYPE_CHECKING:
     from envctl.adapters.process import SubprocessRunner
     from envctl.progress import Progress
 
-__all__ = ["TRANSIENT_MARKERS", "Helm", "LintResult", "ReleaseState", "classify", "helm_reason", "lint", "run_sync"]
+__all__ = [
+    "TRANSIENT_MARKERS",
+    "Helm",
+    "LintResult",
+    "ReleaseRecords",
+    "ReleaseState",
+    "RenderCache",
+    "classify",
+    "helm_reason",
+    "lint",
+    "run_sync",
+]
 
 T = TypeVar("T")
 # SubprocessRunner.stoppable: while the returned context is open, stopping the run calls the callback.
@@ -135,6 +149,28 @@ def _state(release: dict[str, Any]) -> ReleaseState:
     )
 
 
+def _state_of(record: ReleaseRecord) -> ReleaseState:
+    return ReleaseState(record.name, record.namespace, record.revision, record.status, record.description)
+
+
+class ReleaseRecords(Protocol):
+    """Helm's release records read where helm keeps them (adapters/helm_storage.py): answers
+    ``helm status``, ``get values`` and ``get manifest`` would give, without a helm process. Any
+    exception means "cannot tell": the adapter then asks helm."""
+
+    def latest(self, name: str, namespace: str) -> ReleaseRecord | None: ...
+
+    def revision(self, name: str, namespace: str, revision: int) -> ReleaseRecord | None: ...
+
+
+class RenderCache(Protocol):
+    """Rendered manifests kept across runs by a key that names everything the render depends on."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, manifest: str) -> None: ...
+
+
 _UNFINISHED_INSTALL = ("pending-install", "uninstalling")  # nothing to roll back to: uninstall
 _UNFINISHED_UPGRADE = ("pending-upgrade", "pending-rollback")  # roll back to the previous revision
 
@@ -144,7 +180,7 @@ class Helm:
 
     def __init__(
         self,
-        client: Client,
+        client: Callable[[], Client],
         command: Command,
         *,
         progress: Progress,
@@ -154,7 +190,14 @@ class Helm:
         timeout: str = "300s",
         call_timeout: float | None = None,
         stoppable: Stoppable | None = None,
+        records: ReleaseRecords | None = None,
+        renders: RenderCache | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
+        # records: the release read from the cluster instead of `helm status`/`get` (None: always
+        # helm); renders: `helm template` outputs kept across runs (None: always render).
+        self._records, self._renders = records, renders
+        self._settings = sorted((k, v) for k, v in (settings or {}).items() if k.startswith("HELM_"))
         # call_timeout bounds each helm call (timeouts.helm); stoppable is the runner's, so an
         # interruption stops a running helm as it stops every other child (README "Signals").
         self._call_timeout = call_timeout
@@ -163,7 +206,10 @@ class Helm:
         # and an admission policy may refuse helm's unlabelled create of it (README "Shared clusters").
         self._create_namespace = create_namespace
         self._timeout = timeout  # what pyhelm3's Command sends as --timeout; a post-rendered upgrade sends it too
-        self._client = client
+        # pyhelm3's Client runs `helm version` when it is made: made on first use (see open).
+        self._make_client = client
+        self._made: Client | None = None
+        self._client_lock = threading.Lock()
         self._command = command  # the same Command the client runs; pyhelm3's models need it
         self._progress = progress
         self._attempts = attempts
@@ -183,15 +229,19 @@ class Helm:
         create_namespace: bool = True,
         call_timeout: float | None = None,
         version_timeout: float = _VERSION_TIMEOUT,
+        records: ReleaseRecords | None = None,
+        renders: RenderCache | None = None,
     ) -> Helm:
         """A ``Helm`` for the workspace ``kubeconfig``; ``timeout`` is a duration with a unit ("300s").
 
         ``context``: a kubeconfig context (``--kube-context``), for a shared cluster's kubeconfig.
 
-        pyhelm3's constructor already runs ``helm version``: a missing helm is a bare
-        ``AssertionError`` there, mapped to ``ToolMissingError``.
+        A helm that is not on PATH is ``ToolMissingError`` here. ``helm version`` (pyhelm3's
+        constructor runs it) runs when a call first needs the version or pyhelm3's client: a call
+        such as ``helm status`` or ``helm template`` needs neither, and a no-op ``up`` that reads
+        the release from the cluster starts no helm at all.
         """
-        from pyhelm3 import Client, Command
+        from pyhelm3 import Command
 
         from envctl.adapters.process import install_hint
 
@@ -200,32 +250,27 @@ class Helm:
             raise ClusterError(
                 msg, hint="run `envctl up` to create or reuse the cluster (it writes this file)"
             )
-        executable = runner.which("helm") or "helm"
+        executable = runner.which("helm")
+        if executable is None:
+            msg = "`helm` is not installed or not on PATH"
+            raise ToolMissingError(msg, hint=install_hint("helm"))
         command = _exec_command(Command)(
             executable=executable, default_timeout=timeout, kubeconfig=kubeconfig.resolve(), kubecontext=context,
             version_timeout=version_timeout,
         )
-        try:
-            client = Client(command, executable=executable)
-        except subprocess.TimeoutExpired as exc:
-            msg = f"`helm version` did not answer within {version_timeout:g} s"
-            raise TimedOutError(msg, hint="check the helm installation: `helm version`", argv=[executable]) from exc
-        except (AssertionError, FileNotFoundError) as exc:
-            msg = "`helm` is not installed or not on PATH"
-            raise ToolMissingError(msg, hint=install_hint("helm")) from exc
-        except subprocess.CalledProcessError as exc:
-            detail = helm_reason(exc) if exc.stderr else f"exit {exc.returncode}"
-            msg = f"`helm version` failed: {detail}"
-            raise ToolFailedError(
-                msg, hint="check the helm installation: `helm version`", argv=[executable]
-            ) from exc
-        except ValueError as exc:  # semver could not parse what `helm version` printed
-            msg = f"`helm version` printed an unreadable version: {exc}"
-            raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
         return cls(
-            client, command, progress=progress, attempts=attempts, backoff=backoff,
-            create_namespace=create_namespace, timeout=timeout, call_timeout=call_timeout, stoppable=runner.stoppable,
+            functools.partial(_make_client, command, executable, version_timeout), command, progress=progress,
+            attempts=attempts, backoff=backoff, create_namespace=create_namespace, timeout=timeout,
+            call_timeout=call_timeout, stoppable=runner.stoppable, records=records, renders=renders,
+            settings=runner.env,
         )  # fmt: skip
+
+    @property
+    def _client(self) -> Client:
+        with self._client_lock:
+            if self._made is None:
+                self._made = self._make_client()
+            return self._made
 
     @property
     def version(self) -> str:
@@ -235,6 +280,9 @@ class Helm:
         """The release's latest revision (``helm status``), or None when it is not installed."""
         from pyhelm3 import errors
 
+        read, record = self._stored(lambda records: records.latest(name, namespace))
+        if read:
+            return None if record is None else _state_of(record)
         try:
             status = await self._call("status", name, lambda: self._command.status(name, namespace=namespace))
         except errors.ReleaseNotFoundError:
@@ -244,6 +292,10 @@ class Helm:
     async def values(self, name: str, namespace: str, revision: int) -> dict[str, Any]:
         """The user-supplied values of one revision (``helm get values --revision N``)."""
         from pyhelm3 import Release, ReleaseRevision
+
+        read, record = self._stored(lambda records: records.revision(name, namespace, revision))
+        if read and record is not None:
+            return dict(record.config)
 
         command = self._command
         rev = ReleaseRevision(
@@ -277,6 +329,17 @@ class Helm:
             return await self.current(name, namespace)
         return current
 
+    def _stored(self, read: Callable[[ReleaseRecords], ReleaseRecord | None]) -> tuple[bool, ReleaseRecord | None]:
+        """(True, what the records say) or (False, None) when they cannot tell; after a failure
+        this client stops asking them (no access to Secrets, another storage driver...)."""
+        if self._records is None:
+            return False, None
+        try:
+            return True, read(self._records)
+        except Exception:  # noqa: BLE001 - any failure of the shortcut: helm itself answers instead
+            self._records = None
+            return False, None
+
     async def template(
         self, name: str, chart_dir: Path, values: dict[str, Any], *, namespace: str, post_render: str | None = None
     ) -> str:
@@ -285,13 +348,43 @@ class Helm:
         ``post_render``: the rewrite rules for envctl's post-renderer (``envctl.postrender``), so the
         text is what the upgrade with the same rules installs (docs/tools-behaviour.md, "Helm post-renderer").
         """
+        key = self._render_key(name, chart_dir, values, namespace, post_render) if self._renders else None
+        if key is not None and self._renders is not None and (kept := self._renders.get(key)) is not None:
+            return kept
         argv = ["template", name, _absolute(chart_dir), "--namespace", namespace, "--values", "-"]
         argv += self._post_renderer(post_render)
         stdout: bytes = await self._call("template", name, lambda: self._command.run(argv, json.dumps(values).encode()))
-        return stdout.decode()
+        text = stdout.decode()
+        if key is not None and self._renders is not None:
+            self._renders.put(key, text)
+        return text
+
+    def _render_key(
+        self, name: str, chart_dir: Path, values: dict[str, Any], namespace: str, post_render: str | None
+    ) -> str | None:
+        """What a ``helm template`` output depends on: the helm binary (path, size, mtime), its
+        HELM_* settings, every file of the chart, the release name and namespace, the values and
+        the post-renderer's rules (envctl's version is part of every cache key). ``helm template``
+        reads no cluster (``lookup`` renders empty, capabilities are helm's defaults), so equal
+        keys render equal text; a chart that draws random values or the time renders what it
+        rendered first until an input changes (docs/tools-behaviour.md, "Helm release records").
+        None when the binary or the chart cannot be read: then nothing is kept."""
+        executable = Path(getattr(self._command, "helm_path", ""))
+        try:
+            binary = executable.stat()
+            files = sorted(path for path in chart_dir.resolve().rglob("*") if path.is_file())
+            chart = [(path.relative_to(chart_dir.resolve()).as_posix(), _sha256(path)) for path in files]
+        except (OSError, ValueError):
+            return None
+        material = [str(executable), binary.st_size, binary.st_mtime_ns, self._settings, chart, name, namespace,
+                    values, post_render]  # fmt: skip
+        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
     async def manifest(self, name: str, namespace: str, revision: int) -> str:
         """The manifests one revision installed (``helm get manifest --revision N``)."""
+        read, record = self._stored(lambda records: records.revision(name, namespace, revision))
+        if read and record is not None:
+            return record.manifest + "\n"  # helm prints the record's manifest and a newline
         argv = ["get", "manifest", name, "--namespace", namespace, "--revision", str(revision)]
         stdout: bytes = await self._call("get manifest", name, lambda: self._command.run(argv))
         return stdout.decode()
@@ -327,7 +420,8 @@ class Helm:
             return await self._upgrade_post_rendered(
                 name, chart_dir, values, namespace=namespace, description=description, rules=post_render
             )
-        chart = await self._call("show chart", name, lambda: self._client.get_chart(chart_dir.resolve()))
+        client = self._client  # made (`helm version`) before the timed call, not inside its limit
+        chart = await self._call("show chart", name, lambda: client.get_chart(chart_dir.resolve()))
         # The command pyhelm3's install_or_upgrade_release sends (no flag it would rename for helm 4 is
         # set), its JSON read by _state.
         status = await self._call(
@@ -363,9 +457,8 @@ class Helm:
         """Uninstall the release; returns the revision that was removed, or None if none was installed."""
         installed = await self.current(name, namespace)
         if installed is not None:
-            await self._call(
-                "uninstall", name, lambda: self._client.uninstall_release(name, namespace=namespace)
-            )
+            client = self._client
+            await self._call("uninstall", name, lambda: client.uninstall_release(name, namespace=namespace))
         return installed
 
     async def _call(self, action: str, release: str, attempt: Callable[[], Awaitable[T]]) -> T:
@@ -492,6 +585,10 @@ def _exec_command(base: type[Command]) -> type[Command]:
             super().__init__(executable="exec", **options)
             self._helm, self._version_timeout = executable, version_timeout
 
+        @property
+        def helm_path(self) -> str:
+            return self._helm
+
         async def run(self, command: list[str], input: bytes | None = None) -> bytes:  # noqa: A002 - pyhelm3's name
             result: bytes = await super().run([self._helm, *command], input)
             return result
@@ -506,6 +603,34 @@ def _exec_command(base: type[Command]) -> type[Command]:
             return semver.Version.parse(done.stdout.decode().removeprefix("v"))
 
     return ExecCommand
+
+
+def _make_client(command: Command, executable: str, version_timeout: float) -> Client:
+    """pyhelm3's Client, whose constructor runs ``helm version``, with that call's failures mapped:
+    a helm that cannot start is ``ToolMissingError``, one that hangs ``TimedOutError`` (exit 11)."""
+    from pyhelm3 import Client
+
+    from envctl.adapters.process import install_hint
+
+    try:
+        return Client(command, executable=executable)
+    except subprocess.TimeoutExpired as exc:
+        msg = f"`helm version` did not answer within {version_timeout:g} s"
+        raise TimedOutError(msg, hint="check the helm installation: `helm version`", argv=[executable]) from exc
+    except (AssertionError, FileNotFoundError) as exc:
+        msg = "`helm` is not installed or not on PATH"
+        raise ToolMissingError(msg, hint=install_hint("helm")) from exc
+    except subprocess.CalledProcessError as exc:
+        detail = helm_reason(exc) if exc.stderr else f"exit {exc.returncode}"
+        msg = f"`helm version` failed: {detail}"
+        raise ToolFailedError(msg, hint="check the helm installation: `helm version`", argv=[executable]) from exc
+    except ValueError as exc:  # semver could not parse what `helm version` printed
+        msg = f"`helm version` printed an unreadable version: {exc}"
+        raise ToolFailedError(msg, hint="install helm 3.x (scripts/install-tools.sh)") from exc
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_sync(coro: Awaitable[T]) -> T:

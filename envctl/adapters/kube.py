@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -16,7 +17,7 @@ from envctl.errors import ClusterError, InputError
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["ClusterHealth", "KubeConnect", "connect", "lister", "read_cluster_health"]
+__all__ = ["ClusterHealth", "KubeConnect", "connect", "get_json", "lister", "read_cluster_health"]
 
 KubeConnect = Callable[[Path], "ApiClient"]  # kubeconfig → client (the composition root's factory)
 
@@ -129,3 +130,27 @@ def read_cluster_health(api_client: ApiClient) -> ClusterHealth:
     wanted = (dns.spec.replicas if dns.spec and dns.spec.replicas is not None else 1)
     state = "available" if available >= max(1, wanted) else f"{available}/{wanted} available"
     return ClusterHealth(tuple(nodes), state)
+
+
+def get_json(api_client: ApiClient, path: str, query: Mapping[str, str], *, timeout: float = 10.0) -> Any:
+    """GET ``path`` (an API path, e.g. ``/api/v1/namespaces/ci/secrets``) → its JSON body as plain
+    dicts, or None for 404 Not Found; any other non-2xx is the client's ``ApiException``.
+
+    Through the client's connection, TLS and auth, but without its typed API classes and models:
+    those import hundreds of model modules (about a second of CPU) to read a few fields.
+    """
+    import kubernetes
+
+    method, url, headers, _, _ = api_client.param_serialize(
+        "GET", path, query_params=list(query.items()), header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+    )  # fmt: skip
+    response = api_client.call_api(method, url, headers, _request_timeout=timeout)
+    body = response.read()
+    if response.status == HTTPStatus.NOT_FOUND:
+        return None
+    if not HTTPStatus.OK <= response.status < HTTPStatus.MULTIPLE_CHOICES:
+        raise kubernetes.client.ApiException.from_response(
+            http_resp=response, body=body.decode(errors="replace"), data=None
+        )
+    return json.loads(body)

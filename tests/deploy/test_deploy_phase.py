@@ -91,13 +91,13 @@ def test_first_deploy_installs_with_exact_argv_and_merged_values(
 
     kc, chart = str(fake_helm.kubeconfig), str(workspace["chart"])
     assert fake_helm.argvs() == [
-        ["version", "--template", "{{ .Version }}"],
         template_argv(workspace["chart"], fake_helm.kubeconfig),
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
+        ["version", "--template", "{{ .Version }}"],
         ["show", "chart", chart, "--kubeconfig", kc],
         upgrade_argv(workspace["chart"], fake_helm.kubeconfig, result.input_hash),
     ]
-    assert fake_helm.calls()[1]["stdin"] == fake_helm.calls()[-1]["stdin"]  # rendered with what is sent
+    assert fake_helm.calls()[0]["stdin"] == fake_helm.calls()[-1]["stdin"]  # rendered with what is sent
     # One merged dict on stdin: the CI list *replaces* the base list (pyhelm3 would concatenate),
     # `set` applies after the files, the image refs last.
     assert json.loads(fake_helm.calls()[-1]["stdin"]) == {
@@ -141,7 +141,6 @@ def test_identical_second_deploy_is_skipped_without_upgrade(fake_helm: FakeHelm,
     second, progress, recorder = deploy(fake_helm, workspace, refs)
 
     assert fake_helm.argvs() == [
-        ["version", "--template", "{{ .Version }}"],
         template_argv(workspace["chart"], fake_helm.kubeconfig),
         [
             "status",
@@ -171,7 +170,6 @@ def test_changed_tag_upgrades_with_exactly_the_new_tag(fake_helm: FakeHelm, work
 
     kc = str(fake_helm.kubeconfig)
     assert fake_helm.argvs() == [
-        ["version", "--template", "{{ .Version }}"],
         template_argv(workspace["chart"], fake_helm.kubeconfig),
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
         [
@@ -187,6 +185,7 @@ def test_changed_tag_upgrades_with_exactly_the_new_tag(fake_helm: FakeHelm, work
             "--kubeconfig",
             kc,
         ],
+        ["version", "--template", "{{ .Version }}"],
         ["show", "chart", str(workspace["chart"]), "--kubeconfig", kc],
         upgrade_argv(workspace["chart"], fake_helm.kubeconfig, result.input_hash),
     ]
@@ -241,11 +240,11 @@ def test_pending_install_is_uninstalled_then_installed(fake_helm: FakeHelm, work
 
     kc = str(fake_helm.kubeconfig)
     assert fake_helm.argvs() == [
-        ["version", "--template", "{{ .Version }}"],
         template_argv(workspace["chart"], fake_helm.kubeconfig),
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
         ["uninstall", "demo", "--timeout", "300s", "--namespace", "ci", "--wait", "--kubeconfig", kc],
+        ["version", "--template", "{{ .Version }}"],
         ["show", "chart", str(workspace["chart"]), "--kubeconfig", kc],
         upgrade_argv(workspace["chart"], fake_helm.kubeconfig, result.input_hash),
     ]
@@ -266,7 +265,7 @@ def test_pending_upgrade_is_rolled_back_before_the_upgrade(fake_helm: FakeHelm, 
     result, _, _ = deploy(fake_helm, workspace, {"api": "envctl-demo/api:ddd444"})
 
     kc = str(fake_helm.kubeconfig)
-    assert fake_helm.argvs()[3:6] == [
+    assert fake_helm.argvs()[2:5] == [
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", kc],
         [
             "rollback",
@@ -405,4 +404,4 @@ def test_missing_chart_is_a_config_error_before_any_helm_release_command(
     workspace["chart"] = tmp_path / "no-chart"
     with pytest.raises(ConfigError, match=r"no Helm chart at .*no-chart \(no Chart.yaml\)"):
         deploy(fake_helm, workspace, {})
-    assert fake_helm.argvs() == [["version", "--template", "{{ .Version }}"]]
+    assert fake_helm.argvs() == []

@@ -72,8 +72,8 @@ def test_down_uninstalls_then_reports_not_installed(fake_helm: FakeHelm, workspa
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "release demo: uninstalled rev 1 from namespace ci"
     assert fake_helm.argvs() == [
-        ["version", "--template", "{{ .Version }}"],
         ["status", "demo", "--output", "json", "--namespace", "ci", "--kubeconfig", str(kubeconfig)],
+        ["version", "--template", "{{ .Version }}"],  # pyhelm3's client, first needed by the uninstall
         ["uninstall", "demo", "--timeout", "120s", "--namespace", "ci", "--kubeconfig", str(kubeconfig)],
     ]
     assert fake_helm.state()["releases"] == {}

@@ -33,8 +33,10 @@ def test_a_helm_call_past_its_limit_is_stopped_and_is_exit_11(fake_helm: FakeHel
         fake_helm.switch("FAKE_HELM_UPGRADE_GATE", url)
         helm = open_helm(fake_helm, SubprocessRunner(dict(os.environ)), call_timeout=2)
         with pytest.raises(TimedOutError) as caught:
-            run_sync(helm.install_or_upgrade("demo", DEMO_CHART, VALUES, namespace="ci", description="t"))
-        assert gate.arrived("upgrade")  # it was the held upgrade that ran out of time
+            # Through the post-renderer: the upgrade is the only timed call (no `show chart` first), so
+            # only the limit can end it, whether or not a slow machine got the stand-in to the gate in 2 s.
+            run_sync(helm.install_or_upgrade("demo", DEMO_CHART, VALUES, namespace="ci", description="t",
+                                             post_render="[]"))  # fmt: skip
         assert caught.value.exit_code == ExitCode.TIMED_OUT == 11
         assert caught.value.message == "helm upgrade of release demo did not finish within 2 s and was stopped"
         assert caught.value.hint is not None and "timeouts.helm" in caught.value.hint
@@ -46,10 +48,12 @@ def test_a_helm_version_that_hangs_at_start_up_is_stopped_and_is_exit_11(fake_he
     with Gate() as gate:
         url = gate.url("version")
         fake_helm.switch("FAKE_HELM_VERSION_GATE", url)
+        helm = Helm.open(SubprocessRunner(dict(os.environ)), fake_helm.kubeconfig, timeout="300s",
+                         progress=CollectingProgress(), version_timeout=2)  # fmt: skip
         with pytest.raises(TimedOutError) as caught:
-            Helm.open(SubprocessRunner(dict(os.environ)), fake_helm.kubeconfig, timeout="300s",
-                      progress=CollectingProgress(), version_timeout=2)  # fmt: skip
-        assert gate.arrived("version")
+            _ = helm.version  # the first call that needs pyhelm3's client runs `helm version`
+        # Not asserted: that the stand-in reached the gate within the 2 s (that is the machine's speed);
+        # held there or still starting, only the limit can end it.
         assert caught.value.exit_code == ExitCode.TIMED_OUT
         assert caught.value.message == "`helm version` did not answer within 2 s"
         wait_until(lambda: not marked_processes((url,)), "the held helm is gone", timeout=60)

@@ -41,8 +41,9 @@ def test_every_command_line_envctl_sends_parses_under_the_table(fake_helm: FakeH
 
     assert [p.command for p in parsed] == [
         ("version",),  # envctl's probe
-        ("version",),  # pyhelm3's, as Helm.open makes its client
-        ("lint",), ("status",), ("template",), ("template",), ("show", "chart"), ("upgrade",), ("upgrade",),
+        ("lint",), ("status",), ("template",),
+        ("version",),  # pyhelm3's, as the adapter first needs its client (the post-renderer's helm 3 check)
+        ("template",), ("show", "chart"), ("upgrade",), ("upgrade",),
         ("get", "values"), ("get", "manifest"), ("status",), ("status",), ("uninstall",),
     ]  # fmt: skip
     upgrades = [p for p in parsed if p.command == ("upgrade",)]

@@ -66,11 +66,13 @@ class UpWorld:
     def kubelet(self, *, crash: frozenset[str] = frozenset(), hold: frozenset[str] = frozenset()) -> NodeKubelet:
         return NodeKubelet(self.api, "envctl-demo", self.node, self.docker, crash=crash, hold=hold)
 
-    def helm_upgrades(self) -> list[dict]:
+    def helm_calls(self) -> list[dict]:
         if not self.helm_log.exists():
             return []
-        calls = [json.loads(line) for line in self.helm_log.read_text().splitlines() if line.strip()]
-        return [json.loads(c["stdin"]) for c in calls if c["argv"][0] == "upgrade"]
+        return [json.loads(line) for line in self.helm_log.read_text().splitlines() if line.strip()]
+
+    def helm_upgrades(self) -> list[dict]:
+        return [json.loads(c["stdin"]) for c in self.helm_calls() if c["argv"][0] == "upgrade"]
 
 
 @contextmanager

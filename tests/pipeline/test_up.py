@@ -73,7 +73,11 @@ def test_up_builds_loads_deploys_and_waits_then_a_second_up_is_a_no_op(up_world:
         # ... then the check that the pods run the built images (a wait-kind step of its own).
         assert [kind for kind, _ in path][-3:] == ["deploy", "wait", "wait"] and path[-1] == ("wait", None), path
 
+        helm_before = len(up_world.helm_calls())
         second = up_world.envctl("up", "--output", "json", check=True)
+        # Nothing changed: no helm process at all (the render is kept, the release read from its
+        # Secret through the API, and `helm version` only runs when pyhelm3's client is needed).
+        assert up_world.helm_calls()[helm_before:] == []
         report = json.loads(second.stdout)
         assert report["version"] == 1 and report["outcome"] == "ok" and report["error"] is None
         assert report["tasks"]["deploy"]["result"]["action"] == "skipped"
