@@ -43,12 +43,15 @@ def items(api: KubeApi, path: str) -> list[dict[str, Any]]:
     return api._request("GET", path.format(ns=NS))["items"]
 
 
-def until(what: str, check: Callable[[], bool]) -> None:
-    """Wait for the controllers' loop to get there (the bound only stops a hang; no timing is asserted)."""
+def until(api: KubeApi, what: str, check: Callable[[], bool]) -> None:
+    """Wait for the controllers' loop to get there: ``check`` again after each write the API handles
+    (the bound only stops a hang; no timing is asserted)."""
     deadline = time.monotonic() + 120
-    while not check():
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.05)
+    while True:
+        seen = api.changes.count  # read before the check: a write during it means another check
+        if check():
+            return
+        assert api.changes.wait(seen, timeout=max(0.0, deadline - time.monotonic())), f"never: {what}"
 
 
 def replica_sets(api: KubeApi, deployment: str) -> dict[str, dict[str, Any]]:
@@ -79,7 +82,7 @@ def test_install_applies_every_rendered_object_and_runs_the_hook(cluster: KubeAp
     assert (hook["name"], hook["last_run"]["phase"]) == ("demo-schema-check", "Succeeded")
     assert [j["metadata"]["name"] for j in items(api, "/apis/batch/v1/namespaces/{ns}/jobs")] == ["demo-migrate-dev"]
     for name in ("demo-api", "demo-web", "demo-worker"):
-        until(f"{name} available", lambda name=name: available(api, name))
+        until(api, f"{name} available", lambda name=name: available(api, name))
         [rs] = replica_sets(api, name).values()
         [pod] = pods_of(api, rs["metadata"]["name"])
         template = api.get("apps/v1/deployments", NS, name)["spec"]["template"]
@@ -93,21 +96,21 @@ def test_install_applies_every_rendered_object_and_runs_the_hook(cluster: KubeAp
 def test_a_settings_only_change_rolls_the_worker_and_nothing_else(cluster: KubeApi) -> None:
     api = cluster
     helm("upgrade", "demo", str(DEMO_CHART), "--install", values={})
-    until("all available", lambda: all(available(api, f"demo-{s}") for s in ("api", "web", "worker")))
+    until(api, "all available", lambda: all(available(api, f"demo-{s}") for s in ("api", "web", "worker")))
     before = {s: replica_sets(api, f"demo-{s}") for s in ("api", "web", "worker")}
     first_worker_pods = [p["metadata"]["name"] for rs in before["worker"] for p in pods_of(api, rs)]
 
     helm("upgrade", "demo", str(DEMO_CHART), "--install", values={"worker": {"interval": 9}})
 
     assert api.get("v1/configmaps", NS, "demo-settings")["data"]["INTERVAL"] == "9"
-    until("a second worker ReplicaSet", lambda: len(replica_sets(api, "demo-worker")) == 2)
-    until("the new revision available, the old scaled down", lambda: available(api, "demo-worker") and all(
+    until(api, "a second worker ReplicaSet", lambda: len(replica_sets(api, "demo-worker")) == 2)
+    until(api, "the new revision available, the old scaled down", lambda: available(api, "demo-worker") and all(
         rs["spec"]["replicas"] == 0 for name, rs in replica_sets(api, "demo-worker").items() if name in before["worker"]))
     new = {n: rs for n, rs in replica_sets(api, "demo-worker").items() if n not in before["worker"]}
     [(new_name, new_rs)] = new.items()
     assert new_rs["metadata"]["annotations"][REVISION] == "2"
     assert api.get("apps/v1/deployments", NS, "demo-worker")["metadata"]["annotations"][REVISION] == "2"
-    until("the old worker pod gone", lambda: all(p["metadata"]["name"] not in first_worker_pods
+    until(api, "the old worker pod gone", lambda: all(p["metadata"]["name"] not in first_worker_pods
                                                  for p in items(api, "/api/v1/namespaces/{ns}/pods")))  # fmt: skip
     assert len(pods_of(api, new_name)) == 1
     assert {s: set(replica_sets(api, f"demo-{s}")) for s in ("api", "web")} == {
@@ -117,14 +120,14 @@ def test_a_settings_only_change_rolls_the_worker_and_nothing_else(cluster: KubeA
 def test_uninstall_deletes_the_objects_and_the_cluster_collects_their_pods(cluster: KubeApi) -> None:
     api = cluster
     helm("upgrade", "demo", str(DEMO_CHART), "--install", values={"web": {"enabled": False}})
-    until("pods", lambda: len(items(api, "/api/v1/namespaces/{ns}/pods")) == 3)
+    until(api, "pods", lambda: len(items(api, "/api/v1/namespaces/{ns}/pods")) == 3)
 
     helm("uninstall", "demo")
 
     for path in ("/apis/apps/v1/namespaces/{ns}/deployments", "/api/v1/namespaces/{ns}/services",
                  "/api/v1/namespaces/{ns}/configmaps", "/apis/batch/v1/namespaces/{ns}/jobs"):  # fmt: skip
         assert items(api, path) == []
-    until("nothing left", lambda: not items(api, "/api/v1/namespaces/{ns}/pods")
+    until(api, "nothing left", lambda: not items(api, "/api/v1/namespaces/{ns}/pods")
           and not items(api, "/apis/apps/v1/namespaces/{ns}/replicasets"))  # fmt: skip
 
 
@@ -135,7 +138,7 @@ def test_a_statefulset_replaces_its_pods_by_revision(cluster: KubeApi) -> None:
     api.create("apps/v1/statefulsets", {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {
         "name": "db", "namespace": NS}, "spec": {"replicas": 2, "serviceName": "db", "selector": {
             "matchLabels": labels}, "template": template}})  # fmt: skip
-    until("two ready pods", lambda: (api.get("apps/v1/statefulsets", NS, "db").get("status") or {}).get("readyReplicas") == 2)
+    until(api, "two ready pods", lambda: (api.get("apps/v1/statefulsets", NS, "db").get("status") or {}).get("readyReplicas") == 2)
     first = api.get("apps/v1/statefulsets", NS, "db")["status"]["updateRevision"]
 
     template["spec"]["containers"][0]["image"] = "db:2"
@@ -145,7 +148,7 @@ def test_a_statefulset_replaces_its_pods_by_revision(cluster: KubeApi) -> None:
         status = api.get("apps/v1/statefulsets", NS, "db").get("status") or {}
         return status.get("currentRevision") == status.get("updateRevision") != first and status.get("readyReplicas") == 2
 
-    until("every pod at the new revision", rolled)
+    until(api, "every pod at the new revision", rolled)
     stateful_set = api.get("apps/v1/statefulsets", NS, "db")
     pods = sorted(pods_of(api, "db"), key=lambda p: p["metadata"]["name"])
     assert [p["metadata"]["name"] for p in pods] == ["db-0", "db-1"]

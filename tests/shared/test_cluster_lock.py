@@ -140,7 +140,9 @@ def test_a_renewing_holder_keeps_its_lease_past_its_duration(shared_kubeconfig, 
     seen = {lease(shared_api)["spec"]["renewTime"]}
     while len(seen) < 5:
         assert holder.popen.poll() is None
+        since = shared_api.changes.count  # read again only after a write (a renewal), not in a busy loop
         seen.add(lease(shared_api)["spec"]["renewTime"])
+        shared_api.changes.wait(since, timeout=1)  # the bound only re-checks that the holder lives
     assert waiter.next_line(timeout=0) == ""  # still waiting: a live holder is never taken over
     holder.release()
     waiter.expect("ACQUIRED")

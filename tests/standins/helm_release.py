@@ -11,8 +11,6 @@ import base64
 import gzip
 import json
 import os
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,6 +113,9 @@ def chart_record(chart_dir: str, metadata: dict[str, Any], values: dict[str, Any
 
 # --- the release Secrets in the test API -----------------------------------------------------------
 def api(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    import urllib.error  # here, not at the top: `helm version`/`status` start without http.client (~50 ms)
+    import urllib.request
+
     url = os.environ["FAKE_HELM_KUBE_URL"].rstrip("/") + path
     req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method)
     req.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.standins.helm_table import ERRORS, Parsed
 
 INSTALL_ORDER = [
@@ -77,6 +75,7 @@ def merge_maps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def user_values(parsed: Parsed, stdin: str | None) -> dict[str, Any]:
     """The values helm computes from the command line (the release's ``config``)."""
     import helm_python
+    import yaml  # in each function that parses: `helm version`/`status` start without it
 
     base: dict[str, Any] = {}
     for given in parsed.values.get("values", []):
@@ -150,6 +149,8 @@ def render(chart_dir: str, values: dict[str, Any], *, name: str, namespace: str,
 
 def sort_manifests(files: dict[str, str]) -> tuple[list[Hook], list[tuple[str, str, str]]]:
     """Hooks (by kind order) and the other documents as (path, text, kind), in helm's install order."""
+    import yaml
+
     hooks: list[Hook] = []
     generic: list[tuple[str, str, str]] = []
     for path in sorted(files):
@@ -222,6 +223,8 @@ def template_output(rendered: Rendered, *, skip_hooks: bool) -> str:
 
 def documents(manifest: str) -> list[dict[str, Any]]:
     """The objects of a manifest stream (what helm builds and applies)."""
+    import yaml
+
     return [doc for doc in yaml.safe_load_all(manifest) if isinstance(doc, dict)]
 
 

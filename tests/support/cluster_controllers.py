@@ -14,7 +14,8 @@ the objects `helm upgrade` applies, so the waiter meets the objects a real clust
   deletes a Deployment or Job with background propagation: its dependents go afterwards).
 
 Pods are created Pending; a kubelet stand-in (``node_kubelet.py``) runs them or not. ``step()`` is one
-pass; ``with Controllers(api, ns):`` runs passes on a thread until the block ends, a pass that wrote
+pass; ``with Controllers(api, ns):`` runs passes on a thread until the block ends: a pass after every
+write the API handles (``KubeApi.changes``; nothing here depends on time passing), a pass that wrote
 something followed at once by the next. Facts in docs/tools-behaviour.md, "Revisions".
 """
 
@@ -59,8 +60,8 @@ def _phase(pod: dict[str, Any]) -> str:
 
 
 class Controllers:
-    def __init__(self, api: KubeApi, namespace: str, *, poll: float = 0.1) -> None:
-        self.api, self.namespace, self.poll = api, namespace, poll
+    def __init__(self, api: KubeApi, namespace: str) -> None:
+        self.api, self.namespace = api, namespace
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="controllers")
@@ -74,19 +75,21 @@ class Controllers:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self.api.changes.wake()
         self._thread.join(10)
 
     def _loop(self) -> None:
-        wrote = False
-        while not (self._stop.is_set() or (not wrote and self._stop.wait(self.poll))):
-            # A pass that wrote something is followed at once by the next (a new ReplicaSet's pods,
-            # a finished Job's status): chains of controller actions do not wait for the poll.
+        while not self._stop.is_set():
+            seen = self.api.changes.count  # read before the pass: a write during it means another pass
+            # A pass that wrote something (or lost a race) is followed at once by the next (a new
+            # ReplicaSet's pods, a finished Job's status); otherwise the next waits for a change.
             self._writes = 0
             try:
                 self.step()
             except (urllib.error.URLError, OSError, KeyError) as exc:
                 self.errors.append(exc)
-            wrote = self._writes > 0
+            if not self._writes:
+                self.api.changes.wait(seen, self._stop)
 
     # --- HTTP ------------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Any = None) -> Any:

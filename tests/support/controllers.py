@@ -19,9 +19,9 @@ What envctl's waiter reads about a rollout is written by these controllers (docs
 
 Running pods is the kubelet's part, not this module's: a pod is available once its ``Ready``
 condition is True (minReadySeconds 0). UIDs and ``metadata.generation`` are the API server's part:
-use ``KubeApi(emulator=ServerSideEmulator)``. The controller reconciles every ``poll`` seconds in a
-thread (or call ``reconcile()``); ``settle(predicate)`` waits for a pass after which the predicate
-holds, the barrier a test uses instead of sleeping.
+use ``KubeApi(emulator=ServerSideEmulator)``. The controller reconciles in a thread after every write
+the API handles (``KubeApi.changes``; or call ``reconcile()``); ``settle(predicate)`` waits for a pass
+after which the predicate holds, the barrier a test uses instead of sleeping.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def _differs(current: Any, wanted: dict[str, Any]) -> bool:
 class DeploymentController:
     """Reconciles the Deployments of ``namespace`` in the test API; use as a context manager."""
 
-    def __init__(self, api: KubeApi, namespace: str, *, poll: float = 0.05) -> None:
-        self.api, self.namespace, self.poll = api, namespace, poll
+    def __init__(self, api: KubeApi, namespace: str) -> None:
+        self.api, self.namespace = api, namespace
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._passes = threading.Condition()
@@ -102,6 +102,7 @@ class DeploymentController:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self.api.changes.wake()
         self._thread.join(10)
         if self.errors and exc[0] is None:
             raise self.errors[0]
@@ -133,6 +134,7 @@ class DeploymentController:
     # --- reconciling ---------------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
+            seen = self.api.changes.count  # read before the pass: a write during it means another pass
             try:
                 self.reconcile()
             except (urllib.error.URLError, OSError, KeyError, ValueError) as exc:
@@ -141,7 +143,7 @@ class DeploymentController:
                 self._passes.notify_all()
             if self.errors:
                 return
-            self._stop.wait(self.poll)
+            self.api.changes.wait(seen, self._stop)
 
     def reconcile(self) -> None:
         """One pass over every Deployment of the namespace."""

@@ -5,7 +5,9 @@ POSTed (no uid/resourceVersion/status defaults). It ignores label and field sele
 real API server applies: ``SelectingEmulator`` applies them (tests/support/selectors.py), so the
 product is tested against an API that selects as the real one does. Tests drive state over HTTP
 (``create``/``patch_status``), which is what notifies watchers; direct edits of kmock's store
-would not.
+would not. Every write it handles also counts in ``KubeApi.changes``: the controller and kubelet
+stand-ins make a pass after each change instead of polling (an idle poll every 0.1 s cost a third
+of a core for as long as a test ran).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Self
 import attrs
 import kmock
 from kmock._internal import dicts as kmock_dicts  # the emulator's own merge-patch
+from kmock._internal import filtering as kmock_filtering  # the base of its request criteria
 
 from tests.support.selectors import Selection
 
@@ -46,11 +49,47 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "coordination.k8s.io/v1/leases": ("Lease", True),
 }
 
+_WRITES = (kmock.action.CREATE, kmock.action.UPDATE, kmock.action.DELETE)
+
 VERSION_INFO = {
     "major": "1", "minor": "31", "gitVersion": "v1.31.5+k3s1", "gitCommit": "0" * 40,
     "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.22",
     "compiler": "gc", "platform": "linux/amd64",
 }
+
+
+class Changes:
+    """How many writes the API has handled, and a way to wait for the next one (a thread's barrier)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.count = 0
+
+    def bump(self) -> None:
+        with self._cond:
+            self.count += 1
+            self._cond.notify_all()
+
+    def wait(self, since: int, stop: threading.Event | None = None, timeout: float | None = None) -> bool:
+        """Block until a write after ``since`` (a ``count`` read earlier), until ``stop`` is set (whoever
+        sets it calls ``wake``) or for ``timeout`` seconds (bounds a hang); False after the timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.count != since or (stop is not None and stop.is_set()), timeout)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+@attrs.frozen
+class _ObjectRequest(kmock_filtering.Criteria):
+    """A request with this action for an object or a list of them (a discovery path such as
+    /apis/apps/v1 has a resource without a plural: not one of these)."""
+
+    action: Any
+
+    def __call__(self, request: Any) -> bool:
+        return request.action is self.action and getattr(request.resource, "plural", None) is not None
 
 
 def _path(resource: str, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
@@ -97,7 +136,27 @@ class SelectingEmulator(kmock.KubernetesEmulator):
                     after = kmock_dicts.patch_dict(copy.deepcopy(before), {"spec": data["spec"]})
                     if after.get("spec") != before.get("spec"):
                         meta["generation"] = int(before.get("metadata", {}).get("generation") or 0) + 1
-        return await super()._handle(request)
+        response = await super()._handle(request)
+        if request.resource is not None and request.action in _WRITES and response.status < 400:
+            self.changes.bump()
+        return response
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        # KMock tries its reactions in priority order, and trying one runs its criteria over every
+        # request served so far (its own criteria cost tens of microseconds each: a request late in
+        # a test cost 10-100 ms). Requests for objects are served here first, by KMock's own
+        # handlers, under a criterion that costs next to nothing; the API discovery fallbacks after.
+        first = self.fallback**1
+        for action, serve in (
+            (kmock.action.LIST, self._serve_list), (kmock.action.WATCH, self._serve_watch),
+            (kmock.action.FETCH, self._serve_fetch), (kmock.action.CREATE, self._serve_create),
+            (kmock.action.UPDATE, self._serve_update), (kmock.action.DELETE, self._serve_delete),
+        ):  # fmt: skip
+            first[_ObjectRequest(action)] << serve
+
+    async def _serve_server_version(self, request: Any) -> Any:  # noqa: ARG002 - KMock's signature
+        return VERSION_INFO
 
     async def _serve_list(self, request: Any) -> Any:
         listing = await kmock.KubernetesEmulator._serve_list(self, request)
@@ -105,6 +164,9 @@ class SelectingEmulator(kmock.KubernetesEmulator):
         if not wanted:
             return listing
         return {**listing, "items": [obj for obj in listing["items"] if wanted.matches(obj)]}
+
+    # The writes handled so far (KubeApi hands its own in): what the stand-in controllers wait on.
+    changes: Changes = attrs.field(factory=Changes)
 
     # Watches opened so far, per resource (e.g. "pods"): a test's barrier for "the waiter is watching".
     watches: dict[str, int] = attrs.field(factory=dict)
@@ -147,6 +209,7 @@ class KubeApi:
         self._thread = threading.Thread(target=self._serve, daemon=True, name="kmock")
         self.url = ""
         self.emulator: SelectingEmulator | None = None
+        self.changes = Changes()  # every write the API handles (a barrier for the stand-in controllers)
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -166,11 +229,14 @@ class KubeApi:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        async with self._emulator_cls() as emu, kmock.Server(emu) as server:
+        async with self._emulator_cls(changes=self.changes) as emu, kmock.Server(emu) as server:
             for resource, (kind, namespaced) in RESOURCES.items():
                 emu.resources[resource] = kmock.ResourceInfo(kind=kind, namespaced=namespaced)
-            emu["get /version/"] << VERSION_INFO
-            emu["get /version"] << VERSION_INFO
+            # KMock matches a request against its reactions in priority order, and each one it tries
+            # scans every request served so far: ``/version`` is served by the emulator's own
+            # fallback (``_serve_server_version``) and ``/version/`` after all the others, so the
+            # object requests never try them.
+            (emu.fallback**-1)["get /version/"] << VERSION_INFO
             self.emulator = emu
             self.url = str(server.url).rstrip("/")
             self._ready.set()

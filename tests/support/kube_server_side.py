@@ -124,6 +124,7 @@ class ServerSideEmulator(SelectingEmulator):
                 raw = obj.raw
                 obj.delete()
                 await self._buses[resource].put({"type": "DELETED", "object": raw})
+        self.changes.bump()
 
     def _precondition(self, request: rendering.Request) -> None:
         data = request.data if isinstance(request.data, dict) else {}

@@ -2,7 +2,8 @@
 
 It runs the cluster's controllers for the release namespace (``cluster_controllers.py``: the helm stand-in
 applies the chart's Deployments, StatefulSets and Jobs, the controllers make ReplicaSets and pods
-from their real pod templates), polls the namespace for new pods and, for each, asks the node
+from their real pod templates), looks for new pods after every write the API handles
+(``KubeApi.changes``) and, for each, asks the node
 container's real containerd (``ctr images ls``) whether every container's image is there — exactly
 the question a k3s kubelet with ``imagePullPolicy: IfNotPresent`` and no registry access answers.
 Present → the pod becomes Running/Ready (a Job's pod Succeeded), and the controllers report it in
@@ -40,10 +41,10 @@ class NodeKubelet:
     """Use as a context manager around the `envctl up` runs of one test."""
 
     def __init__(
-        self, api: KubeApi, namespace: str, node: str, docker: str, *, poll: float = 0.1, crash: frozenset[str] = frozenset(),
+        self, api: KubeApi, namespace: str, node: str, docker: str, *, crash: frozenset[str] = frozenset(),
         hold: frozenset[str] = frozenset(),
     ) -> None:
-        self.api, self.namespace, self.node, self.docker, self.poll = api, namespace, node, docker, poll
+        self.api, self.namespace, self.node, self.docker = api, namespace, node, docker
         self.crash = crash  # services whose container exits 1 at start, over and over (CrashLoopBackOff)
         self.hold = hold  # services whose pods this node never starts (they stay Pending, unscheduled)
         self.handled: dict[str, str] = {}  # pod -> "ready" | "missing-image" | "crash-loop" | "held"
@@ -51,7 +52,7 @@ class NodeKubelet:
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="node-kubelet")
-        self.controllers = Controllers(api, namespace, poll=poll)
+        self.controllers = Controllers(api, namespace)
 
     def __enter__(self) -> Self:
         self.controllers.__enter__()
@@ -60,11 +61,13 @@ class NodeKubelet:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self.api.changes.wake()
         self._thread.join(10)
         self.controllers.__exit__(*exc)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.poll):
+        while not self._stop.is_set():
+            seen = self.api.changes.count  # read before the listing: a pod made during it means another look
             try:
                 for pod in self._list("/api/v1/namespaces/{ns}/pods"):
                     uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
@@ -73,6 +76,7 @@ class NodeKubelet:
                         self._start(pod)
             except (urllib.error.URLError, OSError, subprocess.SubprocessError) as exc:
                 self.errors.append(exc)
+            self.api.changes.wait(seen, self._stop)
 
     def _list(self, path: str) -> list[dict[str, Any]]:
         with urllib.request.urlopen(self.api.url + path.format(ns=self.namespace), timeout=5) as resp:
@@ -146,8 +150,8 @@ class EveryImageKubelet(NodeKubelet):
     """A node that has every image, with the same controllers: for tests of what helm and the
     controllers make of a chart, where whether an image was loaded is not the question."""
 
-    def __init__(self, api: KubeApi, namespace: str, *, poll: float = 0.1) -> None:
-        super().__init__(api, namespace, node="", docker="", poll=poll)
+    def __init__(self, api: KubeApi, namespace: str) -> None:
+        super().__init__(api, namespace, node="", docker="")
 
     def missing_image(self, images: list[str]) -> str | None:  # noqa: ARG002 - every image is there
         return None

@@ -20,8 +20,8 @@ from tests.support.node_kubelet import NodeKubelet
 class RegistryKubelet(NodeKubelet):
     """Use as a context manager around the `envctl up` runs into ``namespace``."""
 
-    def __init__(self, api: KubeApi, namespace: str, registry: str, *, poll: float = 0.1) -> None:
-        super().__init__(api, namespace, node="", docker="", poll=poll)
+    def __init__(self, api: KubeApi, namespace: str, registry: str) -> None:
+        super().__init__(api, namespace, node="", docker="")
         self.registry = registry
 
     def _get(self, path: str) -> dict:
