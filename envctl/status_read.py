@@ -203,6 +203,7 @@ def _workloads_status(state: AppState, release: str, namespace: str, kubeconfig:
 
     from envctl.phases.release_list import api_failure, first_line, list_release
     from envctl.workloads.rules import pod_problems, pod_summary, release_selector
+    from envctl.workloads.wire import name
 
     try:
         api = state.kube(kubeconfig)
@@ -231,7 +232,7 @@ def _workloads_status(state: AppState, release: str, namespace: str, kubeconfig:
             if bad is not None:
                 problem = f"{bad.pod}: {bad.reason}" + (f" ({bad.message})" if bad.message else "")
             elif pods:
-                problem = "; ".join(f"{pod.metadata.name}: {pod_summary(pod)}" for pod in pods)
+                problem = "; ".join(f"{name(pod)}: {pod_summary(pod)}" for pod in pods)
         items.append(
             WorkloadState(status.kind, status.name, status.ready, status.failed, status.summary, problem)
         )
@@ -247,19 +248,19 @@ def _last_deployed(state: AppState, kubeconfig: Path, release: ReleaseStatus) ->
     import gzip
     import json
 
-    import kubernetes
+    from envctl.adapters.kube import get_object
 
     try:
         api = state.kube(kubeconfig)
         try:
-            secret = kubernetes.client.CoreV1Api(api).read_namespaced_secret(
-                f"sh.helm.release.v1.{release.name}.v{release.revision}",
-                release.namespace,
-                _request_timeout=10,
+            secret = get_object(
+                api, "Secret", release.namespace, f"sh.helm.release.v1.{release.name}.v{release.revision}", timeout=10
             )
         finally:
             api.close()
-        raw = base64.b64decode(base64.b64decode((secret.data or {})["release"]))
+        # The wire format base64-encodes a Secret's data (the client's model kept it so too);
+        # helm's record is base64 again inside.
+        raw = base64.b64decode(base64.b64decode((secret.get("data") or {})["release"]))
         info = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).get("info") or {}
     except Exception:  # noqa: BLE001 - the time is a nicety; any failure just leaves it unknown
         return None
