@@ -64,9 +64,8 @@ def required_access(kinds: list[str]) -> list[AccessNeed]:
 
 def check_access(api_client: Any, namespace: str, needs: list[AccessNeed]) -> list[AccessAnswer]:
     """One SelfSubjectAccessReview per need (namespaced ones in ``namespace``)."""
-    import kubernetes
+    from envctl.adapters.kube import create_object
 
-    authz = kubernetes.client.AuthorizationV1Api(api_client)
     answers = []
     for need in needs:
         attributes = {"verb": need.verb, "group": need.group, "resource": need.resource}
@@ -74,8 +73,11 @@ def check_access(api_client: Any, namespace: str, needs: list[AccessNeed]) -> li
             attributes["namespace"] = namespace
         body: Any = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                      "spec": {"resourceAttributes": attributes}}  # fmt: skip
-        status = authz.create_self_subject_access_review(body, _request_timeout=10).status
-        allowed = bool(status is not None and status.allowed)
-        reason = (status.reason or status.evaluation_error or "") if status is not None else "no answer"
+        status = create_object(api_client, "SelfSubjectAccessReview", None, body, timeout=10).get("status")
+        allowed = bool(isinstance(status, dict) and status.get("allowed"))
+        if isinstance(status, dict):
+            reason = str(status.get("reason") or status.get("evaluationError") or "")
+        else:
+            reason = "no answer"
         answers.append(AccessAnswer(need, allowed, reason))
     return answers

@@ -65,8 +65,6 @@ def gather_status(state: AppState) -> StatusReport:
             plan = _result(planned)
             release, deployed = _release_status(state, plan, kubeconfig)
             workloads = listed.result()
-            if release.revision is not None:
-                release = replace(release, last_deployed=_last_deployed(state, kubeconfig, release))
     if isinstance(plan, EnvctlError):
         note = f"unknown: the plan failed: {plan.message}"
         return StatusReport(cluster, release, workloads, (), note, plan.hint, plan.exit_code)
@@ -176,7 +174,9 @@ def _release_status(
     if current is None:
         return replace(base, state="not-installed", note=f"not installed in namespace {spec.namespace}",
                        hint="run `envctl up` to deploy it"), None  # fmt: skip
-    release = replace(base, state="installed", revision=current.revision, status=current.status)
+    release = replace(
+        base, state="installed", revision=current.revision, status=current.status, last_deployed=current.last_deployed
+    )
     stored = input_hash_of(current.description)
     values = values or {}
     if isinstance(plan, EnvctlError):
@@ -203,6 +203,7 @@ def _workloads_status(state: AppState, release: str, namespace: str, kubeconfig:
 
     from envctl.phases.release_list import api_failure, first_line, list_release
     from envctl.workloads.rules import pod_problems, pod_summary, release_selector
+    from envctl.workloads.wire import name
 
     try:
         api = state.kube(kubeconfig)
@@ -231,40 +232,12 @@ def _workloads_status(state: AppState, release: str, namespace: str, kubeconfig:
             if bad is not None:
                 problem = f"{bad.pod}: {bad.reason}" + (f" ({bad.message})" if bad.message else "")
             elif pods:
-                problem = "; ".join(f"{pod.metadata.name}: {pod_summary(pod)}" for pod in pods)
+                problem = "; ".join(f"{name(pod)}: {pod_summary(pod)}" for pod in pods)
         items.append(
             WorkloadState(status.kind, status.name, status.ready, status.failed, status.summary, problem)
         )
     note = "" if items else f"no workloads labelled {release_selector(release)} in namespace {namespace}"
     return WorkloadsStatus("known", tuple(items), note=note)
-
-
-def _last_deployed(state: AppState, kubeconfig: Path, release: ReleaseStatus) -> str | None:
-    """``info.last_deployed`` of the revision, from the Secret helm 3 stores it in
-    (``sh.helm.release.v1.<name>.v<rev>``, data.release = base64(gzip(release JSON))): the helm
-    adapter's ``ReleaseState`` carries no time, and this is one read with no extra helm process."""
-    import base64
-    import gzip
-    import json
-
-    import kubernetes
-
-    try:
-        api = state.kube(kubeconfig)
-        try:
-            secret = kubernetes.client.CoreV1Api(api).read_namespaced_secret(
-                f"sh.helm.release.v1.{release.name}.v{release.revision}",
-                release.namespace,
-                _request_timeout=10,
-            )
-        finally:
-            api.close()
-        raw = base64.b64decode(base64.b64decode((secret.data or {})["release"]))
-        info = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).get("info") or {}
-    except Exception:  # noqa: BLE001 - the time is a nicety; any failure just leaves it unknown
-        return None
-    stamp = info.get("last_deployed")
-    return str(stamp) if stamp else None
 
 
 def _image_status(

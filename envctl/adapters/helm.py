@@ -129,6 +129,7 @@ class ReleaseState:
     revision: int
     status: str  # deployed, failed, pending-install, pending-upgrade, pending-rollback, ...
     description: str
+    last_deployed: str | None = None  # helm's RFC 3339 time of this revision, when it says
 
     @property
     def pending(self) -> bool:
@@ -146,11 +147,14 @@ def _state(release: dict[str, Any]) -> ReleaseState:
         revision=int(release.get("version") or 0),
         status=str(info.get("status") or "unknown"),
         description=str(info.get("description") or ""),
+        last_deployed=str(info["last_deployed"]) if info.get("last_deployed") else None,
     )
 
 
 def _state_of(record: ReleaseRecord) -> ReleaseState:
-    return ReleaseState(record.name, record.namespace, record.revision, record.status, record.description)
+    return ReleaseState(
+        record.name, record.namespace, record.revision, record.status, record.description, record.last_deployed
+    )
 
 
 class ReleaseRecords(Protocol):

@@ -5,7 +5,8 @@ else wrote in between, which this adapter reports as ``LeaseConflict`` so the lo
 decide again (the compare-and-swap client-go's leader election is built on). Holder details
 (host, pid, command, CI run URL) travel as annotations, so a waiting run can name who it waits for.
 
-``kubernetes`` is imported lazily (``envctl plan`` never needs it).
+Leases travel as the API's JSON (adapters/kube_http.py); ``kubernetes`` is imported lazily
+(``envctl plan`` never needs it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from envctl.adapters.kube_http import STRATEGIC_MERGE, JsonObject, KubeApiError, api_path, request_json
 from envctl.errors import ClusterError
 
 __all__ = ["HOLDER_ANNOTATIONS", "LeaseApi", "LeaseConflict", "LeaseRecord"]
@@ -87,36 +89,45 @@ def _body(name: str, namespace: str, record: LeaseRecord) -> dict[str, Any]:
     }
 
 
-def _record(lease: Any) -> LeaseRecord:
-    spec, meta = lease.spec, lease.metadata
-    annotations = meta.annotations or {}
+def _parse_time(value: object) -> dt.datetime | None:
+    """A MicroTime (``2026-11-29T07:00:00.123456Z``) as an aware datetime; None when absent."""
+    if not value:
+        return None
+    when = dt.datetime.fromisoformat(str(value))
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _record(lease: JsonObject) -> LeaseRecord:
+    spec, meta = lease.get("spec") or {}, lease.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
     info = {short: annotations[key] for short, key in HOLDER_ANNOTATIONS.items() if annotations.get(key)}
+    version = meta.get("resourceVersion")
     return LeaseRecord(
-        holder=spec.holder_identity or None,
-        duration_seconds=spec.lease_duration_seconds or 0,
-        acquired_at=spec.acquire_time,
-        renewed_at=spec.renew_time,
-        transitions=spec.lease_transitions or 0,
+        holder=spec.get("holderIdentity") or None,
+        duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
+        acquired_at=_parse_time(spec.get("acquireTime")),
+        renewed_at=_parse_time(spec.get("renewTime")),
+        transitions=int(spec.get("leaseTransitions") or 0),
         holder_info=info,
-        resource_version=meta.resource_version,
+        resource_version=str(version) if version is not None else None,
     )
+
+
+def _lease_path(namespace: str, name: str | None = None) -> str:
+    return api_path("coordination.k8s.io/v1", "leases", namespace, name)
 
 
 class LeaseApi:
     """Read, create and compare-and-swap one namespace's Leases through an ``ApiClient``."""
 
     def __init__(self, api_client: Any, *, request_timeout: float = 10.0) -> None:
-        import kubernetes
-
-        self._api = kubernetes.client.CoordinationV1Api(api_client)
+        self._api = api_client
         self._timeout = request_timeout
 
     def read(self, namespace: str, name: str) -> LeaseRecord | None:
-        import kubernetes
-
         try:
-            lease = self._api.read_namespaced_lease(name, namespace, _request_timeout=self._timeout)
-        except kubernetes.client.ApiException as exc:
+            lease = request_json(self._api, "GET", _lease_path(namespace, name), timeout=self._timeout)
+        except KubeApiError as exc:
             if exc.status == HTTPStatus.NOT_FOUND:
                 return None
             raise
@@ -124,25 +135,23 @@ class LeaseApi:
 
     def create(self, namespace: str, name: str, record: LeaseRecord) -> LeaseRecord:
         """Create the Lease; ``LeaseConflict`` when it already exists."""
-        body: Any = _body(name, namespace, record)  # the client accepts a plain JSON dict as the body
-        return self._write(lambda: self._api.create_namespaced_lease(namespace, body, _request_timeout=self._timeout))
+        body = _body(name, namespace, record)
+        return self._write("POST", _lease_path(namespace), body, content_type=None)
 
     def replace(self, namespace: str, name: str, record: LeaseRecord) -> LeaseRecord:
         """Write ``record`` if the Lease is still at ``record.resource_version``; else ``LeaseConflict``."""
         if record.resource_version is None:
             msg = "a Lease update needs the resourceVersion it was read at"
             raise ValueError(msg)
-        body: Any = _body(name, namespace, record)
-        return self._write(
-            lambda: self._api.patch_namespaced_lease(name, namespace, body, _request_timeout=self._timeout)
-        )
+        body = _body(name, namespace, record)
+        return self._write("PATCH", _lease_path(namespace, name), body, content_type=STRATEGIC_MERGE)
 
-    def _write(self, call: Any) -> LeaseRecord:
-        import kubernetes
-
+    def _write(self, method: str, path: str, body: JsonObject, *, content_type: str | None) -> LeaseRecord:
         try:
-            return _record(call())
-        except kubernetes.client.ApiException as exc:
+            written = request_json(
+                self._api, method, path, body=body, timeout=self._timeout, content_type=content_type
+            )
+        except KubeApiError as exc:
             if exc.status == HTTPStatus.CONFLICT:
                 raise LeaseConflict(str(exc.reason)) from exc
             if exc.status == HTTPStatus.NOT_FOUND:
@@ -151,3 +160,4 @@ class LeaseApi:
                     msg, hint="rerun: `envctl up` creates the namespace before taking its lease"
                 ) from exc
             raise
+        return _record(written)

@@ -100,19 +100,20 @@ def _duration(text: str | None) -> float | None:
 
 def _answer(target: KubeTarget, call: Any, *args: Any) -> Any:
     """Call the API; a cluster that does not answer is one line (exit 8), not a traceback."""
-    import kubernetes
-    import urllib3
+    from envctl.adapters.kube_http import KubeApiError, unreachable
 
     try:
         return call(*args)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        msg = f"the cluster API of {target.describe()} does not answer ({type(exc).__name__})"
-        raise ClusterError(msg, hint="check the kubeconfig's server and your network (`kubectl cluster-info`)") from exc
-    except kubernetes.client.ApiException as exc:
+    except KubeApiError as exc:
         msg = f"the cluster API of {target.describe()} refused: {exc.status} {exc.reason}"
         raise ClusterError(
             msg, hint="check the RBAC of this identity (`envctl rbac` prints what envctl needs)"
         ) from exc
+    except Exception as exc:
+        if not unreachable(exc):
+            raise
+        msg = f"the cluster API of {target.describe()} does not answer ({type(exc).__name__})"
+        raise ClusterError(msg, hint="check the kubeconfig's server and your network (`kubectl cluster-info`)") from exc
 
 
 class _Collector:

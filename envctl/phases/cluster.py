@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envctl.adapters.k3d import K3d
-from envctl.adapters.kube import KubeConnect, connect, read_cluster_health
+from envctl.adapters.kube import KubeConnect, api_failure, connect, read_cluster_health
 from envctl.cluster_spec import cluster_fingerprint, spec_differences, spec_drift
 from envctl.config import ClusterSpec
 from envctl.errors import ClusterError
@@ -298,11 +298,10 @@ def _wait_until_ready(
 def _problems(api: ApiClient, expected: int) -> list[str]:
     """One round of the readiness check: what is not ready yet (empty: ready). An API that refuses
     connections or answers 5xx, as while k3s starts, is one more problem, not an error."""
-    import urllib3
-    from kubernetes.client import ApiException
-
     try:
         return read_cluster_health(api).problems(expected)
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+    except Exception as exc:
+        if not api_failure(exc):
+            raise
         first = (str(exc).strip().splitlines() or [""])[0][:120]
         return [f"API not answering ({type(exc).__name__}: {first})"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envctl.adapters.kube import KubeApiError, server_version, unreachable
 from envctl.errors import ClusterError
 from envctl.progress import Progress
 from envctl.results import ClusterInfo
@@ -22,17 +23,16 @@ __all__ = ["ExistingCluster", "SharedRegistry", "api_version"]
 
 def api_version(api_client: Any, where: str) -> str:
     """The server's ``gitVersion``; ``ClusterError`` (exit 8) when it does not answer."""
-    import kubernetes
-    import urllib3
-
     try:
-        return str(kubernetes.client.VersionApi(api_client).get_code(_request_timeout=10).git_version)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        msg = f"the cluster API of {where} does not answer ({type(exc).__name__})"
-        raise ClusterError(msg, hint="check the kubeconfig's server, the context and your network") from exc
-    except kubernetes.client.ApiException as exc:
+        return server_version(api_client, timeout=10)
+    except KubeApiError as exc:
         msg = f"the cluster API of {where} refused: {exc.status} {exc.reason}"
         raise ClusterError(msg, hint="check the kubeconfig's credentials (`kubectl version`)") from exc
+    except Exception as exc:
+        if not unreachable(exc):
+            raise
+        msg = f"the cluster API of {where} does not answer ({type(exc).__name__})"
+        raise ClusterError(msg, hint="check the kubeconfig's server, the context and your network") from exc
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envctl.adapters.kube import lister
+from envctl.adapters.kube import api_failure, list_objects
 from envctl.workloads.rules import release_selector
 from envctl.workloads.view import WATCHED_KINDS, Listed, ReleaseView
 
@@ -18,23 +18,16 @@ __all__ = ["api_failure", "first_line", "list_release"]
 
 
 def list_release(api: Any, namespace: str, release: str, *, timeout: float) -> ReleaseView:
-    """One list per watched kind, in ``WATCHED_KINDS`` order; raises what the client raises."""
+    """One list per watched kind, in ``WATCHED_KINDS`` order; raises what the adapter raises
+    (``api_failure`` tells an API that refused or did not answer)."""
     view = ReleaseView()
     selector = release_selector(release)
     for kind in WATCHED_KINDS:
-        found = lister(api, kind)(namespace, label_selector=selector, _request_timeout=timeout)
-        view.apply(Listed(kind, tuple(found.items or ())))
+        found = list_objects(api, kind, namespace, label_selector=selector, timeout=timeout)
+        view.apply(Listed(kind, found.items))
     return view
 
 
-def api_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` says the API did not answer (an error to report, not a bug to raise)."""
-    import urllib3
-    from kubernetes.client import ApiException
-
-    return isinstance(exc, ApiException | urllib3.exceptions.HTTPError | OSError)
-
-
 def first_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s message (the client's can run to a full HTTP response), bounded."""
+    """The first line of ``exc``'s message (an API error's can run to a full HTTP response), bounded."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]

@@ -16,7 +16,6 @@ deleted, and those of a workload's earlier revision (``workloads.revision``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from envctl.adapters.kube import KubeConnect
 from envctl.errors import ClusterError, RunningImageMismatchError
@@ -25,6 +24,8 @@ from envctl.phases.release_list import api_failure, first_line, list_release
 from envctl.progress import Progress
 from envctl.results import ClusterInfo, DeployedImage, RunningImages
 from envctl.timing.spans import Recorder
+from envctl.workloads import wire
+from envctl.workloads.wire import KubeObject, at, entries, text
 
 __all__ = ["ImageVerifier", "running_containers"]
 
@@ -56,7 +57,7 @@ class ImageVerifier:
             # Pods on their way out are not judged: being deleted, or of an earlier revision.
             judged = [
                 pod for pod in view.objects["Pod"].values()
-                if pod.metadata.deletion_timestamp is None and view.revision_of(pod).verdict != "old"
+                if at(pod, "metadata", "deletionTimestamp") is None and view.revision_of(pod).verdict != "old"
             ]  # fmt: skip
             containers = [c for pod in judged for c in running_containers(pod)]
             problems = check_running(containers, images)
@@ -75,10 +76,10 @@ class ImageVerifier:
             return RunningImages(name, namespace, len(judged), mine)
 
 
-def running_containers(pod: Any) -> Iterator[RunningContainer]:
-    """The init containers and containers of ``pod`` (a client model), with their spec images."""
-    spec = pod.spec
-    for entries, init in ((spec.init_containers if spec else None, True), (spec.containers if spec else None, False)):
-        for container in entries or ():
-            if container.image:
-                yield RunningContainer(pod.metadata.name, container.name, container.image, init)
+def running_containers(pod: KubeObject) -> Iterator[RunningContainer]:
+    """The init containers and containers of ``pod`` (as the API sent it), with their spec images."""
+    for field, init in (("initContainers", True), ("containers", False)):
+        for container in entries(pod, "spec", field):
+            image = text(container, "image")
+            if image:
+                yield RunningContainer(wire.name(pod), text(container, "name") or "", image, init)

@@ -12,13 +12,12 @@ not judged: they stay until the new ones are available, whatever state they are 
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
 from typing import Any
 
-from envctl.adapters.kube import KubeConnect
+from envctl.adapters.kube import KubeApiError, KubeConnect, preload_client
 from envctl.errors import ClusterError, ReleaseNotReadyError
 from envctl.phases.wait_diagnostics import collect_pod_failure, hint_for
 from envctl.phases.wait_watch import ResourceWatcher, WatchBroken
@@ -29,6 +28,7 @@ from envctl.scheduler import Cancelled
 from envctl.timing.spans import Recorder, Span
 from envctl.workloads.rules import PodProblem, WorkloadStatus, pod_summary, release_selector
 from envctl.workloads.view import WATCHED_KINDS, ReleaseView
+from envctl.workloads.wire import labels_of, name
 
 __all__ = ["PodWaiter", "ReleaseNotReadyError", "WaitResult", "WorkloadReadiness", "preload", "wait_for_release"]
 
@@ -61,12 +61,9 @@ class PodWaiter:
 
 
 def preload() -> None:
-    """Import the client's API classes the waiter uses (seconds on a cold start: the ``kubernetes``
-    models load lazily), so a pipeline can pay for it in a background thread while images build."""
-    import kubernetes
-
-    for api in (kubernetes.client.AppsV1Api, kubernetes.client.BatchV1Api, kubernetes.client.CoreV1Api):
-        api.__name__  # noqa: B018 - touching the attribute is what triggers the lazy import
+    """Import the API client the waiter uses, so a pipeline can pay for it in a background thread
+    while images build."""
+    preload_client()
 
 
 def wait_for_release(
@@ -135,13 +132,9 @@ def _drain(inbox: queue.Queue[Any], view: ReleaseView, namespace: str, *, timeou
 
 def _describe(error: Exception) -> str:
     """``403 Forbidden: pods is forbidden: ...`` for an API refusal, else the error's first line."""
-    status = getattr(error, "status", None)
-    if status is not None:
-        try:
-            detail = json.loads(getattr(error, "body", None) or "{}").get("message", "")
-        except (ValueError, AttributeError):
-            detail = ""
-        return f"{status} {getattr(error, 'reason', '') or ''}".strip() + (f": {detail}" if detail else "")
+    if isinstance(error, KubeApiError):
+        detail = error.message
+        return f"{error.status} {error.reason}".strip() + (f": {detail}" if detail else "")
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -216,7 +209,7 @@ class _Waiter:
         for status in waiting:
             workload = view.objects[status.kind][status.name]
             pods = view.pods_of(workload)
-            states = "; ".join(f"pod {pod.metadata.name} {pod_summary(pod)}" for pod in pods) or "no pods"
+            states = "; ".join(f"pod {name(pod)} {pod_summary(pod)}" for pod in pods) or "no pods"
             old = len(view.old_pods_of(workload))
             if old:
                 states += f"; {old} pod(s) of an earlier revision left"
@@ -265,7 +258,7 @@ class _Waiter:
             self._record(status, outcome, end=end, state=status.summary, **reason)
 
     def _record(self, status: WorkloadStatus, outcome: str, *, end: float, **attrs: Any) -> None:
-        labels = self.release_view.objects[status.kind][status.name].metadata.labels or {}
+        service = labels_of(self.release_view.objects[status.kind][status.name]).get(NAME_LABEL)
         self.recorder.add(
             Span(
                 name=f"wait {status.kind}/{status.name}",
@@ -273,7 +266,7 @@ class _Waiter:
                 start=self.span_start,
                 end=end,
                 outcome=outcome,
-                service=labels.get(NAME_LABEL),
+                service=service,
                 attrs={"workload": f"{status.kind}/{status.name}", **attrs},
             )
         )

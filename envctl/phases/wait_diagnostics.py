@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from envctl.adapters.kube import api_failure, list_objects, read_pod_log
 from envctl.results import EventLine, LogSource, PodFailure
-from envctl.workloads.rules import PodProblem
+from envctl.workloads.rules import PodProblem, container_statuses
+from envctl.workloads.wire import KubeObject, entries, number, text
 
 __all__ = ["LOG_LINES", "collect_pod_failure", "hint_for"]
 
@@ -23,18 +25,15 @@ REQUEST_TIMEOUT = (5, 10)
 
 
 def collect_pod_failure(
-    api_client: Any, namespace: str, pod: Any, problem: PodProblem, workload: str | None
+    api_client: Any, namespace: str, pod: KubeObject, problem: PodProblem, workload: str | None
 ) -> PodFailure:
-    import kubernetes
-
-    core = kubernetes.client.CoreV1Api(api_client)
     container = problem.container or _first_container(pod)
     # Both reads at once: the user is waiting for the failure report.
     with ThreadPoolExecutor(2, thread_name_prefix="envctl-diagnostics") as pool:
         logs_read = pool.submit(
-            _read_logs, core, namespace, problem.pod, container, restarted=_restarts(pod, container) > 0
+            _read_logs, api_client, namespace, problem.pod, container, restarted=_restarts(pod, container) > 0
         )
-        events_read = pool.submit(_recent_events, core, namespace, problem.pod)
+        events_read = pool.submit(_recent_events, api_client, namespace, problem.pod)
         logs, source = logs_read.result()
         events = events_read.result()
     return PodFailure(
@@ -44,7 +43,7 @@ def collect_pod_failure(
         reason=problem.reason,
         message=problem.message,
         restarts=_restarts(pod, container),
-        node=pod.spec.node_name if pod.spec else None,
+        node=text(pod, "spec", "nodeName"),
         image=_image(pod, container),
         logs=logs,
         log_source=source,
@@ -52,82 +51,68 @@ def collect_pod_failure(
     )
 
 
-def _first_container(pod: Any) -> str | None:
-    containers = pod.spec.containers if pod.spec else None
-    return containers[0].name if containers else None
+def _first_container(pod: KubeObject) -> str | None:
+    containers = entries(pod, "spec", "containers")
+    return text(containers[0], "name") if containers else None
 
 
-def _container_status(pod: Any, container: str | None) -> Any:
-    status = pod.status
-    for candidate in [
-        *((status.init_container_statuses or ()) if status else ()),
-        *((status.container_statuses or ()) if status else ()),
-    ]:
-        if candidate.name == container:
-            return candidate
-    return None
+def _restarts(pod: KubeObject, container: str | None) -> int:
+    status = next((c for c in container_statuses(pod) if c.get("name") == container), None)
+    return (number(status, "restartCount") or 0) if status is not None else 0
 
 
-def _restarts(pod: Any, container: str | None) -> int:
-    status = _container_status(pod, container)
-    return (status.restart_count or 0) if status is not None else 0
-
-
-def _image(pod: Any, container: str | None) -> str | None:
-    for spec in [
-        *((pod.spec.init_containers or ()) if pod.spec else ()),
-        *((pod.spec.containers or ()) if pod.spec else ()),
-    ]:
-        if spec.name == container:
-            return str(spec.image) if spec.image else None
+def _image(pod: KubeObject, container: str | None) -> str | None:
+    for spec in [*entries(pod, "spec", "initContainers"), *entries(pod, "spec", "containers")]:
+        if spec.get("name") == container:
+            return text(spec, "image") or None
     return None
 
 
 def _read_logs(
-    core: Any, namespace: str, pod: str, container: str | None, *, restarted: bool
+    api_client: Any, namespace: str, pod: str, container: str | None, *, restarted: bool
 ) -> tuple[tuple[str, ...], LogSource]:
-    import kubernetes
-    import urllib3
-
     attempts: list[LogSource] = ["previous", "current"] if restarted else ["current"]
     for source in attempts:
         try:
-            text = core.read_namespaced_pod_log(
-                pod,
-                namespace,
-                container=container,
-                tail_lines=LOG_LINES,
-                previous=source == "previous",
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError):
+            log = read_pod_log(
+                api_client, namespace, pod, container=container, tail_lines=LOG_LINES,
+                previous=source == "previous", timeout=REQUEST_TIMEOUT,
+            )  # fmt: skip
+        except Exception as exc:
+            if not api_failure(exc):
+                raise
             continue  # no such instance (400), or the kubelet is unreachable: try the next source
-        lines = tuple(str(text).splitlines()[-LOG_LINES:])
+        lines = tuple(log.splitlines()[-LOG_LINES:])
         if lines:
             return lines, source
     return (), "none"
 
 
-def _event_time(event: Any) -> datetime | None:
-    return (
-        event.last_timestamp
-        or event.event_time
-        or event.first_timestamp
-        or (event.metadata.creation_timestamp if event.metadata else None)
+def _event_time(event: KubeObject) -> datetime | None:
+    stamp = (
+        text(event, "lastTimestamp")
+        or text(event, "eventTime")
+        or text(event, "firstTimestamp")
+        or text(event, "metadata", "creationTimestamp")
     )
-
-
-def _recent_events(core: Any, namespace: str, pod: str) -> tuple[EventLine, ...]:
-    import kubernetes
-    import urllib3
-
+    if not stamp:
+        return None
     try:
-        listing = core.list_namespaced_event(
-            namespace,
-            field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
-            _request_timeout=REQUEST_TIMEOUT,
-        )
-    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError):
+        when = datetime.fromisoformat(stamp)  # RFC 3339 in UTC, as the API writes times
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _recent_events(api_client: Any, namespace: str, pod: str) -> tuple[EventLine, ...]:
+    try:
+        listing = list_objects(
+            api_client, "Event", namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
+            timeout=REQUEST_TIMEOUT,
+        )  # fmt: skip
+    except Exception as exc:
+        if not api_failure(exc):
+            raise
         return ()  # events are a help, not a requirement: report the failure without them
     mine = list(listing.items)
     # Events without any timestamp sort first: they are the least likely to be the recent ones.
@@ -135,10 +120,10 @@ def _recent_events(core: Any, namespace: str, pod: str) -> tuple[EventLine, ...]
     return tuple(
         EventLine(
             time=t.isoformat() if (t := _event_time(e)) else None,
-            type=e.type or "Normal",
-            reason=e.reason or "",
-            message=" ".join((e.message or "").split()),
-            count=e.count or 1,
+            type=text(e, "type") or "Normal",
+            reason=text(e, "reason") or "",
+            message=" ".join((text(e, "message") or "").split()),
+            count=number(e, "count") or 1,
         )
         for e in mine[-EVENT_COUNT:]
     )

@@ -1,24 +1,23 @@
 """One watch per resource kind in a namespace, each in a thread, feeding a single queue.
 
 Each watcher lists first and watches from the list's resourceVersion, both with the release's
-label selector (the API server sends only the release's objects); on 410 Gone it re-lists (the
-client raises at once because ``timeout_seconds`` is given: docs/tools-behaviour.md, "Watches");
-an idle stream ends with urllib3's ReadTimeoutError, which only means "reconnect".
+label selector (the API server sends only the release's objects); on 410 Gone it re-lists (an
+``ERROR`` event with code 410, or a 410 answer: docs/tools-behaviour.md, "Watches"). A stream the
+server ends (``timeoutSeconds``) or that stays idle until the read timeout is watched again from
+the last resourceVersion seen, bookmarks included. Objects travel as the API's JSON.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import queue
-import socket
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from envctl.adapters.kube import lister
+from envctl.adapters.kube import KubeApiError, WatchStream, list_objects, unreachable, watch_objects
 from envctl.workloads.view import Changed, Listed
+from envctl.workloads.wire import text
 
 __all__ = ["ResourceWatcher", "WatchBroken"]
 
@@ -45,14 +44,13 @@ class ResourceWatcher:
         self, api_client: Any, kind: str, namespace: str, selector: str, out: queue.Queue[Any]
     ) -> None:
         self.kind = kind
-        self._list = lister(api_client, kind)
+        self._api = api_client
         self._namespace = namespace
         self._selector = selector
         self._out = out
         self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self._watch: Any = None
-        self._response: Any = None
+        self._stream: WatchStream | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"envctl-watch-{kind.lower()}")
 
     def start(self) -> None:
@@ -61,108 +59,64 @@ class ResourceWatcher:
     def stop(self) -> None:
         with self._lock:
             self._stopped.set()
-            if self._watch is not None:
-                self._watch.stop()
-            if self._response is not None:
-                _shut(self._response)  # ends a blocked read at once
-
-    def _opened(self, *args: Any, **kwargs: Any) -> Any:
-        """The watch request, remembered so stop() can end it even while it is still being opened.
-
-        (``Watch.stop()`` alone misses a stream whose response has not arrived yet: it would then
-        block until the read timeout.)
-        """
-        response = self._list(*args, **kwargs)
-        with self._lock:
-            self._response = response
-            if self._stopped.is_set():
-                _shut(response)
-        return response
+            if self._stream is not None:
+                self._stream.shut()  # ends a blocked read at once
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        import kubernetes
-        import urllib3
-
         while not self._stopped.is_set():
             try:
                 resource_version = self._relist()
                 while not self._stopped.is_set():
                     resource_version = self._watch_from(resource_version)
-            except kubernetes.client.ApiException as exc:
+            except KubeApiError as exc:
                 if exc.status == HTTPStatus.GONE:
                     continue  # our resourceVersion expired: list again
-                if exc.status is not None and HTTPStatus.BAD_REQUEST <= exc.status < HTTPStatus.INTERNAL_SERVER_ERROR:
+                if HTTPStatus.BAD_REQUEST <= exc.status < HTTPStatus.INTERNAL_SERVER_ERROR:
                     self._out.put(WatchBroken(self.kind, exc))
                     return
                 self._stopped.wait(RETRY_PAUSE)
-            except (urllib3.exceptions.HTTPError, OSError):
+            except Exception as exc:  # noqa: BLE001 - sorted below: retried, or handed to the waiter
+                if not unreachable(exc):  # e.g. an answer that is not JSON: the waiter raises it
+                    self._out.put(WatchBroken(self.kind, exc))
+                    return
                 # A dropped or refused connection: list again after a pause (none once stopped);
                 # the waiter's deadline bounds how long that goes on.
                 self._stopped.wait(RETRY_PAUSE)
-            except Exception as exc:  # noqa: BLE001 - e.g. an object the client cannot parse: the waiter raises it
-                self._out.put(WatchBroken(self.kind, exc))
-                return
 
     def _relist(self) -> str | None:
-        listing = self._list(
-            self._namespace, label_selector=self._selector, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
-        )
-        self._out.put(Listed(self.kind, tuple(listing.items)))
-        return listing.metadata.resource_version if listing.metadata else None
+        listing = list_objects(
+            self._api, self.kind, self._namespace, label_selector=self._selector,
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        )  # fmt: skip
+        self._out.put(Listed(self.kind, listing.items))
+        return listing.resource_version
 
     def _watch_from(self, resource_version: str | None) -> str | None:
         """Stream events until the stream ends; returns the resourceVersion to resume from."""
-        import kubernetes
-        import urllib3
-
-        watch = kubernetes.watch.Watch()
-
-        def opened(*args: Any, **kw: Any) -> Any:
-            return self._opened(*args, **kw)
-
-        functools.update_wrapper(opened, self._list)  # Watch reads the item type from the docstring
+        if self._stopped.is_set():
+            return resource_version
+        stream = watch_objects(
+            self._api, self.kind, self._namespace, label_selector=self._selector,
+            resource_version=resource_version, server_timeout=WATCH_SECONDS, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        )  # fmt: skip
         with self._lock:
-            if self._stopped.is_set():
-                return resource_version
-            self._watch = watch
-        kwargs: dict[str, Any] = {
-            "label_selector": self._selector,
-            "allow_watch_bookmarks": True,
-            "timeout_seconds": WATCH_SECONDS,
-            "_request_timeout": (CONNECT_TIMEOUT, READ_TIMEOUT),
-        }
-        if resource_version:
-            kwargs["resource_version"] = resource_version
+            self._stream = stream
+            if self._stopped.is_set():  # stop() came while the watch was being opened
+                stream.shut()
         try:
-            for event in watch.stream(opened, self._namespace, **kwargs):
+            for event in stream.events():
                 if self._stopped.is_set():
                     break
-                if event["type"] == "BOOKMARK":
-                    resource_version = event["raw_object"]["metadata"].get(
-                        "resourceVersion", resource_version
-                    )
-                    continue
-                obj = event["object"]
-                resource_version = (
-                    obj.metadata.resource_version if obj.metadata else None
-                ) or resource_version
-                self._out.put(Changed(self.kind, event["type"], obj))
-        except urllib3.exceptions.ReadTimeoutError:
-            pass  # an idle stream: watch again from where we were
-        except urllib3.exceptions.ProtocolError:
-            if not self._stopped.is_set():
-                raise
+                obj = event.get("object") or {}
+                # A bookmark carries only its resourceVersion: it moves where to resume, nothing else.
+                resource_version = text(obj, "metadata", "resourceVersion") or resource_version
+                if event.get("type") != "BOOKMARK":
+                    self._out.put(Changed(self.kind, str(event.get("type")), obj))
         finally:
             with self._lock:
-                self._watch = self._response = None
+                self._stream = None
+            stream.close()
         return resource_version
-
-
-def _shut(response: Any) -> None:
-    sock = getattr(getattr(response, "connection", None), "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):  # already closed
-            sock.shutdown(socket.SHUT_RDWR)

@@ -1,4 +1,4 @@
-"""Which revision a pod belongs to, told the way the controllers tell it: pure functions over API models.
+"""Which revision a pod belongs to, told the way the controllers tell it: pure functions over API objects.
 
 A rollout leaves the previous revision's pods running until the new ones are available, so the
 waiter must judge only the pods of the revision it waits for. Comparing pod specs with the
@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from envctl.workloads.wire import KubeObject, annotations_of, entries, labels_of, name, number, text
 
 __all__ = [
     "CONTROLLER_REVISION_HASH",
@@ -63,58 +65,40 @@ class PodRevision:
     why: str
 
 
-def _meta(obj: Any) -> Any:
-    return getattr(obj, "metadata", None)
-
-
-def _annotations(obj: Any) -> Mapping[str, str]:
-    meta = _meta(obj)
-    return (meta.annotations if meta is not None else None) or {}
-
-
-def _labels(obj: Any) -> Mapping[str, str]:
-    meta = _meta(obj)
-    return (meta.labels if meta is not None else None) or {}
-
-
-def controller_of(obj: Any) -> Any:
+def controller_of(obj: KubeObject) -> KubeObject | None:
     """The owner reference with ``controller: true`` (at most one exists), or None."""
-    meta = _meta(obj)
-    return next((ref for ref in (meta.owner_references if meta else None) or () if ref.controller), None)
+    return next((ref for ref in entries(obj, "metadata", "ownerReferences") if ref.get("controller")), None)
 
 
-def _controlled_by(obj: Any, owner: Any) -> bool:
+def _controlled_by(obj: KubeObject, owner: KubeObject) -> bool:
     ref = controller_of(obj)
-    owner_uid = _meta(owner).uid if _meta(owner) is not None else None
-    return ref is not None and owner_uid is not None and ref.uid == owner_uid
+    owner_uid = text(owner, "metadata", "uid")
+    return ref is not None and owner_uid is not None and ref.get("uid") == owner_uid
 
 
-def generation_observed(workload: Any) -> bool:
+def generation_observed(workload: KubeObject) -> bool:
     """Whether the controller has seen the workload's latest spec (``kubectl rollout status``'s
     first test: ``metadata.generation <= status.observedGeneration``, a missing one counting as 0)."""
-    meta = _meta(workload)
-    generation = (meta.generation if meta is not None else None) or 0
-    status = getattr(workload, "status", None)
-    observed = (getattr(status, "observed_generation", None) if status is not None else None) or 0
+    generation = number(workload, "metadata", "generation") or 0
+    observed = number(workload, "status", "observedGeneration") or 0
     return generation <= observed
 
 
-def _revision_number(obj: Any) -> int | None:
-    raw = _annotations(obj).get(REVISION_ANNOTATION)
+def _revision_number(obj: KubeObject) -> int | None:
+    raw = annotations_of(obj).get(REVISION_ANNOTATION)
     try:
         return int(raw) if raw is not None else None
     except ValueError:
         return None
 
 
-def _created(obj: Any) -> tuple[str, str]:
-    """Sort key: creation time (the client's UTC datetimes, ISO text sorts the same), then name."""
-    meta = _meta(obj)
-    stamp = meta.creation_timestamp if meta is not None else None
-    return ("" if stamp is None else stamp.isoformat(), str(meta.name if meta is not None else ""))
+def _created(obj: KubeObject) -> tuple[str, str]:
+    """Sort key: creation time (RFC 3339 in UTC, whole seconds, as the API writes it: the text
+    sorts as the time does), then name."""
+    return (text(obj, "metadata", "creationTimestamp") or "", name(obj))
 
 
-def new_replica_set(deployment: Any, replica_sets: Iterable[Any]) -> Any:
+def new_replica_set(deployment: KubeObject, replica_sets: Iterable[KubeObject]) -> KubeObject | None:
     """The Deployment's current ReplicaSet, or None while the controller has not settled on one.
 
     Among the ReplicaSets the Deployment controls, the one whose revision annotation equals the
@@ -130,12 +114,8 @@ def new_replica_set(deployment: Any, replica_sets: Iterable[Any]) -> Any:
     return min(matching, key=_created, default=None)
 
 
-def _name(obj: Any) -> str:
-    return str(_meta(obj).name)
-
-
 def pod_revision(
-    pod: Any, workloads: Mapping[str, Mapping[str, Any]], replica_sets: Mapping[str, Any]
+    pod: KubeObject, workloads: Mapping[str, Mapping[str, KubeObject]], replica_sets: Mapping[str, KubeObject]
 ) -> PodRevision:
     """Where ``pod`` stands among its workload's revisions.
 
@@ -145,62 +125,63 @@ def pod_revision(
     ref = controller_of(pod)
     if ref is None:
         return PodRevision("unowned", None, "no controller")
-    if ref.kind == "ReplicaSet":
-        return _replica_set_pod(pod, ref, workloads.get("Deployment", {}), replica_sets)
-    if ref.kind not in _PLACED_KINDS:
+    kind, owner_name = text(ref, "kind") or "", text(ref, "name") or ""
+    if kind == "ReplicaSet":
+        return _replica_set_pod(pod, owner_name, workloads.get("Deployment", {}), replica_sets)
+    if kind not in _PLACED_KINDS:
         # An operator's own kind: envctl reads no revisions of it, so nothing can call its pods old.
-        return PodRevision("unowned", None, f"its controller {ref.kind}/{ref.name} is of a kind envctl does not follow")
-    owner = workloads.get(ref.kind, {}).get(ref.name)
-    label = f"{ref.kind}/{ref.name}"
+        return PodRevision("unowned", None, f"its controller {kind}/{owner_name} is of a kind envctl does not follow")
+    owner = workloads.get(kind, {}).get(owner_name)
+    label = f"{kind}/{owner_name}"
     if owner is None or not _controlled_by(pod, owner):
         # A workload kind the release's selector did not list (or a stale reference): not ours to judge.
         return PodRevision("unsettled", None, f"its controller {label} is not one of the release's workloads")
-    if ref.kind == "Job":
+    if kind == "Job":
         return PodRevision("current", label, "a Job's pod template cannot change")
-    if ref.kind == "StatefulSet":
+    if kind == "StatefulSet":
         return _statefulset_pod(pod, owner, label)
-    if ref.kind == "DaemonSet":
+    if kind == "DaemonSet":
         return _daemonset_pod(pod, owner, label)
-    return PodRevision("unsettled", label, f"pods of a {ref.kind} are not placed in revisions")
+    return PodRevision("unsettled", label, f"pods of a {kind} are not placed in revisions")
 
 
 def _replica_set_pod(
-    pod: Any, ref: Any, deployments: Mapping[str, Any], replica_sets: Mapping[str, Any]
+    pod: KubeObject, owner: str, deployments: Mapping[str, KubeObject], replica_sets: Mapping[str, KubeObject]
 ) -> PodRevision:
-    replica_set = replica_sets.get(ref.name)
+    replica_set = replica_sets.get(owner)
     if replica_set is None or not _controlled_by(pod, replica_set):
-        return PodRevision("unsettled", None, f"its ReplicaSet {ref.name} has not been seen yet")
+        return PodRevision("unsettled", None, f"its ReplicaSet {owner} has not been seen yet")
     rs_ref = controller_of(replica_set)
-    if rs_ref is None or rs_ref.kind != "Deployment":
-        return PodRevision("current", f"ReplicaSet/{ref.name}", "a ReplicaSet of its own")
-    deployment = deployments.get(rs_ref.name)
+    if rs_ref is None or rs_ref.get("kind") != "Deployment":
+        return PodRevision("current", f"ReplicaSet/{owner}", "a ReplicaSet of its own")
+    deployment_name = text(rs_ref, "name") or ""
+    deployment = deployments.get(deployment_name)
     if deployment is None or not _controlled_by(replica_set, deployment):
-        return PodRevision("unsettled", None, f"its Deployment {rs_ref.name} has not been seen yet")
-    label = f"Deployment/{rs_ref.name}"
+        return PodRevision("unsettled", None, f"its Deployment {deployment_name} has not been seen yet")
+    label = f"Deployment/{deployment_name}"
     newest = new_replica_set(deployment, replica_sets.values())
     if newest is None:
         return PodRevision("unsettled", label, "the Deployment's current ReplicaSet is not known yet")
-    if _name(newest) == ref.name:
-        return PodRevision("current", label, f"ReplicaSet {ref.name} is the current revision")
-    return PodRevision("old", label, f"ReplicaSet {ref.name} is an earlier revision than {_name(newest)}")
+    if name(newest) == owner:
+        return PodRevision("current", label, f"ReplicaSet {owner} is the current revision")
+    return PodRevision("old", label, f"ReplicaSet {owner} is an earlier revision than {name(newest)}")
 
 
-def _statefulset_pod(pod: Any, statefulset: Any, label: str) -> PodRevision:
-    status = getattr(statefulset, "status", None)
-    update = getattr(status, "update_revision", None) if status is not None else None
+def _statefulset_pod(pod: KubeObject, statefulset: KubeObject, label: str) -> PodRevision:
+    update = text(statefulset, "status", "updateRevision")
     if not generation_observed(statefulset) or not update:
         return PodRevision("unsettled", label, "the StatefulSet's update revision is not known yet")
-    mine = _labels(pod).get(CONTROLLER_REVISION_HASH)
+    mine = labels_of(pod).get(CONTROLLER_REVISION_HASH)
     if mine == update:
         return PodRevision("current", label, f"revision {update}")
     return PodRevision("old", label, f"revision {mine} is not the update revision {update}")
 
 
-def _daemonset_pod(pod: Any, daemonset: Any, label: str) -> PodRevision:
-    wanted = _annotations(daemonset).get(DAEMONSET_TEMPLATE_GENERATION)
+def _daemonset_pod(pod: KubeObject, daemonset: KubeObject, label: str) -> PodRevision:
+    wanted = annotations_of(daemonset).get(DAEMONSET_TEMPLATE_GENERATION)
     if wanted is None:
         return PodRevision("unsettled", label, "the DaemonSet's template generation is not known")
-    mine = _labels(pod).get(POD_TEMPLATE_GENERATION)
+    mine = labels_of(pod).get(POD_TEMPLATE_GENERATION)
     if mine == wanted:
         return PodRevision("current", label, f"template generation {wanted}")
     return PodRevision("old", label, f"template generation {mine} is not {wanted}")

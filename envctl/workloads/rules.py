@@ -1,4 +1,5 @@
-"""What "ready" and "broken" mean for a release's workloads and pods: pure functions over API models.
+"""What "ready" and "broken" mean for a release's workloads and pods: pure functions over API objects
+(the JSON the API sends, read through wire.py).
 
 Readiness follows `kubectl rollout status` (updated, available and ready counts against the desired
 count, after the controller has observed the latest generation). The fail-fast reasons are the ones
@@ -10,7 +11,10 @@ deadline as `helm --wait` does (helm#7429).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from envctl.workloads import wire
+from envctl.workloads.wire import KubeObject, at, condition, entries, mapping, number, text
 
 __all__ = [
     "RELEASE_LABEL",
@@ -18,6 +22,7 @@ __all__ = [
     "PodProblem",
     "WorkloadStatus",
     "belongs_to",
+    "container_statuses",
     "is_job_pod",
     "pod_problems",
     "pod_summary",
@@ -75,24 +80,17 @@ class PodProblem:
     grace: Grace = "none"
 
 
-def _condition(conditions: Any, kind: str) -> Any:
-    for condition in conditions or ():
-        if condition.type == kind:
-            return condition
-    return None
-
-
-def _generation_pending(obj: Any) -> str | None:
-    generation = obj.metadata.generation if obj.metadata else None
-    observed = getattr(obj.status, "observed_generation", None)  # Jobs have none
+def _generation_pending(obj: KubeObject) -> str | None:
+    generation = number(obj, "metadata", "generation")
+    observed = number(obj, "status", "observedGeneration")  # Jobs have none
     if generation is not None and observed is not None and observed < generation:
         return f"generation {generation} not yet observed (at {observed})"
     return None
 
 
-def workload_status(kind: str, obj: Any) -> WorkloadStatus:
-    """Readiness of a Deployment, StatefulSet, DaemonSet or Job model."""
-    name = obj.metadata.name
+def workload_status(kind: str, obj: KubeObject) -> WorkloadStatus:
+    """Readiness of a Deployment, StatefulSet, DaemonSet or Job."""
+    name = wire.name(obj)
     pending = _generation_pending(obj)
     if pending and kind != "Job":
         return WorkloadStatus(kind, name, ready=False, failed=False, summary=pending)
@@ -102,14 +100,19 @@ def workload_status(kind: str, obj: Any) -> WorkloadStatus:
     return check(name, obj)
 
 
-def _deployment(name: str, obj: Any) -> WorkloadStatus:
-    desired = 1 if obj.spec.replicas is None else obj.spec.replicas
-    status = obj.status
-    progressing = _condition(status.conditions if status else None, "Progressing")
+def _replicas(obj: KubeObject, field: str) -> int:
+    """A count the spec sets, where an unset one means 1 (``replicas``, ``completions``)."""
+    value = number(obj, "spec", field)
+    return 1 if value is None else value
+
+
+def _deployment(name: str, obj: KubeObject) -> WorkloadStatus:
+    desired = _replicas(obj, "replicas")
+    progressing = condition(obj, "Progressing")
     if (
         progressing is not None
-        and progressing.status == "False"
-        and progressing.reason == "ProgressDeadlineExceeded"
+        and progressing.get("status") == "False"
+        and progressing.get("reason") == "ProgressDeadlineExceeded"
     ):
         return WorkloadStatus(
             "Deployment",
@@ -118,11 +121,11 @@ def _deployment(name: str, obj: Any) -> WorkloadStatus:
             failed=True,
             summary="progress deadline exceeded",
             reason="ProgressDeadlineExceeded",
-            message=progressing.message or "",
+            message=text(progressing, "message") or "",
         )
-    updated = (status.updated_replicas if status else None) or 0
-    available = (status.available_replicas if status else None) or 0
-    total = (status.replicas if status else None) or 0
+    updated = number(obj, "status", "updatedReplicas") or 0
+    available = number(obj, "status", "availableReplicas") or 0
+    total = number(obj, "status", "replicas") or 0
     ready = updated >= desired and available >= desired and total <= updated
     summary = f"{available}/{desired} available, {updated} updated"
     if total > updated:
@@ -130,29 +133,24 @@ def _deployment(name: str, obj: Any) -> WorkloadStatus:
     return WorkloadStatus("Deployment", name, ready=ready, failed=False, summary=summary)
 
 
-def _statefulset(name: str, obj: Any) -> WorkloadStatus:
-    desired = 1 if obj.spec.replicas is None else obj.spec.replicas
-    status = obj.status
-    ready_count = (status.ready_replicas if status else None) or 0
-    rolling = bool(
-        status
-        and status.update_revision
-        and status.current_revision
-        and status.update_revision != status.current_revision
-    )
+def _statefulset(name: str, obj: KubeObject) -> WorkloadStatus:
+    desired = _replicas(obj, "replicas")
+    ready_count = number(obj, "status", "readyReplicas") or 0
+    update, current = text(obj, "status", "updateRevision"), text(obj, "status", "currentRevision")
+    rolling = bool(update and current and update != current)
     summary = f"{ready_count}/{desired} ready" + (", rolling update in progress" if rolling else "")
     return WorkloadStatus(
         "StatefulSet", name, ready=ready_count >= desired and not rolling, failed=False, summary=summary
     )
 
 
-def _daemonset(name: str, obj: Any) -> WorkloadStatus:
-    status = obj.status
-    if status is None or status.desired_number_scheduled is None:
+def _daemonset(name: str, obj: KubeObject) -> WorkloadStatus:
+    desired = number(obj, "status", "desiredNumberScheduled")
+    if desired is None:
         return WorkloadStatus("DaemonSet", name, ready=False, failed=False, summary="not scheduled yet")
-    desired = status.desired_number_scheduled
-    number_ready = status.number_ready or 0
-    updated = desired if status.updated_number_scheduled is None else status.updated_number_scheduled
+    number_ready = number(obj, "status", "numberReady") or 0
+    updated = number(obj, "status", "updatedNumberScheduled")
+    updated = desired if updated is None else updated
     return WorkloadStatus(
         "DaemonSet",
         name,
@@ -162,28 +160,27 @@ def _daemonset(name: str, obj: Any) -> WorkloadStatus:
     )
 
 
-def _job(name: str, obj: Any) -> WorkloadStatus:
-    status = obj.status
-    conditions = status.conditions if status else None
-    failed = _condition(conditions, "Failed")
-    if failed is not None and failed.status == "True":
+def _job(name: str, obj: KubeObject) -> WorkloadStatus:
+    failed = condition(obj, "Failed")
+    if failed is not None and failed.get("status") == "True":
+        reason = text(failed, "reason") or "Failed"
         return WorkloadStatus(
             "Job",
             name,
             ready=False,
             failed=True,
-            summary=f"failed: {failed.reason or 'Failed'}",
-            reason=failed.reason or "Failed",
-            message=failed.message or "",
+            summary=f"failed: {reason}",
+            reason=reason,
+            message=text(failed, "message") or "",
         )
-    complete = _condition(conditions, "Complete")
-    succeeded = (status.succeeded if status else None) or 0
-    completions = 1 if obj.spec.completions is None else obj.spec.completions
-    if complete is not None and complete.status == "True":
+    complete = condition(obj, "Complete")
+    succeeded = number(obj, "status", "succeeded") or 0
+    completions = _replicas(obj, "completions")
+    if complete is not None and complete.get("status") == "True":
         return WorkloadStatus(
             "Job", name, ready=True, failed=False, summary=f"complete ({succeeded} succeeded)"
         )
-    active = (status.active if status else None) or 0
+    active = number(obj, "status", "active") or 0
     return WorkloadStatus(
         "Job",
         name,
@@ -193,97 +190,101 @@ def _job(name: str, obj: Any) -> WorkloadStatus:
     )
 
 
-def belongs_to(pod: Any, workload: Any) -> bool:
+def belongs_to(pod: KubeObject, workload: KubeObject) -> bool:
     """Whether ``pod`` is selected by ``workload`` (matchLabels; matchExpressions are not needed here)."""
-    selector = workload.spec.selector if workload.spec else None
-    match = (selector.match_labels if selector else None) or {}
-    labels = (pod.metadata.labels if pod.metadata else None) or {}
-    return bool(match) and all(labels.get(key) == value for key, value in match.items())
+    match = mapping(workload, "spec", "selector", "matchLabels")
+    pod_labels = wire.labels_of(pod)
+    return bool(match) and all(pod_labels.get(key) == value for key, value in match.items())
 
 
-def is_job_pod(pod: Any) -> bool:
-    owners = (pod.metadata.owner_references if pod.metadata else None) or ()
-    labels = (pod.metadata.labels if pod.metadata else None) or {}
+def is_job_pod(pod: KubeObject) -> bool:
+    pod_labels = wire.labels_of(pod)
     return (
-        any(owner.kind == "Job" for owner in owners)
-        or "job-name" in labels
-        or "batch.kubernetes.io/job-name" in labels
+        any(owner.get("kind") == "Job" for owner in entries(pod, "metadata", "ownerReferences"))
+        or "job-name" in pod_labels
+        or "batch.kubernetes.io/job-name" in pod_labels
     )
 
 
-def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())
+def _one_line(value: str | None) -> str:
+    return " ".join((value or "").split())
 
 
-def pod_problems(pod: Any) -> list[PodProblem]:
+def container_statuses(pod: KubeObject) -> list[KubeObject]:
+    """The pod's init container statuses, then its container statuses."""
+    return [*entries(pod, "status", "initContainerStatuses"), *entries(pod, "status", "containerStatuses")]
+
+
+def pod_problems(pod: KubeObject) -> list[PodProblem]:
     """Every bad state ``pod`` shows now, in the order the kubelet would hit them (init containers first).
 
     A Job's pods may fail and be replaced within the Job's backoff limit, so their exits and Failed
     phase are left to the Job's own Failed condition.
     """
-    name = pod.metadata.name
-    if pod.metadata.deletion_timestamp is not None:
+    name = wire.name(pod)
+    if at(pod, "metadata", "deletionTimestamp") is not None:
         return []  # an old replica on its way out: whatever it does no longer matters
-    status = pod.status
-    if status is None:
+    if at(pod, "status") is None:
         return []
     job_pod = is_job_pod(pod)
     problems: list[PodProblem] = []
-    scheduled = _condition(status.conditions, "PodScheduled")
-    if scheduled is not None and scheduled.status == "False" and scheduled.reason == "Unschedulable":
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled is not None and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
         problems.append(
-            PodProblem(name, None, "Unschedulable", _one_line(scheduled.message), 0, "unschedulable")
+            PodProblem(name, None, "Unschedulable", _one_line(text(scheduled, "message")), 0, "unschedulable")
         )
-    for container in [*(status.init_container_statuses or ()), *(status.container_statuses or ())]:
-        restarts = container.restart_count or 0
-        state = container.state
-        waiting = state.waiting if state else None
-        terminated = state.terminated if state else None
-        if waiting is not None and waiting.reason in FATAL_WAITING:
-            problems.append(
-                PodProblem(name, container.name, waiting.reason, _one_line(waiting.message), restarts)
-            )
-        elif waiting is not None and waiting.reason in PULL_WAITING:
-            problems.append(
-                PodProblem(name, container.name, waiting.reason, _one_line(waiting.message), restarts, "pull")
-            )
-        elif terminated is not None and terminated.exit_code != 0 and restarts > 0 and not job_pod:
-            # Crashing again before the back-off shows in `waiting`.
-            reason = terminated.reason or "Error"
-            problems.append(
-                PodProblem(
-                    name,
-                    container.name,
-                    reason,
-                    f"exited with code {terminated.exit_code}, restarted {restarts} times"
-                    + (f": {_one_line(terminated.message)}" if terminated.message else ""),
-                    restarts,
-                )
-            )
-    if status.phase == "Failed" and not job_pod:
-        problems.append(
-            PodProblem(name, None, status.reason or "Failed", _one_line(status.message) or "pod failed", 0)
-        )
+    for container in container_statuses(pod):
+        problem = _container_problem(name, container, job_pod=job_pod)
+        if problem is not None:
+            problems.append(problem)
+    if text(pod, "status", "phase") == "Failed" and not job_pod:
+        message = _one_line(text(pod, "status", "message")) or "pod failed"
+        problems.append(PodProblem(name, None, text(pod, "status", "reason") or "Failed", message, 0))
     return problems
 
 
-def pod_summary(pod: Any) -> str:
+def _container_problem(pod: str, container: KubeObject, *, job_pod: bool) -> PodProblem | None:
+    restarts = number(container, "restartCount") or 0
+    name = text(container, "name")
+    waiting, terminated = at(container, "state", "waiting"), at(container, "state", "terminated")
+    reason = text(waiting, "reason")
+    if waiting is not None and reason in FATAL_WAITING:
+        return PodProblem(pod, name, str(reason), _one_line(text(waiting, "message")), restarts)
+    if waiting is not None and reason in PULL_WAITING:
+        return PodProblem(pod, name, str(reason), _one_line(text(waiting, "message")), restarts, "pull")
+    exit_code = number(terminated, "exitCode")
+    if terminated is not None and exit_code != 0 and restarts > 0 and not job_pod:
+        # Crashing again before the back-off shows in `waiting`.
+        message = text(terminated, "message")
+        return PodProblem(
+            pod,
+            name,
+            text(terminated, "reason") or "Error",
+            f"exited with code {exit_code}, restarted {restarts} times"
+            + (f": {_one_line(message)}" if message else ""),
+            restarts,
+        )
+    return None
+
+
+def pod_summary(pod: KubeObject) -> str:
     """A pod's state in a few words, e.g. ``Pending (ContainerCreating)`` or ``Running, not ready``."""
-    status = pod.status
-    if status is None or status.phase is None:
+    phase = text(pod, "status", "phase")
+    if phase is None:
         return "Pending"
     reasons = []
-    for container in [*(status.init_container_statuses or ()), *(status.container_statuses or ())]:
-        state = container.state
-        if state and state.waiting and state.waiting.reason:
-            reasons.append(state.waiting.reason)
-        elif state and state.terminated and state.terminated.reason and status.phase != "Succeeded":
-            reasons.append(state.terminated.reason)
-    scheduled = _condition(status.conditions, "PodScheduled")
-    if scheduled is not None and scheduled.status == "False":
-        reasons.append(scheduled.reason or "not scheduled")
-    ready = _condition(status.conditions, "Ready")
-    summary = str(status.phase)
-    if status.phase == "Running":
-        summary += ", ready" if ready is not None and ready.status == "True" else ", not ready"
+    for container in container_statuses(pod):
+        waiting = text(container, "state", "waiting", "reason")
+        terminated = text(container, "state", "terminated", "reason")
+        if waiting:
+            reasons.append(waiting)
+        elif terminated and phase != "Succeeded":
+            reasons.append(terminated)
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled is not None and scheduled.get("status") == "False":
+        reasons.append(text(scheduled, "reason") or "not scheduled")
+    ready = condition(pod, "Ready")
+    summary = phase
+    if phase == "Running":
+        summary += ", ready" if ready is not None and ready.get("status") == "True" else ", not ready"
     return summary + (f" ({', '.join(dict.fromkeys(reasons))})" if reasons else "")

@@ -11,8 +11,8 @@ the new one is available, never fails the rollout that replaces it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from envctl.workloads import wire
 from envctl.workloads.revision import PodRevision, pod_revision
 from envctl.workloads.rules import (
     WORKLOAD_KINDS,
@@ -24,6 +24,7 @@ from envctl.workloads.rules import (
     pod_summary,
     workload_status,
 )
+from envctl.workloads.wire import KubeObject, at, entries, number, text
 
 __all__ = ["WATCHED_KINDS", "Changed", "Listed", "ReleaseView"]
 
@@ -37,21 +38,21 @@ class Listed:
     """A full, fresh list of one kind (replaces what was known about it)."""
 
     kind: str
-    items: tuple[Any, ...]
+    items: tuple[KubeObject, ...]
 
 
 @dataclass(frozen=True)
 class Changed:
     kind: str
     event: str  # ADDED / MODIFIED / DELETED
-    obj: Any
+    obj: KubeObject
 
 
 class ReleaseView:
     """The release as last observed: its workloads and pods, and since when each problem has lasted."""
 
     def __init__(self) -> None:
-        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in WATCHED_KINDS}
+        self.objects: dict[str, dict[str, KubeObject]] = {kind: {} for kind in WATCHED_KINDS}
         self.synced: set[str] = set()
         self.problem_since: dict[tuple[str, str | None, Grace], float] = {}
 
@@ -59,39 +60,39 @@ class ReleaseView:
         known = self.objects[message.kind]
         if isinstance(message, Listed):
             known.clear()
-            known.update({obj.metadata.name: obj for obj in message.items})
+            known.update({wire.name(obj): obj for obj in message.items})
             self.synced.add(message.kind)
         elif message.event == "DELETED":
-            known.pop(message.obj.metadata.name, None)
+            known.pop(wire.name(message.obj), None)
         else:
-            known[message.obj.metadata.name] = message.obj
+            known[wire.name(message.obj)] = message.obj
 
     def workloads(self) -> list[WorkloadStatus]:
         return [workload_status(kind, obj) for kind in WORKLOAD_KINDS for obj in self.objects[kind].values()]
 
-    def revision_of(self, pod: Any) -> PodRevision:
+    def revision_of(self, pod: KubeObject) -> PodRevision:
         """Where ``pod`` stands among its workload's revisions, by what its controllers wrote."""
         workloads = {kind: self.objects[kind] for kind in WORKLOAD_KINDS}
         return pod_revision(pod, workloads, self.objects["ReplicaSet"])
 
-    def judged(self, pod: Any) -> bool:
+    def judged(self, pod: KubeObject) -> bool:
         """Whether ``pod``'s state speaks for the release: a pod of the current revision, or a bare
         pod no workload controls. An earlier revision's pod is on its way out, and one whose
         revision is not settled yet (its ReplicaSet not seen, the new generation not observed) is
         judged once it is."""
         return self.revision_of(pod).verdict in {"current", "unowned"}
 
-    def owner_of(self, pod: Any) -> str | None:
+    def owner_of(self, pod: KubeObject) -> str | None:
         controlled = self.revision_of(pod).workload
         if controlled is not None:
             return controlled
         for kind in WORKLOAD_KINDS:
             for obj in self.objects[kind].values():
                 if belongs_to(pod, obj):
-                    return f"{kind}/{obj.metadata.name}"
+                    return f"{kind}/{wire.name(obj)}"
         return None
 
-    def pods_of(self, workload: Any) -> list[Any]:
+    def pods_of(self, workload: KubeObject) -> list[KubeObject]:
         """The pods ``workload`` selects that are not of an earlier revision."""
         return [
             pod
@@ -99,7 +100,7 @@ class ReleaseView:
             if belongs_to(pod, workload) and self.revision_of(pod).verdict != "old"
         ]
 
-    def old_pods_of(self, workload: Any) -> list[Any]:
+    def old_pods_of(self, workload: KubeObject) -> list[KubeObject]:
         """The pods of ``workload``'s earlier revisions still present (a rollout in progress)."""
         return [
             pod
@@ -131,16 +132,17 @@ class ReleaseView:
         """A failed workload's problem, pinned on the pod that shows it best (the last to exit non-zero)."""
         pods = self.pods_of(self.objects[status.kind][status.name])
         for pod in reversed(pods):
-            for container in (pod.status.container_statuses if pod.status else None) or ():
-                terminated = container.state.terminated if container.state else None
-                if terminated is not None and terminated.exit_code != 0:
-                    exited = f"exited with code {terminated.exit_code}"
+            for container in entries(pod, "status", "containerStatuses"):
+                terminated = at(container, "state", "terminated")
+                exit_code = number(terminated, "exitCode")
+                if terminated is not None and exit_code != 0:
+                    exited = f"exited with code {exit_code}"
                     message = f"{status.message}; {exited}" if status.message else exited
                     return PodProblem(
-                        pod.metadata.name,
-                        container.name,
+                        wire.name(pod),
+                        text(container, "name"),
                         status.reason,
                         message,
-                        container.restart_count or 0,
+                        number(container, "restartCount") or 0,
                     )
-        return PodProblem(pods[-1].metadata.name if pods else "", None, status.reason, status.message, 0)
+        return PodProblem(wire.name(pods[-1]) if pods else "", None, status.reason, status.message, 0)

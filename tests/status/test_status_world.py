@@ -115,6 +115,44 @@ def test_after_up_everything_is_current_and_ready(upped_world: UpWorld) -> None:
         assert image["local"] is True
 
 
+# What the kubernetes client's generated API classes and models cost (each API module imports every
+# model it names: ~1 s of CPU) is never paid by a no-op `up` or by `status`: they read the API's
+# JSON through the ApiClient (envctl/adapters/kube_http.py).
+_CLIENT_MODELS = ("kubernetes.client.api.apps_v1_api", "kubernetes.client.api.core_v1_api",
+                  "kubernetes.client.api.batch_v1_api", "kubernetes.client.models.v1_pod")  # fmt: skip
+
+
+# ``envctl ARGS`` run as ``python -m envctl`` does, listing sys.modules when the process exits
+# (`-X importtime` would do, but lines written by two importing threads can interleave).
+_LIST_MODULES_AT_EXIT = """
+import atexit, json, runpy, sys
+out, sys.argv = sys.argv[1], ["envctl", *sys.argv[2:]]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+runpy.run_module("envctl", run_name="__main__", alter_sys=True)
+"""
+
+
+def _imports(world: UpWorld, tmp_path: Path, *args: str) -> set[str]:
+    """The modules one ``envctl ARGS`` process imported (one process: the point)."""
+    listing = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _LIST_MODULES_AT_EXIT, str(listing), *args],
+        cwd=world.workspace, env=world.env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return set(json.loads(listing.read_text()))
+
+
+@pytest.mark.parametrize("args", [("status",), ("up",)], ids=["status", "no-op-up"])
+def test_status_and_a_no_op_up_never_load_the_clients_api_classes_or_models(
+    upped_world: UpWorld, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    modules = _imports(upped_world, tmp_path, *args)
+    assert {"kubernetes.client.api_client", "envctl.adapters.kube_http"} <= modules  # the API was read
+    loaded = sorted(m for m in modules if m.startswith(_CLIENT_MODELS))
+    assert loaded == [], loaded
+
+
 def test_an_edited_service_is_named_stale_and_nothing_changes(upped_world: UpWorld) -> None:
     script = upped_world.workspace / "examples" / "services" / "worker" / "worker.sh"
     original = script.read_text()

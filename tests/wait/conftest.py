@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from envctl.adapters.kube import connect, lister
+from envctl.adapters.kube import connect, list_objects
 from envctl.phases.wait import WaitResult, _Waiter, preload, wait_for_release
 from envctl.progress import CollectingProgress
 from envctl.timing.spans import Recorder
@@ -23,7 +23,7 @@ _namespaces = itertools.count()
 
 @pytest.fixture(scope="session")
 def _client_models() -> None:
-    preload()  # the client's models load lazily (seconds): keep that out of the timed tests
+    preload()  # the client loads lazily: keep that out of the timed tests
 
 
 @pytest.fixture
@@ -80,8 +80,8 @@ def listed_waiter(wait: Waiter, release: str = "demo") -> _Waiter:
     the deadline, which a short real deadline would race with the listing on a slow machine."""
     judge = _Waiter(wait.api_client, wait.namespace, release, wait.recorder, wait.progress)
     for kind in WATCHED_KINDS:
-        listing = lister(wait.api_client, kind)(wait.namespace, label_selector=release_selector(release))
-        judge.release_view.apply(Listed(kind, tuple(listing.items)))
+        listing = list_objects(wait.api_client, kind, wait.namespace, label_selector=release_selector(release), timeout=30)
+        judge.release_view.apply(Listed(kind, listing.items))
     return judge
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes
 import pytest
 
 from envctl.workloads.revision import PodRevision, new_replica_set, pod_revision
@@ -19,21 +18,33 @@ from envctl.workloads.view import Listed, ReleaseView
 LABELS = {"app.kubernetes.io/instance": "demo", "app.kubernetes.io/name": "api"}
 
 
+def _wire(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` as the API sends a ``kind``: with its apiVersion and kind, and no null fields."""
+
+    def drop_nulls(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: drop_nulls(item) for key, item in value.items() if item is not None}
+        return [drop_nulls(item) for item in value] if isinstance(value, list) else value
+
+    group = {"Pod": "v1", "Job": "batch/v1"}.get(kind, "apps/v1")
+    return {"apiVersion": group, "kind": kind, **drop_nulls(obj)}
+
+
 def _owner(kind: str, name: str, *, controller: bool = True) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": f"uid-{name}", "controller": controller}
 
 
-def deployment(revision: int | None, *, generation: int = 2, observed: int | None = 2) -> Any:
+def deployment(revision: int | None, *, generation: int = 2, observed: int | None = 2) -> dict[str, Any]:
     annotations = {"deployment.kubernetes.io/revision": str(revision)} if revision is not None else {}
-    return kubernetes.client.V1Deployment.from_dict({
+    return _wire("Deployment", {
         "metadata": {"name": "demo-api", "uid": "uid-demo-api", "generation": generation, "annotations": annotations},
         "spec": {"selector": {"matchLabels": LABELS}, "template": {"metadata": {"labels": LABELS}}},
         "status": {"observedGeneration": observed} if observed is not None else None,
     })  # fmt: skip
 
 
-def replica_set(hash_: str, revision: int, *, owner: str = "demo-api", created: str = "2026-01-01T00:00:00Z") -> Any:
-    return kubernetes.client.V1ReplicaSet.from_dict({
+def replica_set(hash_: str, revision: int, *, owner: str = "demo-api", created: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+    return _wire("ReplicaSet", {
         "metadata": {
             "name": f"demo-api-{hash_}", "uid": f"uid-demo-api-{hash_}", "creationTimestamp": created,
             "labels": {**LABELS, "pod-template-hash": hash_},
@@ -44,15 +55,15 @@ def replica_set(hash_: str, revision: int, *, owner: str = "demo-api", created: 
     })  # fmt: skip
 
 
-def pod(owner_kind: str | None, owner: str | None = None, **labels: str) -> Any:
+def pod(owner_kind: str | None, owner: str | None = None, **labels: str) -> dict[str, Any]:
     refs = [_owner(owner_kind, owner or "")] if owner_kind else []
-    return kubernetes.client.V1Pod.from_dict(
+    return _wire("Pod",
         {"metadata": {"name": "p", "labels": {**LABELS, **labels}, "ownerReferences": refs}}
     )
 
 
-def statefulset(update: str | None, *, generation: int = 4, observed: int = 4) -> Any:
-    return kubernetes.client.V1StatefulSet.from_dict({
+def statefulset(update: str | None, *, generation: int = 4, observed: int = 4) -> dict[str, Any]:
+    return _wire("StatefulSet", {
         "metadata": {"name": "demo-db", "uid": "uid-demo-db", "generation": generation},
         "spec": {"selector": {"matchLabels": LABELS}, "serviceName": "db", "template": {}},
         "status": {"replicas": 1, "observedGeneration": observed, "updateRevision": update,
@@ -60,16 +71,16 @@ def statefulset(update: str | None, *, generation: int = 4, observed: int = 4) -
     })  # fmt: skip
 
 
-def daemonset(template_generation: str | None) -> Any:
+def daemonset(template_generation: str | None) -> dict[str, Any]:
     annotations = {"deprecated.daemonset.template.generation": template_generation} if template_generation else {}
-    return kubernetes.client.V1DaemonSet.from_dict({
+    return _wire("DaemonSet", {
         "metadata": {"name": "demo-agent", "uid": "uid-demo-agent", "annotations": annotations},
         "spec": {"selector": {"matchLabels": LABELS}, "template": {}},
     })  # fmt: skip
 
 
-def job() -> Any:
-    return kubernetes.client.V1Job.from_dict(
+def job() -> dict[str, Any]:
+    return _wire("Job",
         {"metadata": {"name": "demo-migrate", "uid": "uid-demo-migrate"}, "spec": {"template": {}}}
     )
 
@@ -110,7 +121,7 @@ BOTH = {"demo-api-5b6f4": OLD, "demo-api-7c9d5": NEW}
                      {"demo-api-5b6f4": OLD, "demo-api-7c9d5": replica_set("7c9d5", 2, owner="other")},
                      "unsettled", None, id="a-replicaset-another-deployment-controls-is-not-this-ones"),
         pytest.param(pod("ReplicaSet", "solo-1"), {"Deployment": {}},
-                     {"solo-1": kubernetes.client.V1ReplicaSet.from_dict(
+                     {"solo-1": _wire("ReplicaSet",
                          {"metadata": {"name": "solo-1", "uid": "uid-solo-1"}, "spec": {"selector": {}}})},
                      "current", "ReplicaSet/solo-1", id="a-replicaset-of-its-own"),
         pytest.param(pod(None), {}, {}, "unowned", None, id="a-bare-pod"),
@@ -147,7 +158,7 @@ def test_pod_revision(
 
 
 def test_an_owner_reference_that_is_not_the_controller_places_nothing() -> None:
-    the_pod = kubernetes.client.V1Pod.from_dict(
+    the_pod = _wire("Pod",
         {"metadata": {"name": "p", "ownerReferences": [_owner("ReplicaSet", "demo-api-7c9d5", controller=False)]}}
     )
     assert pod_revision(the_pod, {"Deployment": {"demo-api": deployment(2)}}, BOTH) == PodRevision(
@@ -158,7 +169,7 @@ def test_an_owner_reference_that_is_not_the_controller_places_nothing() -> None:
 def test_an_owner_with_the_same_name_but_another_uid_is_not_the_controller() -> None:
     """A Deployment deleted and re-created under the same name: its old ReplicaSets are orphans."""
     recreated = deployment(2)
-    recreated.metadata.uid = "uid-demo-api-recreated"
+    recreated["metadata"]["uid"] = "uid-demo-api-recreated"
     placed = pod_revision(pod("ReplicaSet", "demo-api-7c9d5"), {"Deployment": {"demo-api": recreated}}, BOTH)
     assert placed.verdict == "unsettled"
 
@@ -170,10 +181,10 @@ def test_of_two_replicasets_at_the_deployments_revision_the_oldest_is_the_new_on
     assert new_replica_set(deployment(2), [newer, OLD, older]) is older
 
 
-def crash_looping(name: str, replica_set_name: str) -> Any:
+def crash_looping(name: str, replica_set_name: str) -> dict[str, Any]:
     """A pod of ``replica_set_name`` whose container is in CrashLoopBackOff."""
     hash_ = replica_set_name.rsplit("-", 1)[1]
-    return kubernetes.client.V1Pod.from_dict({
+    return _wire("Pod", {
         "metadata": {"name": name, "labels": {**LABELS, "pod-template-hash": hash_},
                      "ownerReferences": [_owner("ReplicaSet", replica_set_name)]},
         "status": {"phase": "Running", "containerStatuses": [{
@@ -201,5 +212,5 @@ def test_the_release_view_judges_only_the_current_revisions_pods() -> None:
     assert _view(old, new, the_deployment=unobserved).fatal_problem(0.0, graces) is None
     view = _view(old, new)
     assert view.owner_of(old) == "Deployment/demo-api"
-    assert [p.metadata.name for p in view.pods_of(deployment(2))] == ["demo-api-7c9d5-y"]
-    assert [p.metadata.name for p in view.old_pods_of(deployment(2))] == ["demo-api-5b6f4-x"]
+    assert [p["metadata"]["name"] for p in view.pods_of(deployment(2))] == ["demo-api-7c9d5-y"]
+    assert [p["metadata"]["name"] for p in view.old_pods_of(deployment(2))] == ["demo-api-5b6f4-x"]

@@ -1,10 +1,10 @@
-"""Readiness and fail-fast rules over API models (pure): the cases the emulated scenarios don't reach."""
+"""Readiness and fail-fast rules over API objects as the API sends them (JSON; pure): the cases the
+emulated scenarios don't reach."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import kubernetes
 import pytest
 
 from envctl.workloads.rules import pod_problems, pod_summary, workload_status
@@ -14,16 +14,12 @@ SELECTOR = {"selector": {"matchLabels": {"app": "x"}}, "template": {}}
 
 def _workload(
     kind: str, spec: dict[str, Any], status: dict[str, Any] | None, generation: int | None = None
-) -> Any:
-    model = {
-        "Deployment": kubernetes.client.V1Deployment,
-        "StatefulSet": kubernetes.client.V1StatefulSet,
-        "DaemonSet": kubernetes.client.V1DaemonSet,
-        "Job": kubernetes.client.V1Job,
-    }[kind]
-    return model.from_dict(
-        {"metadata": {"name": "x", "generation": generation}, "spec": {**SELECTOR, **spec}, "status": status}
-    )
+) -> dict[str, Any]:
+    """The object as the API sends it: a field never set is left out, not null."""
+    group = "batch/v1" if kind == "Job" else "apps/v1"
+    metadata: dict[str, Any] = {"name": "x", **({"generation": generation} if generation is not None else {})}
+    obj = {"apiVersion": group, "kind": kind, "metadata": metadata, "spec": {**SELECTOR, **spec}}
+    return {**obj, "status": status} if status is not None else obj
 
 
 @pytest.mark.parametrize(
@@ -159,9 +155,11 @@ def test_a_stalled_deployment_has_failed() -> None:
     )
 
 
-def _pod(status: dict[str, Any], *, owner: str = "ReplicaSet", deleting: bool = False) -> Any:
-    return kubernetes.client.V1Pod.from_dict(
+def _pod(status: dict[str, Any], *, owner: str = "ReplicaSet", deleting: bool = False) -> dict[str, Any]:
+    return (
         {
+            "apiVersion": "v1",
+            "kind": "Pod",
             "metadata": {
                 "name": "x-1",
                 "ownerReferences": [{"apiVersion": "v1", "kind": owner, "name": "x", "uid": "u"}],
