@@ -152,7 +152,7 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
     kinds = sorted({s.kind for s in run.spans}, key=lambda k: PHASE_ORDER.index(k) if k in PHASE_ORDER else 99)
     pid_of = {kind: index + 1 for index, kind in enumerate(kinds)}
     events: list[dict[str, Any]] = []
-    tid_of: dict[tuple[str, str | None], int] = {}
+    tid_of: dict[tuple[str, str], int] = {}  # (kind, service or ""): a record may hold either for "none"
     for kind in kinds:
         pid = pid_of[kind]
         events.append(
@@ -161,7 +161,7 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
         events.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}})
         services = sorted({s.service or "" for s in run.spans if s.kind == kind})
         for index, service in enumerate(services):
-            tid_of[(kind, service or None)] = index
+            tid_of[(kind, service)] = index
             events.append(
                 {"ph": "M", "name": "thread_name", "pid": pid, "tid": index, "args": {"name": service or kind}}
             )
@@ -173,7 +173,7 @@ def chrome_trace(run: RunRecord, analysis: RunAnalysis) -> dict[str, Any]:
             "ts": _micros(span.start),
             "dur": _micros(span.seconds),
             "pid": pid_of[span.kind],
-            "tid": tid_of[(span.kind, span.service)],
+            "tid": tid_of[(span.kind, span.service or "")],
             "args": {"outcome": span.outcome, "critical": analysis.is_critical(span), **span.attrs},
         }
         for span in run.spans
