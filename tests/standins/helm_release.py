@@ -120,7 +120,7 @@ def api(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str,
     req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method)
     req.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=120) as resp:  # a bound on a hang, not on a busy machine
             raw = resp.read()
     except urllib.error.HTTPError as exc:
         if exc.code == 404 and method in ("DELETE", "GET"):

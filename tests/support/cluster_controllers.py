@@ -98,7 +98,7 @@ class Controllers:
         req = urllib.request.Request(self.api.url + path.format(ns=self.namespace), data=data, method=method)
         req.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
+            with urllib.request.urlopen(req, timeout=60) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             if exc.code in _RACES:

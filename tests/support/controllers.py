@@ -115,7 +115,7 @@ class DeploymentController:
     # --- reading -------------------------------------------------------------------------------------
     def _list(self, plural: str) -> list[dict[str, Any]]:
         prefix = "/api/v1" if plural == "pods" else "/apis/apps/v1"
-        with urllib.request.urlopen(f"{self.api.url}{prefix}/namespaces/{self.namespace}/{plural}", timeout=10) as resp:
+        with urllib.request.urlopen(f"{self.api.url}{prefix}/namespaces/{self.namespace}/{plural}", timeout=60) as resp:
             return json.loads(resp.read()).get("items") or []
 
     def replica_sets(self, deployment: str) -> list[dict[str, Any]]:

@@ -251,7 +251,7 @@ class KubeApi:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=60) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
 

@@ -79,7 +79,7 @@ class NodeKubelet:
             self.api.changes.wait(seen, self._stop)
 
     def _list(self, path: str) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(self.api.url + path.format(ns=self.namespace), timeout=5) as resp:
+        with urllib.request.urlopen(self.api.url + path.format(ns=self.namespace), timeout=60) as resp:
             return json.loads(resp.read()).get("items", [])
 
     def node_images(self) -> set[str]:

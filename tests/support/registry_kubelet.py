@@ -25,7 +25,7 @@ class RegistryKubelet(NodeKubelet):
         self.registry = registry
 
     def _get(self, path: str) -> dict:
-        with urllib.request.urlopen(f"http://{self.registry}{path}", timeout=5) as resp:
+        with urllib.request.urlopen(f"http://{self.registry}{path}", timeout=60) as resp:
             return json.loads(resp.read())
 
     def node_images(self) -> set[str]:
